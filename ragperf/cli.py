@@ -1,0 +1,39 @@
+"""The ``ragperf`` command. Each subcommand lives in its own module under ``ragperf.commands``.
+
+A command module defines ``register(subparsers)``, which adds its parser and sets ``func`` to a
+function taking the parsed arguments and returning an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ragperf.errors import RagperfError
+
+COMMAND_MODULES = ("run",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ragperf", description="Keeps torch.compile honest for RAG and LLM inference.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"ragperf.commands.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RagperfError as exc:
+        print(f"ragperf: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ragperf: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

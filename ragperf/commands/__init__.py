@@ -1,0 +1,1 @@
+"""Subcommands of the ``ragperf`` command, one module each (see :mod:`ragperf.cli`)."""

