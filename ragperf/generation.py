@@ -65,6 +65,9 @@ class Generator:
         past = _make_cache(self.cache, model.config, batch, length + new_tokens, self.decoder)
         recorded: list[torch.Tensor] = []
         with torch.inference_mode():
+            # An inference tensor like the decode tokens: a normal-tensor prompt would add a guard
+            # failure (dispatch keys) and a recompile when one compiled model serves both phases.
+            prompt = prompt.clone()
             start = _now(self.decoder.device)
             logits = _step(self.prefill_fn, prompt, past, torch.arange(length, device=prompt.device))
             token = logits.argmax(-1, keepdim=True)

@@ -30,6 +30,7 @@ class Variant:
     compiled: bool
     freezing: bool = False
     grad_mode: str = "no_grad"  # or "inference_mode"
+    mode: str | None = None  # torch.compile mode
 
     def call_context(self) -> contextlib.ExitStack:
         """Grad mode off, and for freezing variants the Inductor settings, around one call.
@@ -55,11 +56,23 @@ LADDER: dict[str, Variant] = {v.name: v for v in (
 )}
 
 
+# GPU-only rungs: CUDA graphs, and Triton autotuning of every kernel.
+GPU_VARIANTS: dict[str, Variant] = {v.name: v for v in (
+    Variant("compile+reduce-overhead", compiled=True, grad_mode="inference_mode", mode="reduce-overhead"),
+    Variant("compile+max-autotune", compiled=True, grad_mode="inference_mode", mode="max-autotune"),
+)}
+
+
+def variants_for(device: str) -> list[str]:
+    """The variant names that make sense on ``device`` ("cpu" or "cuda")."""
+    return list(LADDER) + (list(GPU_VARIANTS) if device == "cuda" else [])
+
+
 def variant(name: str) -> Variant:
     try:
-        return LADDER[name]
+        return LADDER.get(name) or GPU_VARIANTS[name]
     except KeyError:
-        raise RagperfError(f"unknown variant {name!r}; choose from {', '.join(LADDER)}") from None
+        raise RagperfError(f"unknown variant {name!r}; choose from {', '.join([*LADDER, *GPU_VARIANTS])}") from None
 
 
 @dataclass
@@ -79,7 +92,7 @@ class LadderModel:
 
 
 def build_variant(embedder: Embedder, name: str, *, backend: str = "inductor", dynamic: bool | None = None,
-                  fullgraph: bool = False, mode: str | None = None) -> LadderModel:
+                  fullgraph: bool = False) -> LadderModel:
     """Build the ladder variant ``name`` over ``embedder``'s transformer (weights are shared, not copied).
 
     Compilation is lazy: the first call compiles. ``backend="eager"``/``"aot_eager"`` answer
@@ -88,10 +101,11 @@ def build_variant(embedder: Embedder, name: str, *, backend: str = "inductor", d
     chosen = variant(name)
     if not chosen.compiled:
         return LadderModel(embedder, chosen, embedder.transformer)
-    if chosen.freezing and backend != "inductor":
-        raise RagperfError(f"variant {name!r} freezes weights, which only backend 'inductor' does "
-                           f"(got backend {backend!r})")
+    if (chosen.freezing or chosen.mode) and backend != "inductor":
+        raise RagperfError(f"variant {name!r} needs backend 'inductor' (got backend {backend!r})")
     kwargs: dict[str, object] = {"backend": backend, "dynamic": dynamic, "fullgraph": fullgraph}
-    if mode is not None:
-        kwargs["mode"] = mode
+    if chosen.mode is not None:
+        if embedder.device.type != "cuda":
+            raise RagperfError(f"variant {name!r} is for CUDA devices (the embedder is on {embedder.device})")
+        kwargs["mode"] = chosen.mode
     return LadderModel(embedder, chosen, torch.compile(embedder.transformer, **kwargs))

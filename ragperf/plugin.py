@@ -11,6 +11,8 @@ Fixtures
 ``decoder``             the :class:`~ragperf.decoders.Decoder` picked by ``--ragperf-decoder`` (session)
 ``decode_mode``         each compile mode of :mod:`ragperf.generation` (parametrizes the test)
 ``generator``           ``build_generator(decoder, decode_mode)``
+``compile_probe``       :class:`~ragperf.probe.CompileProbe`: ``with compile_probe() as p: ...; p.report``
+``expected_compile``    the expected-behaviour table (:mod:`ragperf.expected`); ``.verify(key, report)``
 
 Every test starts from fresh compiler state (``torch.compiler.reset()`` and cleared Dynamo counters).
 """
@@ -21,12 +23,18 @@ import pytest
 
 from ragperf.errors import RagperfError
 
+# The perf gate's options, fixture and terminal summary live in their own module.
+pytest_plugins = ["ragperf.perf_plugin"]
+
 MARKERS = {
     "correctness": "numerical parity of compiled vs eager, judged against a higher-precision reference",
     "recompile": "graph, recompile and guard expectations under dynamic-shape strategies",
     "perf": "pytest-benchmark timings gated against stored baselines (run with -m perf)",
     "gpu": "needs an NVIDIA GPU; skipped with the reason elsewhere",
     "slow": "takes minutes on a 2-core machine; not in the default run",
+    "arm64": "runs only inside the arm64 (QEMU, Graviton3 identity) lane; not in the default run",
+    "ragperf_tolerance": "ragperf_tolerance(tol=, k=, cosine_floor=, determinism_tol=, topk=, tie_gap=): "
+                         "this test's parity tolerance overrides (see ragperf/data/tolerances.toml)",
 }
 DEVICES = ("cpu", "cuda")
 
@@ -40,6 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ragperf-device", default="cpu", choices=DEVICES, help="device for models (default: cpu)")
     group.addoption("--ragperf-variants", default=None, metavar="V1,V2",
                     help="ladder variants to parametrize over (default: all)")
+    group.addoption("--ragperf-update-expected", action="store_true",
+                    help="write measured compile counts into baselines/expected/ instead of failing on differences")
     group.addoption("--ragperf-backend", default="inductor", choices=("inductor", "aot_eager", "eager"),
                     help="torch.compile backend for compiled fixtures (default: inductor)")
 
@@ -68,11 +78,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     from ragperf.generation import COMPILE_MODES
-    from ragperf.ladder import LADDER
+    from ragperf.ladder import variants_for
 
     if "ladder_variant" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("--ragperf-variants")
-        metafunc.parametrize("ladder_variant", chosen.split(",") if chosen else list(LADDER))
+        device = metafunc.config.getoption("--ragperf-device")
+        metafunc.parametrize("ladder_variant", chosen.split(",") if chosen else variants_for(device))
     if "decode_mode" in metafunc.fixturenames:
         metafunc.parametrize("decode_mode", COMPILE_MODES)
 
@@ -134,6 +145,24 @@ def eager_embedder(embedder):
     return build_variant(embedder, "eager")
 
 
+@pytest.fixture
+def parity_tolerance(request: pytest.FixtureRequest):
+    """``parity_tolerance(device, dtype, lane)`` -> Tolerance: the built-in table, then the project's
+    ``[tool.ragperf.tolerance]`` in pyproject.toml, then this test's ``ragperf_tolerance`` marker."""
+    from ragperf import tolerances
+
+    marker = request.node.get_closest_marker("ragperf_tolerance")
+    pyproject = request.config.rootpath / "pyproject.toml"
+
+    def lookup(device, dtype, lane: str) -> tolerances.Tolerance:
+        try:
+            return tolerances.lookup(device, dtype, lane, pyproject=pyproject, marker=marker.kwargs if marker else None)
+        except RagperfError as exc:
+            raise _usage(exc) from None
+
+    return lookup
+
+
 @pytest.fixture(scope="session")
 def decoder(pytestconfig: pytest.Config, ragperf_device):
     from ragperf.decoders import load_decoder
@@ -149,3 +178,26 @@ def generator(decoder, decode_mode: str, pytestconfig: pytest.Config):
     from ragperf.generation import build_generator
 
     return build_generator(decoder, decode_mode, backend=pytestconfig.getoption("--ragperf-backend"))
+
+
+@pytest.fixture
+def compile_probe():
+    """``with compile_probe() as probe: ...`` then ``probe.report`` (see :mod:`ragperf.probe`)."""
+    from ragperf.probe import CompileProbe
+
+    return CompileProbe
+
+
+@pytest.fixture(scope="session")
+def expected_compile(pytestconfig: pytest.Config):
+    """The expected-behaviour table of this torch/transformers; ``.verify(key, report)`` checks a row.
+
+    With ``--ragperf-update-expected`` it records the rows instead and writes the table at session end.
+    """
+    from ragperf.expected import EXPECTED_DIR, ExpectedTable
+
+    table = ExpectedTable.load(pytestconfig.rootpath / EXPECTED_DIR)
+    table.updating = bool(pytestconfig.getoption("--ragperf-update-expected"))
+    yield table
+    if table.updating and table.rows:
+        table.save()

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ragperf.errors import RagperfError
+
 
 @dataclass
 class Samples:
@@ -46,6 +48,13 @@ class Speedup:
         """Half-width of the interval relative to the ratio: the measurement's own noise."""
         return (self.high - self.low) / 2 / self.ratio
 
+    @property
+    def se(self) -> float:
+        """Relative standard error of the ratio, read off the interval (half-width / z)."""
+        from scipy.stats import norm
+
+        return self.noise / float(norm.ppf(0.5 + self.confidence / 2))
+
 
 def now(device=None) -> float:
     """perf_counter, after synchronizing ``device`` if it is a GPU."""
@@ -74,16 +83,173 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int, *, calls_per_
 
 
 def speedup(baseline: Samples, candidate: Samples, confidence: float = 0.95, seed: int = 0) -> Speedup:
-    """Median ratio baseline/candidate with a paired bootstrap interval (rounds resampled together)."""
+    """Median of the per-round ratios baseline/candidate, with a bootstrap interval over rounds.
+
+    Rounds are paired (both timed back to back in random order), so a load burst that hits a
+    whole round cancels in its ratio instead of widening the interval.
+    """
     from scipy.stats import bootstrap
 
-    base = np.asarray(baseline.seconds)
-    cand = np.asarray(candidate.seconds)
-    ratio = float(np.median(base) / np.median(cand))
-    if len(base) < 3:
+    ratios = np.asarray(baseline.seconds) / np.asarray(candidate.seconds)
+    ratio = float(np.median(ratios))
+    if len(ratios) < 3:
         return Speedup(ratio, ratio, ratio, confidence)
-    result = bootstrap((base, cand), lambda b, c, axis=-1: np.median(b, axis=axis) / np.median(c, axis=axis),
-                       paired=True, vectorized=True, confidence_level=confidence, n_resamples=2000,
-                       method="percentile", random_state=np.random.default_rng(seed))
+    result = bootstrap((ratios,), lambda r, axis=-1: np.median(r, axis=axis), vectorized=True,
+                       confidence_level=confidence, n_resamples=2000, method="percentile",
+                       random_state=np.random.default_rng(seed))
     interval = result.confidence_interval
     return Speedup(ratio, float(interval.low), float(interval.high), confidence)
+
+
+# --- the measurement core: warm up, interleave, and report a comparison -------------------------
+
+
+def compile_count() -> int:
+    """Graphs Dynamo has compiled in this process so far (``counters["recompiles"]`` is never filled on 2.13)."""
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"])
+
+
+def warm_up(fns: dict[str, Callable[[], object]], *, stable_calls: int = 3, max_calls: int = 30) -> int:
+    """Call every function until ``stable_calls`` calls in a row compile nothing; returns the calls made.
+
+    Raises RagperfError when compiles keep coming after ``max_calls``: timing such a model measures
+    the compiler, not the model.
+    """
+    quiet = 0
+    for calls in range(1, max_calls + 1):
+        before = compile_count()
+        for fn in fns.values():
+            fn()
+        quiet = quiet + 1 if compile_count() == before else 0
+        if quiet >= stable_calls:
+            return calls
+    raise RagperfError(f"still compiling after {max_calls} warm-up calls ({compile_count()} graphs): the "
+                       "candidate recompiles on every call; fix its shapes/guards before timing it")
+
+
+def slowed(fn: Callable[[], object], fraction: float) -> Callable[[], object]:
+    """``fn`` made ``fraction`` slower by spinning after each call: a planted regression to prove the gate."""
+    if fraction <= 0:
+        return fn
+
+    def slow():
+        start = time.perf_counter()
+        result = fn()
+        until = start + (time.perf_counter() - start) * (1 + fraction)
+        while time.perf_counter() < until:
+            pass
+        return result
+
+    return slow
+
+
+def interleaved_benchmark(benchmark, eager: Callable[[], object], candidate: Callable[[], object], rounds: int,
+                          *, calls_per_round: int = 1, seed: int = 0, device=None) -> dict[str, Samples]:
+    """Like :func:`interleaved` for two functions, with pytest-benchmark's fixture timing the candidate.
+
+    Each round runs eager in ``setup`` or ``teardown`` (chosen at random), so the rounds stay
+    randomized and interleaved while ``--benchmark-json`` receives the candidate's stats (per round
+    of ``calls_per_round`` calls).
+    """
+    rng = random.Random(seed)
+    out = {"eager": Samples("eager", []), "candidate": Samples("candidate", [])}
+
+    def time_into(name, fn):
+        start = now(device)
+        for _ in range(calls_per_round):
+            fn()
+        out[name].seconds.append((now(device) - start) / calls_per_round)
+
+    def before():
+        if rng.random() < 0.5:
+            time_into("eager", eager)
+
+    def after():
+        if len(out["eager"].seconds) < len(out["candidate"].seconds):
+            time_into("eager", eager)
+
+    benchmark.pedantic(lambda: time_into("candidate", candidate), setup=before, teardown=after,
+                       rounds=rounds, iterations=1, warmup_rounds=0)
+    if len(out["candidate"].seconds) < rounds:  # --benchmark-disable runs the target once
+        return interleaved({"eager": eager, "candidate": candidate}, rounds, calls_per_round=calls_per_round,
+                           seed=seed, device=device)
+    return out
+
+
+@dataclass
+class Comparison:
+    """Eager vs one compiled candidate, measured side by side after warm-up."""
+
+    eager: Samples
+    candidate: Samples
+    speedup: Speedup
+    first_call_s: float
+    warmup_calls: int
+    graphs: int
+    recompiles_while_timed: int
+    calls_per_round: int = 1
+
+    @property
+    def saving_s(self) -> float:
+        return self.eager.median - self.candidate.median
+
+    @property
+    def break_even_calls(self) -> float:
+        """Calls after which compiling has paid for itself: first call's extra cost / per-call saving."""
+        extra = self.first_call_s - self.candidate.median
+        return extra / self.saving_s if self.saving_s > 0 else float("inf")
+
+    def figures(self) -> dict:
+        """JSON-ready figures (for ``benchmark.extra_info`` and the child-process protocol)."""
+        return {
+            "speedup": self.speedup.ratio, "speedup_low": self.speedup.low, "speedup_high": self.speedup.high,
+            "speedup_se": self.speedup.se, "confidence": self.speedup.confidence,
+            "eager_median_s": self.eager.median, "eager_p90_s": self.eager.p90,
+            "median_s": self.candidate.median, "p90_s": self.candidate.p90,
+            "latency_se": latency_se(self.candidate),
+            "rounds": len(self.candidate.seconds), "first_call_s": self.first_call_s,
+            "break_even_calls": self.break_even_calls, "warmup_calls": self.warmup_calls,
+            "graphs": self.graphs, "recompiles_while_timed": self.recompiles_while_timed,
+            "calls_per_round": self.calls_per_round,
+        }
+
+
+def latency_se(samples: Samples) -> float:
+    """Relative standard error of the median (normal approximation from the IQR)."""
+    q1, q3 = np.percentile(samples.seconds, [25, 75])
+    sigma = (q3 - q1) / 1.349
+    return float(1.2533 * sigma / np.sqrt(len(samples.seconds)) / samples.median)
+
+
+def compare(eager: Callable[[], object], candidate: Callable[[], object], rounds: int, *, seed: int = 0,
+            device=None, benchmark=None, slowdown: float = 0.0, block_s: float = 0.01) -> Comparison:
+    """Time ``candidate`` against ``eager``: first call (compile), warm-up until no more compiles, then
+    ``rounds`` randomized interleaved rounds with no compile allowed, and the speedup with its CI.
+
+    ``benchmark`` (pytest-benchmark's fixture) times the candidate arm too; ``slowdown`` plants a
+    regression of that fraction in the candidate (see :func:`slowed`). A round times enough calls
+    of each function to last about ``block_s`` seconds, so timer and scheduler jitter average out.
+    """
+    candidate = slowed(candidate, slowdown)
+    start = now(device)
+    candidate()
+    first_call_s = now(device) - start
+    warmup_calls = warm_up({"eager": eager, "candidate": candidate})
+    graphs = compile_count()
+    probe = interleaved({"eager": eager}, 3, device=device)["eager"].median
+    calls = max(1, min(100, round(block_s / max(probe, 1e-6))))
+    if benchmark is not None:
+        samples = interleaved_benchmark(benchmark, eager, candidate, rounds, calls_per_round=calls, seed=seed,
+                                        device=device)
+    else:
+        samples = interleaved({"eager": eager, "candidate": candidate}, rounds, calls_per_round=calls, seed=seed,
+                              device=device)
+    recompiles = compile_count() - graphs
+    if recompiles:
+        raise RagperfError(f"{recompiles} graph(s) compiled while timing, after {warmup_calls} quiet warm-up "
+                           "calls: the timings include compile time; find the recompile with "
+                           "TORCH_LOGS=recompiles")
+    return Comparison(samples["eager"], samples["candidate"], speedup(samples["eager"], samples["candidate"], seed=seed),
+                      first_call_s, warmup_calls, graphs, recompiles, calls)

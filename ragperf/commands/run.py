@@ -1,48 +1,212 @@
-"""``ragperf run``: the main job - the Graviton RAG blog's embedding ladder, measured on this machine."""
+"""``ragperf run``: what torch.compile buys for RAG and LLM inference on this machine, and at what cost.
+
+Sections (``--suite`` picks them): the Graviton RAG blog's embedding ladder and the compile cost
+(``embed``), the RAG pipeline (``rag``), decoding as the overhead paper's Table 1 (``decode``),
+then a summary of recompiles and parity for what ran. Every figure is measured in this run; each
+process-latched configuration runs in its own subprocess. A failing section is reported and the
+others still run. Writes ``report.json``, ``report.md`` and PNG plots into ``--out``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
 
-from ragperf.ladder import LADDER
+SUITES = {"embed": ("embed", "compile_cost"), "rag": ("rag",), "decode": ("decode",),
+          "all": ("embed", "compile_cost", "rag", "decode")}
+DEFAULT_DECODERS = {"quick": ("tiny-llama",), "full": ("tiny-llama", "gpt2")}
+# (batch sizes, prompt tokens, new tokens) per decoder size class.
+DECODE_SHAPES = {"quick": ((1, 8), 32, 32), "full": ((1, 8, 32), 32, 64)}
+REAL_SHAPE_BATCHES = {"quick": (1,), "full": (1, 8)}  # real-shape decoders are slow on a small CPU
+DECODE_MODES = ("eager", "compile-decode", "compile-prefill-decode")
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("run", help="measure the optimization ladder on this machine",
+    parser = subparsers.add_parser("run", help="measure what torch.compile buys (and costs) on this machine",
                                    description=__doc__)
+    parser.add_argument("--suite", default="all", choices=tuple(SUITES), help="which sections to run (default all)")
     parser.add_argument("--model", default="minilm", help="embedder: minilm (default), mpnet, tiny-bert, PATH")
+    parser.add_argument("--decoder", action="append", default=None,
+                        help="decoder for the decode section (repeatable): tiny-llama, tiny-gpt2, gpt2, "
+                             "llama-3.2-1b, PATH (default: tiny-llama; with no --quick also gpt2)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--quick", action="store_true", help="fewer timed rounds (20 instead of 100)")
-    parser.add_argument("--rounds", type=int, default=None, help="timed rounds per variant")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, tokens and batch sizes (< 10 min here)")
+    parser.add_argument("--rounds", type=int, default=None, help="timed rounds per ladder variant")
+    parser.add_argument("--batch-sizes", default=None, help="decode batch sizes, e.g. 1,8,32")
+    parser.add_argument("--new-tokens", type=int, default=None, help="decode tokens generated per run")
+    parser.add_argument("--backend", default="inductor", help=argparse.SUPPRESS)  # tests: aot_eager is fast
+    parser.add_argument("--out", type=Path, default=Path("ragperf-out"), help="output folder (default ./ragperf-out)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ragperf import report as reports
     from ragperf.model_sources import resolve_embedder
+
+    if args.suite in ("embed", "rag", "all"):
+        resolve_embedder(args.model)  # fail fast, in this process, on a bad model spec
+    _check_decoders(args)
+    size = "quick" if args.quick else "full"
+    started = time.perf_counter()
+    report = reports.new_report({k: str(v) for k, v in vars(args).items() if k != "func"})
+    sections = report["sections"]
+    for name in SUITES[args.suite]:
+        sections[name] = _section(name, lambda name=name: SECTION_JOBS[name](args, size))
+    sections["compile_summary"] = {"status": "ok", "seconds": None, "data": reports.compile_summary(sections)}
+    report["plots"] = _plots(report, args.out)
+    report["total_s"] = time.perf_counter() - started
+    json_path, md_path = reports.write(report, args.out)
+    print(reports.text(report))
+    say(f"done in {report['total_s'] / 60:.1f} min; wrote {json_path}, {md_path} and {len(report['plots'])} plot(s)")
+    failed = [n for n, s in sections.items() if s["status"] == "failed"]
+    return 1 if failed else 0
+
+
+def say(line: str) -> None:
+    print(line if line.startswith("[ragperf]") else f"[ragperf] {line}", file=sys.stderr, flush=True)
+
+
+def _section(name: str, job: Callable[[], dict | None]) -> dict:
+    """Run one section; a failure becomes the section's status, never the end of the run."""
+    say(f"== {name} ==")
+    start = time.perf_counter()
+    try:
+        data = job()
+    except KeyboardInterrupt:
+        raise
+    except SectionUnavailable as exc:
+        say(f"{name}: not available - {exc}")
+        return {"status": "not available", "seconds": time.perf_counter() - start, "error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - reported in the section, the rest of the run goes on
+        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        say(f"{name}: FAILED - {message}")
+        return {"status": "failed", "seconds": time.perf_counter() - start,
+                "error": f"{type(exc).__name__}: {message}"}
+    seconds = time.perf_counter() - start
+    say(f"{name}: done in {seconds:.0f} s")
+    return {"status": "ok", "seconds": seconds, "data": data}
+
+
+class SectionUnavailable(Exception):
+    """The section's code is not installed in this tree; reported as 'not available'."""
+
+
+def _embed(args, size: str) -> dict:
+    from ragperf.ladder import variant, variants_for
     from ragperf.subproc import run_json
 
-    resolve_embedder(args.model)  # fail fast, in this process, on a bad model spec
-    rounds = args.rounds or (20 if args.quick else 100)
+    rounds = args.rounds or (20 if size == "quick" else 100)
     rows = []
-    for name in LADDER:
-        if name == "eager":
-            continue
-        print(f"[ragperf] {name}: compiling and timing {rounds} interleaved rounds against eager "
-              "(own process)...", file=sys.stderr, flush=True)
-        rows.append(run_json("ragperf.ladder_job", ["--model", args.model, "--variant", name,
-                                                    "--rounds", str(rounds), "--device", args.device]))
-    print(ladder_table(rows))
-    return 0
+    for name in variants_for(args.device):
+        chosen = variant(name)
+        if name == "eager" or (args.backend != "inductor" and (chosen.freezing or chosen.mode)):
+            continue  # eager is every row's baseline; freezing and modes exist only in Inductor
+        say(f"ladder {name}: compile + {rounds} interleaved rounds against eager (own process)")
+        rows.append(run_json("ragperf.ladder_job", ["--model", args.model, "--variant", name, "--rounds", str(rounds),
+                                                    "--device", args.device, "--backend", args.backend,
+                                                    "--progress"], progress=say))
+    return {"model": args.model, "rounds": rounds, "rows": rows}
 
 
-def ladder_table(rows: list[dict]) -> str:
-    """The blog's table: optimization level | latency per call | improvement over eager (with its CI)."""
-    eager_s = sorted(r["eager_median_s"] for r in rows)[len(rows) // 2]
-    lines = ["| optimization level | latency (ms) | improvement over eager | 95% CI | first call (s) |",
-             "|---|---:|---:|---|---:|",
-             f"| eager | {eager_s * 1e3:.2f} | 1.00x | | |"]
-    for r in rows:
-        lines.append(f"| {r['variant']} | {r['median_s'] * 1e3:.2f} | {r['speedup']:.2f}x | "
-                     f"{r['speedup_low']:.2f}-{r['speedup_high']:.2f}x | {r['first_call_s']:.1f} |")
-    return "\n".join(lines)
+def _compile_cost(args, size: str) -> dict:
+    from ragperf.compile_cost import cold_vs_warm
+
+    return {"model": args.model, **cold_vs_warm(args.model, args.device, progress=say, backend=args.backend)}
+
+
+def _rag(args, size: str) -> dict:
+    try:
+        from ragperf.rag.pipeline import measure_rag
+    except ImportError as exc:
+        raise SectionUnavailable(f"ragperf.rag.pipeline.measure_rag is not importable ({exc})") from None
+    say(f"RAG: crawl, split, index and query with {args.model}, one process per variant")
+    return measure_rag(args.model, quick=args.quick, device=args.device)
+
+
+def _decode(args, size: str) -> dict:
+    from ragperf.subproc import run_json
+
+    batch_sizes, prompt_len, new_tokens = DECODE_SHAPES[size]
+    new_tokens = args.new_tokens or new_tokens
+    decoders: dict[str, dict] = {}
+    for decoder in args.decoder or DEFAULT_DECODERS[size]:
+        sizes = _batch_sizes(args, decoder, size, batch_sizes)
+        decoders[decoder] = {}
+        for mode in DECODE_MODES:
+            say(f"decode {decoder} {mode}, batch sizes {','.join(map(str, sizes))} (own process, fresh Inductor cache)")
+            job_args = ["--decoder", decoder, "--mode", mode, "--batch-sizes", ",".join(map(str, sizes)),
+                        "--prompt-len", str(prompt_len), "--new-tokens", str(new_tokens), "--device", args.device,
+                        "--backend", args.backend, "--progress"]
+            try:
+                decoders[decoder][mode] = run_json("ragperf.decode_job", job_args, progress=say,
+                                                   env={"TORCHINDUCTOR_CACHE_DIR": _fresh_dir()})
+            except Exception as exc:  # noqa: BLE001 - one mode failing leaves the others' rows
+                say(f"decode {decoder} {mode}: FAILED - {exc}")
+                decoders[decoder][mode] = {"error": str(exc)}
+    if all("error" in job for jobs in decoders.values() for job in jobs.values()):
+        raise RuntimeError("every decode job failed: " + next(iter(next(iter(decoders.values())).values()))["error"])
+    return {"prompt_len": prompt_len, "new_tokens": new_tokens, "decoders": decoders}
+
+
+SECTION_JOBS = {"embed": _embed, "compile_cost": _compile_cost, "rag": _rag, "decode": _decode}
+
+
+def _batch_sizes(args, decoder: str, size: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    if args.batch_sizes:
+        return tuple(int(b) for b in args.batch_sizes.split(","))
+    return default if decoder.startswith("tiny-") else REAL_SHAPE_BATCHES[size]
+
+
+def _fresh_dir() -> str:
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="ragperf-inductor-")
+
+
+def _check_decoders(args) -> None:
+    from ragperf.decoders import DECODER_NAMES
+    from ragperf.errors import RagperfError
+
+    for decoder in args.decoder or ():
+        if decoder not in DECODER_NAMES and not Path(decoder).expanduser().exists():
+            raise RagperfError(f"unknown decoder {decoder!r}; use one of {', '.join(DECODER_NAMES)} "
+                               "or a local checkpoint folder")
+    if args.batch_sizes:
+        try:
+            sizes = [int(b) for b in args.batch_sizes.split(",")]
+        except ValueError:
+            sizes = []
+        if not sizes or min(sizes) < 1:
+            raise RagperfError(f"--batch-sizes {args.batch_sizes!r}: give positive integers, e.g. 1,8,32")
+
+
+def _plots(report: dict, out: Path) -> list[str]:
+    from ragperf import plots
+
+    made: list[str] = []
+    sections = report["sections"]
+    machine = report["fingerprint"].get("cpu_model") or report["fingerprint"].get("arch", "")
+    try:
+        if sections.get("embed", {}).get("status") == "ok":
+            data = sections["embed"]["data"]
+            made.append(str(plots.ladder_bars(data["rows"], out / "ladder.png",
+                                              f"Embedding ladder: {data['model']}, batch of 2 sentences ({machine})")))
+        if sections.get("decode", {}).get("status") == "ok":
+            for decoder, jobs in sections["decode"]["data"]["decoders"].items():
+                ok = {m: j for m, j in jobs.items() if "rows" in j}
+                if not ok:
+                    continue
+                made.append(str(plots.decode_latency(ok, out / f"decode-latency-{_slug(decoder)}.png",
+                                                     f"{decoder}: per-token decode latency per compile mode")))
+                made.append(str(plots.cumulative_time(ok, out / f"decode-cumulative-{_slug(decoder)}.png",
+                                                      f"{decoder}: cumulative time per compile mode, break-even")))
+    except Exception as exc:  # noqa: BLE001 - a plot must not cost the report
+        say(f"plots: FAILED - {exc}")
+    return made
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "-" for c in Path(text).name or text)

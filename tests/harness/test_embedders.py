@@ -45,7 +45,7 @@ def test_pooler_output_is_not_the_sentence_embedding(load_embedder):
 
 
 def test_variants_need_inductor_to_freeze(load_embedder):
-    with pytest.raises(RagperfError, match="only backend 'inductor'"):
+    with pytest.raises(RagperfError, match="needs backend 'inductor'"):
         build_variant(load_embedder("tiny-bert"), "compile+freeze", backend="aot_eager")
     with pytest.raises(RagperfError, match=re.escape("unknown variant 'compile+magic'")):
         build_variant(load_embedder("tiny-bert"), "compile+magic")

@@ -1,0 +1,160 @@
+"""Stored perf baselines: one schema-versioned JSON file per hardware fingerprint under ``baselines/perf/``.
+
+A file holds the figures of one machine kind (``source: measured``) or figures published elsewhere
+for a machine kind (``source: published``, never measured here). Its ``match`` object lists the
+fingerprint fields a machine must have for the file to apply; a measured file matches on every
+hard field of :data:`ragperf.machine.KEY_FIELDS`, a published one on fewer (say, arch and CPU part).
+
+Files are written atomically (temporary file, then ``os.replace``); a file that is not valid JSON,
+not a ragperf baseline, or from a newer schema stops with one clear line.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import statistics
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ragperf.errors import RagperfError
+from ragperf.machine import KEY_FIELDS
+
+SCHEMA = "ragperf-perf-baseline"
+SCHEMA_VERSION = 1
+DEFAULT_DIR = Path("baselines") / "perf"
+METRIC_KINDS = ("speedup", "latency")
+SOURCES = ("measured", "published")
+
+
+@dataclass
+class BaselineFile:
+    """The baselines of one machine kind. ``metrics`` maps a metric name to its stored figure."""
+
+    key: str
+    source: str
+    match: dict
+    metrics: dict[str, dict]
+    fingerprint: dict = field(default_factory=dict)
+    recorded: str = ""
+    note: str = ""
+    path: Path | None = None
+
+    def matches(self, fp: dict) -> bool:
+        return all(fp.get(name) == value for name, value in self.match.items())
+
+    def to_json(self) -> dict:
+        return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "key": self.key, "source": self.source,
+                "match": self.match, "recorded": self.recorded, "note": self.note,
+                "fingerprint": self.fingerprint, "metrics": dict(sorted(self.metrics.items()))}
+
+
+def metric(kind: str, value: float, se: float, **extra) -> dict:
+    """One stored figure: ``value`` (speedup ratio, or seconds) and its relative standard error."""
+    if kind not in METRIC_KINDS:
+        raise RagperfError(f"unknown metric kind {kind!r}; choose from {', '.join(METRIC_KINDS)}")
+    return {"kind": kind, "value": float(value), "se": float(se), **extra}
+
+
+def load(path: Path) -> BaselineFile:
+    """Read and validate one baseline file."""
+    path = Path(path)
+    fix = "fix it, or delete it and re-record with `ragperf baseline record`"
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise RagperfError(f"cannot read baseline {path}: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RagperfError(f"baseline {path} is not valid JSON ({exc}); {fix}") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise RagperfError(f"{path} is not a ragperf perf baseline (no \"schema\": \"{SCHEMA}\"); "
+                           f"move it out of the baselines folder")
+    version = data.get("schema_version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION or version < 1:
+        raise RagperfError(f"baseline {path} has schema_version {version!r}, this ragperf reads up to "
+                           f"{SCHEMA_VERSION}; upgrade ragperf or re-record the baseline")
+    try:
+        source, match, metrics = data["source"], data["match"], data["metrics"]
+        if source not in SOURCES or not isinstance(match, dict) or not isinstance(metrics, dict):
+            raise ValueError("source/match/metrics malformed")
+        for name, entry in metrics.items():
+            if entry.get("kind") not in METRIC_KINDS or not isinstance(entry.get("value"), (int, float)):
+                raise ValueError(f"metric {name!r} needs kind in {METRIC_KINDS} and a numeric value")
+            if entry["value"] <= 0:
+                raise ValueError(f"metric {name!r} has non-positive value {entry['value']}")
+    except (KeyError, ValueError, AttributeError, TypeError) as exc:
+        raise RagperfError(f"baseline {path} is malformed ({exc}); {fix}") from None
+    return BaselineFile(key=data.get("key", path.stem), source=source, match=match, metrics=metrics,
+                        fingerprint=data.get("fingerprint", {}), recorded=data.get("recorded", ""),
+                        note=data.get("note", ""), path=path)
+
+
+def save(baseline: BaselineFile, path: Path) -> Path:
+    """Write atomically: readers see the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(baseline.to_json(), handle, indent=1, sort_keys=False)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    baseline.path = path
+    return path
+
+
+def load_all(directory: Path = DEFAULT_DIR) -> list[BaselineFile]:
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    return [load(path) for path in sorted(directory.glob("*.json"))]
+
+
+def find(fp: dict, directory: Path = DEFAULT_DIR) -> BaselineFile | None:
+    """The baseline for this fingerprint: a measured file before a published one, then the most specific."""
+    candidates = [b for b in load_all(directory) if b.matches(fp)]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda b: (b.source == "measured", len(b.match)))
+
+
+def path_for(fp: dict, directory: Path = DEFAULT_DIR) -> Path:
+    return Path(directory) / f"{fp['key']}.json"
+
+
+HISTORY = 10
+
+
+def with_history(old: dict | None, new: dict, keep: int = HISTORY) -> dict:
+    """``new`` merged with the last ``keep`` recorded runs: value = their median, se = within-run se
+    combined with the run-to-run spread (noise between processes dwarfs noise within one)."""
+    runs = (old or {}).get("history", []) + [{"value": new["value"], "se": new["se"]}]
+    runs = runs[-keep:]
+    values = [r["value"] for r in runs]
+    within = statistics.median(r["se"] for r in runs)
+    between = statistics.stdev(values) / statistics.mean(values) if len(values) > 1 else 0.0
+    extra = {k: v for k, v in new.items() if k not in ("value", "se", "kind", "history")}
+    if old and "tolerance" in old and "tolerance" not in extra:
+        extra["tolerance"] = old["tolerance"]
+    return metric(new["kind"], statistics.median(values), math.hypot(within, between), history=runs,
+                  **{k: v for k, v in extra.items() if k in ("tolerance",)}, last=extra)
+
+
+def record(fp: dict, metrics: dict[str, dict], directory: Path = DEFAULT_DIR, note: str = "") -> Path:
+    """Add one run of ``metrics`` to this machine's measured baseline file (see :func:`with_history`);
+    metrics not measured this time are kept as they were."""
+    path = path_for(fp, directory)
+    existing = load(path) if path.exists() else None
+    merged = dict(existing.metrics) if existing else {}
+    merged.update({name: with_history(merged.get(name), entry) for name, entry in metrics.items()})
+    baseline = BaselineFile(key=fp["key"], source="measured", match={name: fp.get(name) for name in KEY_FIELDS},
+                            metrics=merged, fingerprint=fp,
+                            recorded=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                            note=note or (existing.note if existing else ""))
+    return save(baseline, path)

@@ -1,0 +1,215 @@
+"""``ragperf baseline``: record, compare against, show and summarize per-hardware perf baselines,
+and prove the gate on this machine (A/A runs and planted slowdowns).
+
+Every case is measured in its own fresh process (``python -m ragperf.perf_cases``).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import sys
+from pathlib import Path
+
+from ragperf.errors import RagperfError
+
+DEFAULT_CASES = "embed:minilm:compile,embed:minilm:compile+freeze,embed:minilm:compile+freeze+inference_mode," \
+                "decode:tiny-llama:compile-decode"
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("baseline", help="record/compare/show perf baselines; prove the gate",
+                                   description=__doc__)
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def common(p, cases=True):
+        p.add_argument("--dir", type=Path, default=Path("baselines/perf"), help="baseline folder (default: %(default)s)")
+        if cases:
+            p.add_argument("--cases", default=DEFAULT_CASES, help="comma list of KIND:MODEL:VARIANT[@BACKEND]")
+            p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per case")
+
+    record = sub.add_parser("record", help="measure the cases and store them as this machine's baseline")
+    common(record)
+    record.set_defaults(func=run_record)
+    compare = sub.add_parser("compare", help="measure the cases and gate them (exit 1 on FAIL)")
+    common(compare)
+    compare.add_argument("--report", type=Path, default=None, help="also write the decisions as JSON")
+    compare.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    compare.add_argument("--plant-slowdown", type=float, default=0.0, help="make the compiled path this much slower")
+    compare.set_defaults(func=run_compare)
+    show = sub.add_parser("show", help="print the baseline that applies to this machine (or --all)")
+    common(show, cases=False)
+    show.add_argument("--all", action="store_true", help="list every baseline file and what it matches")
+    show.set_defaults(func=run_show)
+    summary = sub.add_parser("summary", help="render a gate report (pytest --ragperf-perf-report) as a table")
+    summary.add_argument("report", type=Path)
+    summary.add_argument("--markdown", action="store_true", help="Markdown (for $GITHUB_STEP_SUMMARY)")
+    summary.set_defaults(func=run_summary)
+    prove = sub.add_parser("prove-gate", help="A/A runs and planted slowdowns against the stored baseline")
+    common(prove, cases=False)
+    prove.add_argument("--case", default="embed:minilm:compile", help="KIND:MODEL:VARIANT[@BACKEND]")
+    prove.add_argument("--rounds", type=int, default=None)
+    prove.add_argument("--aa-runs", type=int, default=20)
+    prove.add_argument("--slowdowns", default="0.10,0.05", help="planted slowdowns of the compiled path")
+    prove.add_argument("--planted-runs", type=int, default=10, help="runs per planted slowdown")
+    prove.add_argument("--processes", type=int, default=4, help="fresh processes the runs are spread over")
+    prove.add_argument("--seed", type=int, default=0)
+    prove.set_defaults(func=run_prove)
+
+
+def _cases(args):
+    from ragperf.perf_cases import parse_case
+
+    return [parse_case(spec.strip(), args.rounds) for spec in args.cases.split(",") if spec.strip()]
+
+
+def _progress(text: str) -> None:
+    print(f"[ragperf] {text}", file=sys.stderr, flush=True)
+
+
+def run_record(args) -> int:
+    from ragperf import baselines
+    from ragperf.machine import fingerprint
+
+    fp, metrics = fingerprint(), {}
+    for case in _cases(args):
+        _progress(f"{case.prefix}: measuring in a fresh process...")
+        for name, m in case.measurements(case.measure_fresh()).items():
+            metrics[name] = baselines.metric(m.kind, m.value, m.se, low=m.low, high=m.high)
+    path = baselines.record(fp, metrics, args.dir, note="recorded by `ragperf baseline record`")
+    print(f"recorded {len(metrics)} metrics for {fp['key']} -> {path}")
+    return 0
+
+
+def run_compare(args) -> int:
+    from ragperf import baselines, gate
+    from ragperf.machine import fingerprint
+    from ragperf.perf_plugin import report_json
+
+    fp = fingerprint()
+    baseline = baselines.find(fp, args.dir)
+    if baseline is None:
+        print(f"{fp['key']}: {gate.NO_BASELINE}")
+    decisions = []
+    for case in _cases(args):
+        _progress(f"{case.prefix}: measuring in a fresh process...")
+        measured = case.measurements(case.measure_fresh(args.plant_slowdown))
+        decisions += gate.confirm(gate.gate(measured, baseline), baseline,
+                                  lambda c=case: c.measurements(c.measure_fresh(args.plant_slowdown)))
+    if args.report:
+        args.report.write_text(json.dumps(report_json(decisions, fp, baseline), indent=1) + "\n")
+    print(gate.table(decisions, markdown=args.markdown))
+    for d in decisions:
+        if d.status != gate.PASS:
+            print(f"{d.status}: {d.message}")
+    verdict = gate.overall(decisions)
+    print(f"verdict: {verdict}")
+    return 1 if verdict == gate.FAIL else 0
+
+
+def run_show(args) -> int:
+    from ragperf import baselines
+    from ragperf.machine import fingerprint
+
+    fp = fingerprint()
+    if args.all:
+        for b in baselines.load_all(args.dir):
+            mark = "*" if b.matches(fp) else " "
+            print(f"{mark} {b.path}  {b.source}  {len(b.metrics)} metrics  match: "
+                  + ", ".join(f"{k}={v}" for k, v in b.match.items()))
+        return 0
+    b = baselines.find(fp, args.dir)
+    if b is None:
+        print(f"no baseline in {args.dir} matches {fp['key']}; record one with `ragperf baseline record`")
+        return 0
+    print(f"{b.path} ({b.source}, recorded {b.recorded or '-'}){': ' + b.note if b.note else ''}")
+    for name, entry in b.metrics.items():
+        value = f"{entry['value']:.3f}x" if entry["kind"] == "speedup" else f"{entry['value'] * 1e3:.2f}ms"
+        print(f"  {name:55} {value:>10}  se {entry.get('se', 0):.1%}")
+    return 0
+
+
+def run_summary(args) -> int:
+    from ragperf import gate
+    from ragperf.gate import Decision, Measurement
+
+    try:
+        data = json.loads(args.report.read_text())
+        decisions = [Decision(d["metric"], d["status"], Measurement(d["metric"], d["kind"], d["measured"], d["se"],
+                                                                    d["low"], d["high"]),
+                              {"value": d["baseline"]} if d["baseline"] is not None else None, d["change"],
+                              d["bound"], d["message"], d.get("baseline_source") or "", d.get("attempts", 1))
+                     for d in data["decisions"]]
+    except OSError as exc:
+        raise RagperfError(f"cannot read gate report {args.report}: {exc.strerror}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RagperfError(f"{args.report} is not a ragperf gate report ({exc}); write one with "
+                           "`pytest -m perf --ragperf-perf-report PATH`") from None
+    heading = "### ragperf perf gate: " if args.markdown else "ragperf perf gate: "
+    print(f"{heading}{data['verdict']} on `{data['fingerprint']['key']}`" if args.markdown else
+          f"{heading}{data['verdict']} on {data['fingerprint']['key']}")
+    print(f"\nbaseline: {data['baseline'] or 'none (report only)'}\n")
+    print(gate.table(decisions, markdown=args.markdown))
+    return 0
+
+
+def run_prove(args) -> int:
+    """Spread A/A and planted runs over fresh processes (random order inside each), then gate every run
+    against the stored baseline; a suspect is confirmed by a run of the same kind from another process."""
+    from ragperf import baselines, gate
+    from ragperf.machine import fingerprint
+    from ragperf.perf_cases import parse_case
+    from ragperf.subproc import run_json
+
+    case = parse_case(args.case, args.rounds)
+    baseline = baselines.find(fingerprint(), args.dir)
+    if baseline is None or f"{case.prefix}/speedup" not in baseline.metrics:
+        raise RagperfError(f"no stored baseline for {case.prefix} on this machine: run "
+                           f"`ragperf baseline record --cases {args.case}` first")
+    slowdowns = [float(s) for s in args.slowdowns.split(",") if s.strip()]
+    plan = [0.0] * args.aa_runs + [s for s in slowdowns for _ in range(args.planted_runs)]
+    random.Random(args.seed).shuffle(plan)
+    chunks = [plan[i::args.processes] for i in range(args.processes)]
+    runs = []  # (process index, figures)
+    for index, chunk in enumerate(chunks):
+        if chunk:
+            _progress(f"process {index + 1}/{len(chunks)}: {len(chunk)} runs of {case.prefix}...")
+            out = run_json("ragperf.perf_cases", case.args() + ["--plan", ",".join(map(str, chunk))])
+            runs += [(index, r) for r in out["runs"]]
+    rows = []
+    for slowdown in [0.0, *slowdowns]:
+        mine = [(p, r) for p, r in runs if r["slowdown"] == slowdown]
+        if not mine:
+            continue
+        finals = []
+        for i, (proc, figures) in enumerate(mine):
+            # the confirmation: a run of the same kind measured in another fresh process
+            others = [r for p, r in mine if p != proc] or [r for j, (_, r) in enumerate(mine) if j != i] or [figures]
+            first = gate.gate(case.measurements(figures), baseline)
+            spare = others[i % len(others)]
+            final = gate.confirm(first, baseline, lambda spare=spare: case.measurements(spare))
+            finals.append(next(d for d in final if d.metric.endswith("/speedup")))
+        speedups = [r["speedup"] for _, r in mine]
+        red = sum(d.status == gate.FAIL for d in finals)
+        warned = sum(d.status == gate.WARN for d in finals)
+        rows.append({"slowdown": slowdown, "runs": len(mine), "red": red, "green": len(mine) - red, "warn": warned,
+                     "median_speedup": statistics.median(speedups),
+                     "spread": statistics.pstdev(speedups) / statistics.mean(speedups),
+                     "median_se": statistics.median(r["speedup_se"] for _, r in mine)})
+    base = baseline.metrics[f"{case.prefix}/speedup"]
+    print(f"case {case.prefix}, baseline {base['value']:.3f}x (se {base.get('se', 0):.1%}) from {baseline.path}; "
+          f"{len(runs)} runs over {args.processes} fresh processes")
+    print("| planted slowdown | runs | green (of which WARN) | red (gate fails) | median speedup | run-to-run spread "
+          "| median run se |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        label = "A/A (none)" if r["slowdown"] == 0 else f"{r['slowdown']:.0%}"
+        print(f"| {label} | {r['runs']} | {r['green']} ({r['warn']}) | {r['red']} | {r['median_speedup']:.3f}x | "
+              f"{r['spread']:.1%} | {r['median_se']:.1%} |")
+    aa = next((r for r in rows if r["slowdown"] == 0), None)
+    if aa is None:
+        return 0
+    ok = aa["green"] >= 0.95 * aa["runs"]
+    print(f"A/A green {aa['green']}/{aa['runs']} ({'meets' if ok else 'MISSES'} >= 95%)")
+    return 0 if ok else 1

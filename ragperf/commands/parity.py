@@ -1,0 +1,121 @@
+"""``ragperf parity``: is compiled still right? The fp64-anchored verdict for one model and variant.
+
+Embedders (minilm, mpnet, tiny-bert, tiny-mpnet, a folder) take a ladder variant; decoders
+(tiny-llama, tiny-gpt2, gpt2, llama-3.2-1b, a causal-LM folder with --decoder) take a compile mode.
+Exit status: 0 pass, 1 fail, 3 skipped because the fastmath lane is inactive here (the reason is
+printed), 2 bad input. ``--fastmath real`` runs in a child process started with
+DNNL_DEFAULT_FPMATH_MODE=BF16, since oneDNN reads that only at process start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from ragperf.errors import RagperfError
+
+EXIT_SKIPPED = 3
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("parity", help="numerical parity of a compiled model vs eager, judged against fp64",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="minilm", help="embedder or decoder name, or a local model folder")
+    parser.add_argument("--variant", default="compile",
+                        help="ladder variant (embedders) or compile mode (decoders); default: compile / compile-decode")
+    parser.add_argument("--fastmath", default="off", choices=("off", "real", "emulated"),
+                        help="BF16 fastmath lane (default: off = fp32)")
+    parser.add_argument("--decoder", action="store_true", help="treat a model folder as a causal LM")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--backend", default="inductor", choices=("inductor", "aot_eager", "eager"))
+    parser.add_argument("--new-tokens", type=int, default=8, help="decoders: greedy tokens to generate")
+    parser.add_argument("--json", action="store_true", help="print the verdict as one JSON object")
+    parser.add_argument("--in-child", action="store_true", help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.fastmath == "real" and args.device == "cpu" and not args.in_child \
+            and os.environ.get("DNNL_DEFAULT_FPMATH_MODE", "").upper() != "BF16":
+        from ragperf.subproc import run_json
+
+        result = run_json("ragperf.commands.parity", [*_argv(args), "--in-child"],
+                          env={"DNNL_DEFAULT_FPMATH_MODE": "BF16"})
+    else:
+        result = evaluate(args)
+    print(json.dumps(result) if args.json else _text(result))
+    return {"pass": 0, "fail": 1, "skipped": EXIT_SKIPPED}[result["outcome"]]
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    """The verdict as a JSON-ready dict: outcome (pass/fail/skipped), lane status, and the numbers."""
+    import torch
+
+    from ragperf import fastmath, parity
+    from ragperf.decoders import DECODER_NAMES
+    from ragperf.tolerances import find_pyproject, lookup
+
+    status = fastmath.lane_status(args.fastmath, args.device)
+    head = {"model": args.model, "variant": args.variant, "lane": args.fastmath, "device": args.device,
+            "lane_status": status.to_dict(), "env_DNNL_DEFAULT_FPMATH_MODE": os.environ.get("DNNL_DEFAULT_FPMATH_MODE")}
+    if not status.active:
+        return {**head, "outcome": "skipped", "reason": status.reason}
+    tolerance = lookup(args.device, torch.float32, args.fastmath, pyproject=find_pyproject())
+    if args.model in DECODER_NAMES or args.decoder:
+        from ragperf.decoders import load_decoder, random_prompts
+        from ragperf.generation import COMPILE_MODES
+
+        mode = "compile-decode" if args.variant == "compile" else args.variant
+        if mode not in COMPILE_MODES:
+            raise RagperfError(f"decoder {args.model!r} takes a compile mode, not {args.variant!r}: "
+                               f"choose from {', '.join(COMPILE_MODES)}")
+        decoder = load_decoder(args.model, device=args.device)
+        result = parity.decode_parity(decoder, mode, args.fastmath, tolerance, random_prompts(decoder, 2, 8),
+                                      args.new_tokens, backend=args.backend)
+        return {**head, "variant": mode, "outcome": "pass" if result.passed else "fail", "message": result.message(),
+                "first_mismatch": result.first_mismatch, "near_tie": result.near_tie,
+                "steps": [v.to_dict() for v in result.steps]}
+    from ragperf.embedders import load_embedder
+    from ragperf.ladder import variant as check_variant
+
+    check_variant(args.variant)
+    verdict = parity.embedder_parity(load_embedder(args.model, device=args.device), args.variant, args.fastmath,
+                                     tolerance, backend=args.backend)
+    return {**head, "outcome": "pass" if verdict.passed else "fail", "message": verdict.message(),
+            "verdict": verdict.to_dict()}
+
+
+def _argv(args: argparse.Namespace) -> list[str]:
+    out = ["--model", args.model, "--variant", args.variant, "--fastmath", args.fastmath, "--device", args.device,
+           "--backend", args.backend, "--new-tokens", str(args.new_tokens)]
+    return out + (["--decoder"] if args.decoder else [])
+
+
+def _text(result: dict) -> str:
+    lane = f"lane {result['lane']}: {result['lane_status']['reason']}"
+    if result["outcome"] == "skipped":
+        return f"SKIPPED {result['model']} {result['variant']} - {lane}"
+    return f"{result['message']}\n({lane})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Child entry point (``python -m ragperf.commands.parity``) for the process-latched real lane."""
+    parser = argparse.ArgumentParser(prog="ragperf parity")
+    _add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        print(json.dumps(evaluate(args)))
+    except RagperfError as exc:
+        print(f"ragperf: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

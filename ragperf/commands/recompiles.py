@@ -1,0 +1,48 @@
+"""``ragperf recompiles``: the compile probe from the command line, for any embedder and shape schedule."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ragperf.strategies import STRATEGIES
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "recompiles", help="graphs, ops captured, fallbacks and every recompile with its reason",
+        description=__doc__ + " Calls the model at each shape in order, e.g. an index batch then queries.")
+    parser.add_argument("--model", default="minilm", help="embedder: minilm (default), mpnet, tiny-bert, PATH")
+    parser.add_argument("--shapes", default="16x32,1x8", help="BATCHxLENGTH,... in call order (default 16x32,1x8)")
+    parser.add_argument("--strategy", default="auto", metavar="|".join(STRATEGIES),
+                        help="dynamic-shape strategy (default auto = dynamic=None)")
+    parser.add_argument("--backend", default="eager", choices=("eager", "aot_eager", "inductor"),
+                        help="eager/aot_eager answer graph questions in seconds; inductor compiles for real")
+    parser.add_argument("--fullgraph", action="store_true", help="compile with fullgraph=True (a break is an error)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ragperf.embedders import load_embedder
+    from ragperf.scenarios import parse_shapes, probe_shapes
+    from ragperf.strategies import strategy
+
+    shapes = parse_shapes(args.shapes)  # bad input fails before the model loads
+    chosen = strategy(args.strategy).require()
+    embedder = load_embedder(args.model, device=args.device)
+    report = probe_shapes(embedder, shapes, chosen, backend=args.backend, fullgraph=args.fullgraph)
+    if args.json:
+        print(json.dumps({"model": args.model, "shapes": shapes, "strategy": chosen.name, "backend": args.backend,
+                          "fullgraph": args.fullgraph, **report.to_dict()}, indent=2))
+    else:
+        schedule = " -> ".join(f"{b}x{n}" for b, n in shapes)
+        print(f"{args.model}: {schedule}, strategy {chosen.name}, backend {args.backend}"
+              f"{', fullgraph' if args.fullgraph else ''}")
+        print(report.summary())
+    if report.error:
+        print(f"ragperf: the compile failed: {report.error}", file=sys.stderr)
+        return 1
+    return 0

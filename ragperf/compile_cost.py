@@ -1,0 +1,81 @@
+"""What compiling costs: Dynamo (bytecode capture) vs Inductor (graph compilation), cold vs warm cache.
+
+Each scenario is its own process, sharing one explicit ``TORCHINDUCTOR_CACHE_DIR``:
+*cold* starts from the empty dir, *warm* reuses what cold left there - what a deployment that
+carries its compile cache sees (vLLM's advice). The ``compile`` ladder variant is used: freezing
+bypasses the FX-graph and AOTAutograd caches, so a frozen model would be cold every time.
+
+``python -m ragperf.compile_cost --model minilm`` (with ``TORCHINDUCTOR_CACHE_DIR`` set) prints
+one scenario's JSON line; :func:`cold_vs_warm` runs both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+
+from ragperf.ladder_job import BLOG_SENTENCES
+
+VARIANT = "compile"
+
+
+def measure_first_call(model: str, device: str = "cpu", backend: str = "inductor") -> dict:
+    """Load ``model``, compile it by calling it once; where the compile time went and which caches hit."""
+    process_start = time.perf_counter()
+    import torch
+
+    from ragperf.embedders import load_embedder
+    from ragperf.ladder import build_variant
+    from ragperf.probe import CompileProbe
+
+    embedder = load_embedder(model, device=device)
+    batch = embedder.tokenize(BLOG_SENTENCES)
+    compiled = build_variant(embedder, VARIANT, backend=backend)
+    ready_s = time.perf_counter() - process_start
+    with CompileProbe() as probe:
+        start = time.perf_counter()
+        compiled(batch)
+        first_call_s = time.perf_counter() - start
+    steady = []
+    for _ in range(5):
+        start = time.perf_counter()
+        compiled(batch)
+        steady.append(time.perf_counter() - start)
+    return {"model": model, "variant": VARIANT, "backend": backend, "torch": torch.__version__,
+            "cache_dir": os.environ.get("TORCHINDUCTOR_CACHE_DIR"), "load_s": ready_s,
+            "first_call_s": first_call_s, "steady_s": sorted(steady)[len(steady) // 2],
+            "graphs": probe.report.graphs, "dynamo_s": probe.report.dynamo_s,
+            "backend_s": probe.report.backend_s, "inductor_s": probe.report.inductor_s,
+            "cache": probe.report.cache}
+
+
+def cold_vs_warm(model: str, device: str = "cpu", progress: Callable[[str], None] | None = None,
+                 backend: str = "inductor") -> dict:
+    """Run the cold then the warm scenario, each in its own process, sharing one new cache dir."""
+    from ragperf.subproc import run_json
+
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="ragperf-inductor-") as cache_dir:
+        for scenario in ("cold", "warm"):
+            if progress:
+                progress(f"compile cost, {scenario} cache: compiling {model} ({VARIANT}) in a new process")
+            out[scenario] = run_json("ragperf.compile_cost", ["--model", model, "--device", device, "--backend", backend],
+                                     env={"TORCHINDUCTOR_CACHE_DIR": cache_dir})
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m ragperf.compile_cost")
+    parser.add_argument("--model", default="minilm")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--backend", default="inductor")
+    args = parser.parse_args()
+    print(json.dumps(measure_first_call(args.model, args.device, args.backend)))
+
+
+if __name__ == "__main__":
+    main()

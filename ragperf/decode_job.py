@@ -1,0 +1,147 @@
+"""Decoding as the overhead paper's Table 1, for one compile mode (one mode per process).
+
+``python -m ragperf.decode_job --decoder tiny-llama --mode compile-decode --batch-sizes 1,8`` prints
+one JSON line. For every batch size the compiler starts from scratch (``torch.compiler.reset()``
+and a fresh, empty Inductor cache dir), then:
+
+- a *cold* generation: compile cost lands where it lands - in the prefill for
+  ``compile-prefill-decode``, in the first decode token (and the recompiles of the next few
+  steps) for both compiled modes;
+- a *warm* generation with the same compiled model: the steady state.
+
+Per-token decode is the median warm step. The fixed cost of a mode is what its cold run takes
+beyond ``steps x per-token``; the break-even point is where eager's and the mode's cumulative
+time lines cross: ``(fixed(mode) - fixed(eager)) / (per_token(eager) - per_token(mode))`` tokens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+
+PHASES = ("prefill_s", "first_decode_s", "rest_decode_s", "per_token_s", "total_s")
+
+
+def measure_mode(decoder_spec: str, mode: str, batch_sizes: list[int], *, prompt_len: int = 32,
+                 new_tokens: int = 64, backend: str = "inductor", dynamic: bool | None = None,
+                 cache: str = "dynamic", device: str = "cpu", progress=None) -> dict:
+    """Cold then warm generation for each batch size, fresh compiler state for each; see the module doc."""
+    import torch
+    from torch._inductor.utils import fresh_inductor_cache
+
+    from ragperf.decoders import load_decoder, random_prompts
+    from ragperf.generation import build_generator
+    from ragperf.probe import CompileProbe
+
+    decoder = load_decoder(decoder_spec, device=device)
+    warmup_s = warm_toolchain(backend, device) if mode != "eager" else 0.0
+    rows = []
+    for batch_size in batch_sizes:
+        prompt = random_prompts(decoder, batch_size, prompt_len, seed=batch_size)
+        torch.compiler.reset()
+        with fresh_inductor_cache(), CompileProbe() as probe:
+            generator = build_generator(decoder, mode, dynamic=dynamic, cache=cache, backend=backend)
+            _say(progress, f"{decoder_spec} {mode} bs={batch_size}: cold generation "
+                           f"({prompt_len}-token prompt, {new_tokens} new tokens, compile included)")
+            cold = generator.generate(prompt, new_tokens)
+            _say(progress, f"{decoder_spec} {mode} bs={batch_size}: warm generation (steady state)")
+            warm = generator.generate(prompt, new_tokens)
+        rows.append(phase_row(batch_size, cold, warm, tokens=cold.tokens.tolist(),
+                              tokens_equal=bool(torch.equal(cold.tokens, warm.tokens)),
+                              graphs=probe.report.graphs, dynamo_s=probe.report.dynamo_s,
+                              inductor_s=probe.report.inductor_s,
+                              recompile_reasons=[r.reason for r in probe.report.recompile_list]))
+    return {"decoder": decoder_spec, "mode": mode, "backend": backend, "dynamic": dynamic, "cache": cache,
+            "prompt_len": prompt_len, "new_tokens": new_tokens, "device": device,
+            "dummy_weights": decoder.dummy, "toolchain_warmup_s": warmup_s, "rows": rows}
+
+
+def warm_toolchain(backend: str, device: str) -> float:
+    """Compile a two-op function once, in a throwaway cache dir; returns the seconds it took.
+
+    The first compile in a process also pays one-time costs (lazy imports, compiler and ISA
+    probes: tens of seconds here) that would otherwise land on whichever batch size runs first.
+    They are reported on their own, so every batch size's compile cost is measured alike.
+    """
+    import torch
+    from torch._inductor.utils import fresh_inductor_cache
+
+    start = time.perf_counter()
+    with fresh_inductor_cache():
+        torch.compile(lambda x: torch.nn.functional.gelu(x @ x), backend=backend)(torch.ones(8, 8, device=device))
+    torch.compiler.reset()
+    return time.perf_counter() - start
+
+
+def phase_row(batch_size: int, cold, warm, **extra) -> dict:
+    """Table 1's columns from a cold and a warm :class:`~ragperf.generation.Generation`."""
+    per_token = statistics.median(warm.step_s) if warm.step_s else 0.0
+    steps = len(cold.step_s)
+    return {"batch_size": batch_size, "prefill_s": cold.prefill_s, "first_decode_s": cold.first_decode_s,
+            "rest_decode_s": cold.rest_decode_s, "per_token_s": per_token, "total_s": cold.total_s,
+            "warm_prefill_s": warm.prefill_s, "warm_total_s": warm.total_s,
+            "fixed_s": cold.total_s - steps * per_token, "step_s": list(cold.step_s), **extra}
+
+
+def break_even_tokens(eager_row: dict, mode_row: dict) -> float | None:
+    """Decode tokens after which ``mode`` has caught up with eager in total time; None if it never does.
+
+    0 means the mode is ahead from the first token (its fixed cost is no higher than eager's).
+    """
+    extra_fixed = mode_row["fixed_s"] - eager_row["fixed_s"]
+    saving = eager_row["per_token_s"] - mode_row["per_token_s"]
+    if extra_fixed <= 0:
+        return 0.0 if saving >= 0 else None
+    if saving <= 0:
+        return None
+    return extra_fixed / saving
+
+
+def cumulative_seconds(row: dict) -> list[float]:
+    """Wall time after the prefill and after each decode token of the cold run: the paper's Figures 9-10."""
+    total, out = row["prefill_s"], [row["prefill_s"]]
+    for step in row["step_s"]:
+        total += step
+        out.append(total)
+    return out
+
+
+def format_tokens(tokens: float | None) -> str:
+    if tokens is None:
+        return "never"
+    return "0" if tokens == 0 else f"{math.ceil(tokens)}"
+
+
+def _say(progress, line: str) -> None:
+    if progress:
+        print(f"[ragperf]   {line}", file=sys.stderr, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m ragperf.decode_job")
+    parser.add_argument("--decoder", default="tiny-llama")
+    parser.add_argument("--mode", required=True)
+    parser.add_argument("--batch-sizes", default="1")
+    parser.add_argument("--prompt-len", type=int, default=32)
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--backend", default="inductor")
+    parser.add_argument("--dynamic", choices=("none", "true", "false"), default="none")
+    parser.add_argument("--cache", default="dynamic")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--progress", action="store_true", help="progress lines on stderr")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    result = measure_mode(args.decoder, args.mode, [int(b) for b in args.batch_sizes.split(",")],
+                          prompt_len=args.prompt_len, new_tokens=args.new_tokens, backend=args.backend,
+                          dynamic={"none": None, "true": True, "false": False}[args.dynamic],
+                          cache=args.cache, device=args.device, progress=args.progress)
+    result["job_s"] = time.perf_counter() - start
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

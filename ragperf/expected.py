@@ -1,0 +1,133 @@
+"""Expected-behaviour tables: what torch.compile is expected to do in each recompile scenario.
+
+One CSV per torch minor version and transformers major version, like PyTorch's
+``benchmarks/dynamo/ci_expected_accuracy`` CSVs: ``baselines/expected/torch2.13-transformers5.csv``.
+A row is keyed by (scenario, strategy, backend) and holds the counts of
+:data:`ragperf.probe.COUNT_FIELDS`.
+
+A check fails when reality differs in *either* direction - an improvement is a change the table must
+record, or it stops being true - and the failure prints the row to paste and the command that
+regenerates the table (``ragperf expected --update``, or ``pytest tests/recompile
+--ragperf-update-expected``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ragperf.errors import RagperfError
+from ragperf.probe import COUNT_FIELDS, ProbeReport
+
+KEY_FIELDS = ("scenario", "strategy", "backend")
+COLUMNS = KEY_FIELDS + COUNT_FIELDS
+EXPECTED_DIR = Path("baselines") / "expected"
+REGENERATE = "ragperf expected --update (or: pytest tests/recompile --ragperf-update-expected)"
+
+Key = tuple[str, str, str]
+
+
+def table_name(torch_version: str | None = None, transformers_version: str | None = None) -> str:
+    """``torch2.13-transformers5.csv`` for the installed (or given) versions."""
+    if torch_version is None:
+        import torch
+
+        torch_version = torch.__version__
+    if transformers_version is None:
+        import transformers
+
+        transformers_version = transformers.__version__
+    torch_minor = ".".join(torch_version.split("+")[0].split(".")[:2])
+    return f"torch{torch_minor}-transformers{transformers_version.split('.')[0]}.csv"
+
+
+def format_row(key: Key, counts: dict[str, int]) -> str:
+    return ",".join([*key, *(str(int(counts[f])) for f in COUNT_FIELDS)])
+
+
+class ExpectationMismatch(AssertionError):
+    """Reality differs from the expected-behaviour table; the message says what changed and what to do."""
+
+
+@dataclass
+class ExpectedTable:
+    """The rows of one table file; :meth:`check` compares, :meth:`record` + :meth:`save` regenerate."""
+
+    path: Path
+    rows: dict[Key, dict[str, int]] = field(default_factory=dict)
+    updating: bool = False  # verify() records instead of checking (regeneration)
+
+    @classmethod
+    def load(cls, directory: Path | str = EXPECTED_DIR, name: str | None = None) -> ExpectedTable:
+        path = Path(directory) / (name or table_name())
+        table = cls(path)
+        if path.exists():
+            table.rows = parse(path.read_text(encoding="utf-8"), source=str(path))
+        return table
+
+    def verify(self, key: Key, report: ProbeReport | dict[str, int]) -> None:
+        """:meth:`check`, or :meth:`record` while the table is being regenerated."""
+        if self.updating:
+            self.record(key, report)
+        else:
+            self.check(key, report)
+
+    def check(self, key: Key, report: ProbeReport | dict[str, int]) -> None:
+        """Raise :class:`ExpectationMismatch` unless ``report``'s counts equal the row for ``key``."""
+        counts = report.counts() if isinstance(report, ProbeReport) else dict(report)
+        message = self.mismatch(key, counts)
+        if message:
+            raise ExpectationMismatch(message)
+
+    def mismatch(self, key: Key, counts: dict[str, int]) -> str | None:
+        """The failure message for ``key``, or None when the table agrees with ``counts``."""
+        paste = (f"Row to paste into {self.path}:\n  {format_row(key, counts)}\n"
+                 f"Or regenerate the table: {REGENERATE}")
+        label = " / ".join(key)
+        expected = self.rows.get(key)
+        if expected is None:
+            where = "" if self.path.exists() else f" (no table {self.path.name} for this torch/transformers yet)"
+            return f"{label}: no expected row{where}.\n{paste}"
+        changes = []
+        for name in COUNT_FIELDS:
+            want, got = expected[name], int(counts[name])
+            if want != got:
+                direction = "more" if got > want else "fewer: an improvement, but the table must record it"
+                changes.append(f"{name} expected {want}, got {got} ({direction})")
+        if not changes:
+            return None
+        return f"{label}: " + "; ".join(changes) + f"\n{paste}"
+
+    def record(self, key: Key, report: ProbeReport | dict[str, int]) -> None:
+        counts = report.counts() if isinstance(report, ProbeReport) else dict(report)
+        self.rows[key] = {f: int(counts[f]) for f in COUNT_FIELDS}
+
+    def dumps(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for key in sorted(self.rows):
+            writer.writerow([*key, *(self.rows[key][f] for f in COUNT_FIELDS)])
+        return out.getvalue()
+
+    def save(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(self.dumps(), encoding="utf-8")
+        return self.path
+
+
+def parse(text: str, source: str = "<table>") -> dict[Key, dict[str, int]]:
+    """Rows of a table's CSV text; a malformed file is one clear error naming the line."""
+    reader = csv.DictReader(io.StringIO(text))
+    if tuple(reader.fieldnames or ()) != COLUMNS:
+        raise RagperfError(f"{source}: header must be {','.join(COLUMNS)}; regenerate it with {REGENERATE}")
+    rows: dict[Key, dict[str, int]] = {}
+    for line_no, row in enumerate(reader, start=2):
+        key = tuple(row[k] for k in KEY_FIELDS)
+        try:
+            rows[key] = {f: int(row[f]) for f in COUNT_FIELDS}  # type: ignore[index]
+        except (TypeError, ValueError):
+            raise RagperfError(f"{source}:{line_no}: counts must be integers; regenerate with {REGENERATE}") from None
+    return rows

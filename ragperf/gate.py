@@ -1,0 +1,191 @@
+"""The perf gate: measured figures against this machine's baseline, with room for measured noise.
+
+Rules (``noise`` = sqrt(se_measured**2 + se_baseline**2), relative standard errors):
+
+The baseline's se includes the run-to-run spread of its recorded history (see
+:func:`ragperf.baselines.with_history`), so ``noise`` covers drift between processes, not only
+the jitter inside this run.
+
+* **speedup** (eager/compiled, measured interleaved in one process): FAIL when it falls below the
+  baseline by more than ``max(tolerance, 3 * noise)``; PASS when the drop is within ``tolerance``;
+  in between (beyond tolerance, inside the noise) WARN.
+* **latency** (absolute seconds; drifts between runs and machines): FAIL only on a >= 15% slowdown
+  that also clears ``3 * noise``; a smaller slowdown over ``max(5%, 3 * noise)`` WARNs.
+* INCONCLUSIVE: a change that would matter, measured by a run whose own noise (``3 * se``) exceeds
+  ``max_noise`` (15%) - the run cannot tell.
+* FAIL and INCONCLUSIVE are *suspects*: :func:`confirm` re-measures once (in a fresh process) and
+  the second judgement stands - still inconclusive then means FAIL, the noise too high to clear.
+* No baseline for this machine, or none for a metric: REPORT (report-only), never a crash.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ragperf.baselines import BaselineFile
+
+PASS, WARN, FAIL, INCONCLUSIVE, REPORT = "PASS", "WARN", "FAIL", "INCONCLUSIVE", "REPORT"
+SUSPECT = (FAIL, INCONCLUSIVE)
+TOLERANCE = 0.05
+LATENCY_FAIL = 0.15
+LATENCY_WARN = 0.05
+Z = 3.0
+MAX_NOISE = 0.15
+
+
+@dataclass
+class Measurement:
+    """One measured figure: a speedup ratio or a latency in seconds, with its relative standard error."""
+
+    name: str
+    kind: str
+    value: float
+    se: float
+    low: float | None = None
+    high: float | None = None
+
+    def shown(self) -> str:
+        fmt = _fmt(self.kind)
+        interval = f" (95% CI {fmt(self.low)}-{fmt(self.high)})" if self.low is not None else ""
+        return f"{fmt(self.value)}{interval}"
+
+
+@dataclass
+class Decision:
+    metric: str
+    status: str
+    measured: Measurement
+    baseline: dict | None = None
+    change: float | None = None  # measured/baseline - 1
+    bound: float | None = None   # the allowed relative change
+    message: str = ""
+    source: str = ""
+    attempts: int = 1
+    first: Decision | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict:
+        return {"metric": self.metric, "status": self.status, "kind": self.measured.kind,
+                "measured": self.measured.value, "low": self.measured.low, "high": self.measured.high,
+                "se": self.measured.se, "baseline": self.baseline.get("value") if self.baseline else None,
+                "baseline_source": self.source or None, "change": self.change, "bound": self.bound,
+                "attempts": self.attempts, "message": self.message}
+
+
+def from_figures(prefix: str, figures: dict) -> dict[str, Measurement]:
+    """The gated metrics of one :meth:`ragperf.timing.Comparison.figures`: speedup and median latency."""
+    return {
+        f"{prefix}/speedup": Measurement(f"{prefix}/speedup", "speedup", figures["speedup"], figures["speedup_se"],
+                                         figures["speedup_low"], figures["speedup_high"]),
+        f"{prefix}/median_s": Measurement(f"{prefix}/median_s", "latency", figures["median_s"],
+                                          figures["latency_se"]),
+    }
+
+
+def judge(m: Measurement, base: dict | None, *, tolerance: float = TOLERANCE, source: str = "",
+          latency_fail: float = LATENCY_FAIL, latency_warn: float = LATENCY_WARN, z: float = Z,
+          max_noise: float = MAX_NOISE) -> Decision:
+    """One metric's decision against its stored figure (``None``: report-only)."""
+    if base is None:
+        return Decision(m.name, REPORT, m,
+                        message=f"{m.name}: {m.shown()}; no baseline for this metric (report only)")
+    tolerance = float(base.get("tolerance", tolerance))
+    noise = math.hypot(m.se, float(base.get("se", 0.0)))
+    change = m.value / base["value"] - 1
+    fmt = _fmt(m.kind)
+    against = f"baseline {fmt(base['value'])}{' (' + source + ')' if source else ''}"
+    noisy = z * m.se > max_noise  # this run alone cannot resolve a regression we care about
+    if m.kind == "speedup":
+        drop, bound = -change, max(tolerance, z * noise)
+        rule = f"allowed {bound:.1%} = max(tolerance {tolerance:.1%}, {z:g} x noise {noise:.1%})"
+        if drop <= tolerance:
+            status = PASS
+        elif noisy:
+            status = INCONCLUSIVE
+        else:
+            status = FAIL if drop > bound else WARN
+        word = "below" if drop > 0 else "above"
+        message = f"{m.name}: speedup {m.shown()} is {abs(drop):.1%} {word} {against}; {rule}"
+    else:
+        slower, bound = change, max(latency_fail, z * noise)
+        rule = f"fail at +{latency_fail:.0%} beyond {z:g} x noise {noise:.1%}"
+        if slower >= latency_fail and noisy:
+            status = INCONCLUSIVE
+        elif slower >= bound:
+            status = FAIL
+        else:
+            status = WARN if slower > max(latency_warn, z * noise) or slower >= latency_fail else PASS
+        message = f"{m.name}: latency {m.shown()} is {slower:+.1%} vs {against}; {rule}"
+    if status == WARN:
+        message += " - a change beyond tolerance but inside the noise: warning only"
+    if status == INCONCLUSIVE:
+        message += f" - this run's own noise ({z:g} x {m.se:.1%}) exceeds {max_noise:.0%}: re-measure"
+    return Decision(m.name, status, m, base, change, bound, message, source)
+
+
+def gate(measured: dict[str, Measurement], baseline: BaselineFile | None, **rules) -> list[Decision]:
+    """Decisions for every measured metric; all REPORT when this machine has no baseline."""
+    if baseline is None:
+        return [Decision(name, REPORT, m, message=f"{name}: {m.shown()}; {NO_BASELINE}") for name, m in measured.items()]
+    source = f"{baseline.source} {baseline.path.name if baseline.path else baseline.key}"
+    return [judge(m, baseline.metrics.get(name), source=source, **rules) for name, m in measured.items()]
+
+
+NO_BASELINE = ("no baseline matches this machine's fingerprint (report only); record one with "
+               "`ragperf baseline record` or `pytest -m perf --ragperf-update-baselines`")
+
+
+def confirm(decisions: list[Decision], baseline: BaselineFile | None,
+            remeasure: Callable[[], dict[str, Measurement]], **rules) -> list[Decision]:
+    """Re-measure once when any decision is a suspect; the second judgement of each suspect stands."""
+    if not any(d.status in SUSPECT for d in decisions):
+        return decisions
+    again = {d.metric: d for d in gate(remeasure(), baseline, **rules)}
+    out = []
+    for d in decisions:
+        if d.status not in SUSPECT or d.metric not in again:
+            out.append(d)
+            continue
+        second = again[d.metric]
+        second.attempts, second.first = 2, d
+        if second.status == INCONCLUSIVE:
+            second.status = FAIL
+            second.message += " - still inconclusive after a fresh-process re-measure: too noisy to clear"
+        elif second.status in (FAIL, PASS, WARN):
+            second.message += f" (re-measured in a fresh process; first: {d.status})"
+        out.append(second)
+    return out
+
+
+def overall(decisions: list[Decision]) -> str:
+    statuses = {d.status for d in decisions}
+    for status in (FAIL, INCONCLUSIVE, WARN, PASS):
+        if status in statuses:
+            return status
+    return REPORT
+
+
+def table(decisions: list[Decision], markdown: bool = False) -> str:
+    """Each metric vs its baseline: status, measured (with CI), baseline, change, allowed change."""
+    header = ("metric", "status", "measured", "baseline", "change", "allowed", "source")
+    rows = []
+    for d in decisions:
+        fmt = _fmt(d.measured.kind)
+        base = fmt(d.baseline["value"]) if d.baseline else "-"
+        change = f"{d.change:+.1%}" if d.change is not None else "-"
+        bound = (f"-{d.bound:.1%}" if d.measured.kind == "speedup" else f"+{d.bound:.1%}") if d.bound else "-"
+        status = d.status + (" (2nd run)" if d.attempts > 1 else "")
+        rows.append((d.metric, status, d.measured.shown(), base, change, bound, d.source or "-"))
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows])
+
+
+def _fmt(kind: str) -> Callable[[float | None], str]:
+    if kind == "speedup":
+        return lambda v: "-" if v is None else f"{v:.3f}x"
+    return lambda v: "-" if v is None else f"{v * 1e3:.2f}ms"

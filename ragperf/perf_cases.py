@@ -1,0 +1,142 @@
+"""The gated perf cases: what ``pytest -m perf``, ``ragperf baseline`` and the fresh-process re-measure run.
+
+A :class:`Case` is one eager-vs-compiled comparison, e.g. an embedding ladder rung or a decode
+mode. :meth:`Case.measure` runs it in this process (optionally through pytest-benchmark's fixture);
+:meth:`Case.measure_fresh` runs it in a child process (``python -m ragperf.perf_cases ...``), which
+is how the gate re-measures a suspect and how every freezing rung gets its own latched state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+
+from ragperf import timing
+from ragperf.gate import Measurement, from_figures
+
+# The Graviton RAG blog's standalone embedding benchmark: a batch of two short sentences.
+BLOG_SENTENCES = ["This is an example sentence", "Each sentence is converted"]
+KINDS = ("embed", "decode")
+
+
+@dataclass(frozen=True)
+class Case:
+    """``kind`` embed: ``model`` x ladder ``variant``; ``kind`` decode: ``model`` (a decoder) x ``variant`` (mode)."""
+
+    kind: str
+    model: str
+    variant: str
+    rounds: int = 60
+    backend: str = "inductor"
+    device: str = "cpu"
+    new_tokens: int = 16
+    prompt_len: int = 16
+    seed: int = 0
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.kind}/{self.model}/{self.variant}" + ("" if self.backend == "inductor" else f"@{self.backend}")
+
+    def callables(self):
+        """(eager, candidate) zero-argument callables over the same loaded weights."""
+        import torch
+
+        if self.kind == "embed":
+            from ragperf.embedders import load_embedder
+            from ragperf.ladder import build_variant
+
+            embedder = load_embedder(self.model, device=self.device)
+            batch = embedder.tokenize(BLOG_SENTENCES)
+            eager = build_variant(embedder, "eager")
+            candidate = build_variant(embedder, self.variant, backend=self.backend)
+            return (lambda: eager(batch)), (lambda: candidate(batch))
+        from ragperf.decoders import load_decoder, random_prompts
+        from ragperf.generation import build_generator
+
+        decoder = load_decoder(self.model, device=self.device)
+        prompt = random_prompts(decoder, 1, self.prompt_len, seed=self.seed)
+        eager = build_generator(decoder, "eager")
+        candidate = build_generator(decoder, self.variant, backend=self.backend)
+        torch.manual_seed(self.seed)
+        return (lambda: eager.generate(prompt, self.new_tokens)), (lambda: candidate.generate(prompt, self.new_tokens))
+
+    def measure(self, *, benchmark=None, slowdown: float = 0.0) -> dict:
+        """Figures of :meth:`ragperf.timing.Comparison.figures` for this case, measured in this process."""
+        import torch
+
+        eager, candidate = self.callables()
+        result = timing.compare(eager, candidate, self.rounds, seed=self.seed, device=torch.device(self.device),
+                                benchmark=benchmark, slowdown=slowdown)
+        return {"case": self.prefix, "slowdown": slowdown, **result.figures()}
+
+    def measurements(self, figures: dict) -> dict[str, Measurement]:
+        return from_figures(self.prefix, figures)
+
+    def args(self, slowdown: float = 0.0) -> list[str]:
+        return [self.kind, "--model", self.model, "--variant", self.variant, "--rounds", str(self.rounds),
+                "--backend", self.backend, "--device", self.device, "--new-tokens", str(self.new_tokens),
+                "--prompt-len", str(self.prompt_len), "--seed", str(self.seed), "--slowdown", str(slowdown)]
+
+    def measure_fresh(self, slowdown: float = 0.0, timeout: float | None = 900) -> dict:
+        """:meth:`measure` in a child process (fresh compiler, allocator and latched settings)."""
+        from ragperf.subproc import run_json
+
+        return run_json("ragperf.perf_cases", self.args(slowdown), timeout=timeout)
+
+
+# The default gated set: the blog's ladder on MiniLM and decode on tiny-llama.
+EMBED_LADDER = ("compile", "compile+freeze", "compile+freeze+inference_mode")
+DEFAULT_CASES = tuple(Case("embed", "minilm", v) for v in EMBED_LADDER) + (
+    Case("decode", "tiny-llama", "compile-decode", rounds=30),)
+
+
+def parse_case(spec: str, rounds: int | None = None) -> Case:
+    """``kind:model:variant[@backend]``, e.g. ``embed:minilm:compile`` or ``embed:tiny-bert:compile@aot_eager``."""
+    from ragperf.errors import RagperfError
+
+    body, _, backend = spec.partition("@")
+    parts = body.split(":")
+    if len(parts) != 3 or parts[0] not in KINDS:
+        raise RagperfError(f"bad case {spec!r}: write KIND:MODEL:VARIANT[@BACKEND] with KIND in {', '.join(KINDS)}, "
+                           "e.g. embed:minilm:compile")
+    kwargs = {"backend": backend} if backend else {}
+    if rounds:
+        kwargs["rounds"] = rounds
+    return Case(*parts, **kwargs)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ragperf.perf_cases", description=__doc__)
+    parser.add_argument("kind", choices=KINDS)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--variant", required=True)
+    parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument("--backend", default="inductor")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--new-tokens", type=int, default=16)
+    parser.add_argument("--prompt-len", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--slowdown", type=float, default=0.0)
+    parser.add_argument("--plan", default=None, metavar="S1,S2,...",
+                        help="measure once per listed slowdown in this one process (compiling once); "
+                             "prints {\"runs\": [...]}")
+    args = parser.parse_args(argv)
+    case = Case(args.kind, args.model, args.variant, rounds=args.rounds, backend=args.backend, device=args.device,
+                new_tokens=args.new_tokens, prompt_len=args.prompt_len, seed=args.seed)
+    if args.plan is None:
+        print(json.dumps(case.measure(slowdown=args.slowdown)))
+        return
+    import torch
+
+    eager, candidate = case.callables()
+    runs = []
+    for i, slowdown in enumerate(float(s) for s in args.plan.split(",")):
+        result = timing.compare(eager, candidate, case.rounds, seed=case.seed + i, slowdown=slowdown,
+                                device=torch.device(case.device))
+        runs.append({"case": case.prefix, "slowdown": slowdown, **result.figures()})
+    print(json.dumps({"runs": runs}))
+
+
+if __name__ == "__main__":
+    main()

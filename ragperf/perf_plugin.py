@@ -1,0 +1,160 @@
+"""pytest side of the perf gate (loaded by :mod:`ragperf.plugin`): options, the ``ragperf_perf`` fixture,
+and the verdict table in the terminal summary.
+
+A perf test is a thin call::
+
+    @pytest.mark.perf
+    def test_embed(benchmark, ragperf_perf):
+        ragperf_perf.check(benchmark, Case("embed", "minilm", "compile"))
+
+``check`` measures the case through pytest-benchmark's fixture (so ``--benchmark-json`` and
+``--benchmark-autosave`` keep working), puts ragperf's figures in ``benchmark.extra_info``, gates
+them against this machine's baseline, re-measures a suspect once in a fresh process, and fails
+the test with the metric, baseline, measured value and interval. Callers with their own
+measurement (e.g. the RAG perf test) use :meth:`PerfGate.check_measured` instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ragperf import gate
+from ragperf.errors import RagperfError
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ragperf")
+    group.addoption("--ragperf-update-baselines", action="store_true",
+                    help="perf: record the measured figures as this machine's baseline instead of gating")
+    group.addoption("--ragperf-baselines", default=None, metavar="DIR",
+                    help="perf: baseline folder (default: <rootdir>/baselines/perf)")
+    group.addoption("--ragperf-plant-slowdown", type=float, default=0.0, metavar="FRACTION",
+                    help="perf: make every compiled candidate FRACTION slower (e.g. 0.1) to prove the gate fails")
+    group.addoption("--ragperf-perf-report", default=None, metavar="PATH",
+                    help="perf: write the gate's decisions as JSON (render with `ragperf baseline summary`)")
+
+
+class PerfGate:
+    """Session-wide perf gate state: fingerprint, baseline, decisions, and figures to record."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.update = config.getoption("--ragperf-update-baselines")
+        self.slowdown = config.getoption("--ragperf-plant-slowdown")
+        directory = config.getoption("--ragperf-baselines")
+        self.directory = Path(directory) if directory else config.rootpath / "baselines" / "perf"
+        self.decisions: list[gate.Decision] = []
+        self.to_record: dict[str, dict] = {}
+        self._fingerprint: dict | None = None
+        self._baseline = None
+        self._loaded = False
+
+    @property
+    def fingerprint(self) -> dict:
+        if self._fingerprint is None:
+            from ragperf.machine import fingerprint
+
+            self._fingerprint = fingerprint()
+        return self._fingerprint
+
+    @property
+    def baseline(self):
+        if not self._loaded:
+            from ragperf import baselines
+
+            self._baseline = baselines.find(self.fingerprint, self.directory)
+            self._loaded = True
+        return self._baseline
+
+    def check(self, benchmark, case) -> list[gate.Decision]:
+        """Measure ``case`` (a :class:`ragperf.perf_cases.Case`) through ``benchmark`` and gate it."""
+        try:
+            figures = case.measure(benchmark=benchmark, slowdown=self.slowdown)
+        except RagperfError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        return self.check_measured(case.measurements(figures), benchmark=benchmark, figures=figures,
+                                   remeasure=lambda: case.measurements(case.measure_fresh(self.slowdown)))
+
+    def check_measured(self, measured: dict[str, gate.Measurement], *, benchmark=None, figures: dict | None = None,
+                       remeasure: Callable[[], dict[str, gate.Measurement]] | None = None) -> list[gate.Decision]:
+        """Gate figures measured elsewhere; ``remeasure`` (fresh process) confirms a suspect."""
+        from ragperf import baselines
+
+        if self.update:
+            self.to_record.update({name: baselines.metric(m.kind, m.value, m.se, low=m.low, high=m.high)
+                                   for name, m in measured.items()})
+            decisions = [gate.Decision(name, gate.REPORT, m, message=f"{name}: {m.shown()} (recorded)")
+                         for name, m in measured.items()]
+        else:
+            try:
+                baseline = self.baseline
+            except RagperfError as exc:
+                pytest.fail(str(exc), pytrace=False)
+            decisions = gate.gate(measured, baseline)
+            if remeasure is not None:
+                decisions = gate.confirm(decisions, baseline, remeasure)
+        self.decisions.extend(decisions)
+        if benchmark is not None:
+            benchmark.extra_info.update({"ragperf": figures or {}, "fingerprint": self.fingerprint["key"],
+                                         "gate": [d.to_json() for d in decisions]})
+        failed = [d.message for d in decisions if d.status in gate.SUSPECT]
+        if failed:
+            pytest.fail("perf gate: " + "\n".join(failed), pytrace=False)
+        return decisions
+
+
+@pytest.fixture(scope="session")
+def ragperf_perf(pytestconfig: pytest.Config) -> PerfGate:
+    """The session's :class:`PerfGate`."""
+    return _gate(pytestconfig)
+
+
+def _gate(config: pytest.Config) -> PerfGate:
+    if not hasattr(config, "_ragperf_perf_gate"):
+        config._ragperf_perf_gate = PerfGate(config)
+    return config._ragperf_perf_gate
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state: PerfGate | None = getattr(session.config, "_ragperf_perf_gate", None)
+    if state is None:
+        return
+    if state.update and state.to_record:
+        from ragperf import baselines
+
+        state.recorded_path = baselines.record(state.fingerprint, state.to_record, state.directory,
+                                               note="recorded by pytest -m perf --ragperf-update-baselines")
+    report = session.config.getoption("--ragperf-perf-report")
+    if report:
+        Path(report).write_text(json.dumps(report_json(state.decisions, state.fingerprint, state.baseline
+                                                       if not state.update else None), indent=1) + "\n")
+
+
+def report_json(decisions: list[gate.Decision], fingerprint: dict, baseline) -> dict:
+    return {"verdict": gate.overall(decisions), "fingerprint": fingerprint,
+            "baseline": str(baseline.path) if baseline is not None and baseline.path else None,
+            "decisions": [d.to_json() for d in decisions]}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    state: PerfGate | None = getattr(config, "_ragperf_perf_gate", None)
+    if state is None or not state.decisions:
+        return
+    terminalreporter.section("ragperf perf gate")
+    terminalreporter.write_line(f"machine: {state.fingerprint['key']}")
+    if state.update:
+        terminalreporter.write_line(f"recorded {len(state.to_record)} metrics -> "
+                                    f"{getattr(state, 'recorded_path', state.directory)}")
+    elif state.baseline is None:
+        from ragperf.baselines import load_all
+
+        stored = ", ".join(b.key for b in load_all(state.directory)) or "none"
+        terminalreporter.write_line(f"REPORT ONLY: {gate.NO_BASELINE} (looked in {state.directory}; stored: {stored})")
+    else:
+        terminalreporter.write_line(f"baseline: {state.baseline.path} ({state.baseline.source})")
+    terminalreporter.write_line(gate.table(state.decisions))
+    terminalreporter.write_line(f"verdict: {gate.overall(state.decisions)}")

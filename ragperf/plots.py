@@ -1,0 +1,132 @@
+"""PNG figures of a ``ragperf run`` report (matplotlib, Agg backend: no display needed).
+
+- :func:`ladder_bars` - the blog's ladder: latency per optimization level, speedup over eager on
+  each bar, its 95% interval as an error bar;
+- :func:`decode_latency` - per-token decode latency over the generation, one line per compile
+  mode (the overhead paper's Figure 8: the compile spike at the first decode tokens);
+- :func:`cumulative_time` - cumulative wall time per mode with the break-even point marked
+  (Figures 9-10), extended past the measured tokens along each mode's steady per-token slope.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ragperf.decode_job import break_even_tokens, cumulative_seconds  # noqa: E402
+
+MODE_STYLE = {"eager": ("tab:gray", "-"), "compile-decode": ("tab:blue", "-"),
+              "compile-prefill-decode": ("tab:orange", "--")}
+
+
+def ladder_bars(rows: list[dict], path: Path, title: str) -> Path:
+    """Bars of median latency per variant (eager first) from ladder job rows."""
+    eager_s = sorted(r["eager_median_s"] for r in rows)[len(rows) // 2]
+    names = ["eager", *[r["variant"] for r in rows]]
+    ms = [eager_s * 1e3, *[r["median_s"] * 1e3 for r in rows]]
+    speedups = [1.0, *[r["speedup"] for r in rows]]
+    # Error bars: the speedup's interval as latency (eager / speedup): its high end is the bar's low end.
+    below = [0.0, *[max(m - eager_s * 1e3 / r["speedup_high"], 0) for m, r in zip(ms[1:], rows, strict=False)]]
+    above = [0.0, *[max(eager_s * 1e3 / r["speedup_low"] - m, 0) for m, r in zip(ms[1:], rows, strict=False)]]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    colors = ["tab:gray"] + ["tab:green" if s > 1 else "tab:red" for s in speedups[1:]]
+    bars = ax.bar(names, ms, color=colors, yerr=[below, above], capsize=4)
+    for bar, speedup, up in zip(bars, speedups, above, strict=False):
+        ax.annotate(f"{speedup:.2f}x", (bar.get_x() + bar.get_width() / 2, bar.get_height() + up),
+                    xytext=(0, 3), textcoords="offset points", ha="center", va="bottom")
+    ax.set_ylabel("latency per call (ms, median)")
+    ax.set_title(title)
+    ax.tick_params(axis="x", labelrotation=12)
+    return _save(fig, path)
+
+
+def decode_latency(jobs: dict[str, dict], path: Path, title: str) -> Path:
+    """Per-token decode latency (log scale) vs token index, one panel per batch size, one line per mode."""
+    batch_sizes = _batch_sizes(jobs)
+    fig, axes = plt.subplots(1, len(batch_sizes), figsize=(5 * len(batch_sizes), 4.2), squeeze=False)
+    for ax, batch_size in zip(axes[0], batch_sizes, strict=False):
+        for mode, row in _rows(jobs, batch_size):
+            color, style = MODE_STYLE.get(mode, (None, "-"))
+            ax.plot(range(1, len(row["step_s"]) + 1), [s * 1e3 for s in row["step_s"]], style, color=color,
+                    label=mode, marker=".", markersize=3)
+        ax.set_yscale("log")
+        ax.set_xlabel("decode token")
+        ax.set_ylabel("latency of this token (ms, log)")
+        ax.set_title(f"batch size {batch_size}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def cumulative_time(jobs: dict[str, dict], path: Path, title: str) -> Path:
+    """Cumulative seconds vs decode tokens per mode; dotted lines extend each mode at its steady slope,
+    a star marks where a compiled mode catches up with eager."""
+    batch_sizes = _batch_sizes(jobs)
+    fig, axes = plt.subplots(1, len(batch_sizes), figsize=(5 * len(batch_sizes), 4.2), squeeze=False)
+    for ax, batch_size in zip(axes[0], batch_sizes, strict=False):
+        rows = dict(_rows(jobs, batch_size))
+        crossings = break_even_marks(rows)
+        measured = max(len(r["step_s"]) for r in rows.values())
+        # Extend to the break-even, but at most 10x the measured tokens: farther ones are named, not drawn.
+        horizon = min(max([measured, *[c * 1.25 for c in crossings.values() if c]]), 10 * measured)
+        for mode, row in rows.items():
+            color, style = MODE_STYLE.get(mode, (None, "-"))
+            cumulative = cumulative_seconds(row)
+            ax.plot(range(len(cumulative)), cumulative, style, color=color, label=mode)
+            if horizon > len(cumulative) - 1:  # steady-state extension to the break-even point
+                ax.plot([len(cumulative) - 1, horizon],
+                        [cumulative[-1], cumulative[-1] + (horizon - len(cumulative) + 1) * row["per_token_s"]],
+                        ":", color=color)
+        for mode, tokens in crossings.items():
+            if tokens and tokens <= horizon:
+                at = _seconds_at(rows[mode], tokens)
+                ax.plot([tokens], [at], "*", color=MODE_STYLE.get(mode, ("k",))[0], markersize=14,
+                        markeredgecolor="black")
+                ax.annotate(f"break-even\n{tokens:.0f} tokens", (tokens, at), xytext=(-10, 12),
+                            textcoords="offset points", ha="right", fontsize=8)
+        notes = [f"{m}: no break-even" for m, t in crossings.items() if t is None]
+        notes += [f"{m}: break-even at {t:.0f} tokens (off chart)" for m, t in crossings.items() if t and t > horizon]
+        if notes:
+            ax.text(0.02, 0.98, "\n".join(notes), transform=ax.transAxes, va="top", fontsize=8)
+        ax.set_xlabel("decode tokens")
+        ax.set_ylabel("cumulative time (s, prefill included)")
+        ax.set_title(f"batch size {batch_size}")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def break_even_marks(rows: dict[str, dict]) -> dict[str, float | None]:
+    """Break-even tokens of each compiled mode against eager, for one batch size's rows by mode."""
+    eager = rows.get("eager")
+    return {m: break_even_tokens(eager, r) for m, r in rows.items() if eager and m != "eager"}
+
+
+def _seconds_at(row: dict, tokens: float) -> float:
+    return row["fixed_s"] + tokens * row["per_token_s"]
+
+
+def _batch_sizes(jobs: dict[str, dict]) -> list[int]:
+    return sorted({row["batch_size"] for job in jobs.values() for row in job["rows"]})
+
+
+def _rows(jobs: dict[str, dict], batch_size: int):
+    for mode, job in jobs.items():
+        for row in job["rows"]:
+            if row["batch_size"] == batch_size:
+                yield mode, row
+
+
+def _save(fig, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,73 @@
+"""One compiled variant of the RAG flow against eager, in this process (one variant per process).
+
+``python -m ragperf.rag.job --model minilm --variant compile+freeze`` prints one JSON line: index
+build time (the compiled one includes compiling), the first query (the batch-1 graph compiles there),
+query latency interleaved with eager over the known-answer questions, speedup with its CI, recall@5
+of both, top-5 agreement, and the graphs compiled while timing (should be 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+
+def measure_variant(model: str, variant: str, rounds: int, device: str = "cpu", split: str = "serve") -> dict:
+    import torch
+    from torch._dynamo.utils import counters
+
+    from ragperf import timing
+    from ragperf.embedders import load_embedder
+    from ragperf.ladder import build_variant
+    from ragperf.rag.corpus import load_known_answers
+    from ragperf.rag.embeddings import LadderEmbeddings
+    from ragperf.rag.pipeline import Timings, build_index, crawl_corpus, overlap_at_k, recall_at_k, retrieve
+
+    known = load_known_answers()
+    corpus_timings = Timings()
+    chunks = crawl_corpus(split=split, timings=corpus_timings)
+    embedder = load_embedder(model, device=device)
+    eager_t, cand_t = Timings(), Timings()
+    eager = build_index(chunks, LadderEmbeddings(build_variant(embedder, "eager")), eager_t)
+    cand = build_index(chunks, LadderEmbeddings(build_variant(embedder, variant)), cand_t)
+    questions = [q.question for q in known.questions]
+    start = time.perf_counter()
+    retrieve(cand, questions[0])
+    first_query_s = time.perf_counter() - start
+    for q in questions:  # warm-up: every question once through both
+        retrieve(eager, q), retrieve(cand, q)
+    graphs_before = counters["stats"]["unique_graphs"]
+    asked = iter(range(10**9))
+    fns = {"eager": lambda: retrieve(eager, questions[next(asked) % len(questions)]),
+           variant: lambda: retrieve(cand, questions[next(asked) % len(questions)])}
+    samples = timing.interleaved(fns, rounds=rounds, device=torch.device(device))
+    graphs_while_timed = counters["stats"]["unique_graphs"] - graphs_before
+    ratio = timing.speedup(samples["eager"], samples[variant])
+    overlaps = [overlap_at_k(retrieve(eager, q), retrieve(cand, q)) for q in questions]
+    return {
+        "model": model, "variant": variant, "device": device, "split": split, "rounds": rounds,
+        "chunks": len(chunks), "load_s": corpus_timings.load_s, "split_s": corpus_timings.split_s,
+        "eager_index_s": eager_t.index_s, "index_s": cand_t.index_s, "first_query_s": first_query_s,
+        "eager_query_s": samples["eager"].median, "query_s": samples[variant].median,
+        "speedup": ratio.ratio, "speedup_low": ratio.low, "speedup_high": ratio.high,
+        "eager_recall": recall_at_k(eager, known.questions), "recall": recall_at_k(cand, known.questions),
+        "recall_floor": known.recall_floor, "mean_overlap": statistics.mean(overlaps),
+        "graphs": counters["stats"]["unique_graphs"], "recompiles_while_timed": graphs_while_timed,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m ragperf.rag.job")
+    parser.add_argument("--model", default="minilm")
+    parser.add_argument("--variant", required=True)
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--split", default="serve")
+    args = parser.parse_args()
+    print(json.dumps(measure_variant(args.model, args.variant, args.rounds, args.device, args.split)))
+
+
+if __name__ == "__main__":
+    main()

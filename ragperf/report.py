@@ -1,0 +1,263 @@
+"""The ``ragperf run`` report: one dict, written as JSON and rendered as Markdown or terminal text.
+
+A report holds the machine fingerprint, the options, and one entry per section::
+
+    {"status": "ok" | "failed" | "not available" | "skipped", "seconds": float,
+     "data": {...}, "error": "one line"}
+
+Each section's renderer turns its data into blocks (paragraphs and tables); :func:`markdown`
+(fits a GitHub job summary) and :func:`text` (the terminal) render the same blocks.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from ragperf.decode_job import break_even_tokens, format_tokens
+
+SECTIONS = {
+    "embed": "Embedding ladder",
+    "compile_cost": "Compile cost",
+    "rag": "RAG: index build, query latency, recall@5",
+    "decode": "Decoding (the overhead paper's Table 1)",
+    "compile_summary": "Recompiles and parity",
+}
+Block = tuple  # ("p", text), ("md", preformatted markdown) or ("table", headers, rows)
+
+
+def new_report(options: dict) -> dict:
+    from ragperf import __version__
+
+    return {"ragperf": __version__, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "options": options, "fingerprint": machine_fingerprint(), "sections": {}, "plots": []}
+
+
+def machine_fingerprint() -> dict:
+    """``ragperf.machine.fingerprint()``; a minimal stand-in if that module is missing or fails."""
+    try:
+        from ragperf.machine import fingerprint
+
+        return fingerprint()
+    except Exception as exc:  # noqa: BLE001 - the report must not die for want of a fingerprint
+        import platform
+
+        import torch
+
+        return {"arch": platform.machine(), "python": platform.python_version(), "torch": torch.__version__,
+                "error": f"ragperf.machine.fingerprint unavailable: {exc}"}
+
+
+def write(report: dict, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``report.json`` and ``report.md`` into ``out_dir``; returns both paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / "report.json", out_dir / "report.md"
+    json_path.write_text(json.dumps(report, indent=1, default=str) + "\n")
+    md_path.write_text(markdown(report) + "\n")
+    return json_path, md_path
+
+
+# ---- rendering ----------------------------------------------------------------------------------
+
+def markdown(report: dict) -> str:
+    lines = [f"# ragperf run - {_machine_line(report)}", ""]
+    for name, section in report["sections"].items():
+        lines += [f"## {SECTIONS.get(name, name)}", ""]
+        for block in section_blocks(name, section):
+            if block[0] in ("p", "md"):
+                lines += [block[1], ""]
+            else:
+                lines += [_md_table(block[1], block[2]), ""]
+    if report.get("plots"):
+        lines += ["## Plots", ""] + [f"- `{p}`" for p in report["plots"]] + [""]
+    return "\n".join(lines).rstrip()
+
+
+def text(report: dict) -> str:
+    lines = [f"ragperf run - {_machine_line(report)}", ""]
+    for name, section in report["sections"].items():
+        title = SECTIONS.get(name, name)
+        lines += [title, "=" * len(title)]
+        for block in section_blocks(name, section):
+            if block[0] == "table":
+                lines.append(_text_table(block[1], block[2]))
+            else:
+                lines.append(block[1].replace("**", "").replace("`", "") if block[0] == "p" else block[1])
+            lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def section_blocks(name: str, section: dict) -> list[Block]:
+    status = section.get("status", "ok")
+    timing = f" ({section['seconds']:.0f} s)" if section.get("seconds") is not None else ""
+    if status != "ok":
+        return [("p", f"**{status.upper()}**{timing}: {section.get('error', '')}")]
+    blocks = RENDERERS.get(name, _generic)(section["data"])
+    return blocks + [("p", f"_section took {section['seconds']:.0f} s_")] if timing else blocks
+
+
+def _embed(data: dict) -> list[Block]:
+    rows = data["rows"]
+    eager_s = sorted(r["eager_median_s"] for r in rows)[len(rows) // 2]
+    table = [["eager", f"{eager_s * 1e3:.2f}", "1.00x", "", "", "", ""]]
+    for r in rows:
+        table.append([r["variant"], f"{r['median_s'] * 1e3:.2f}", f"{r['speedup']:.2f}x",
+                      f"{r['speedup_low']:.2f}-{r['speedup_high']:.2f}x", f"{r['first_call_s']:.1f}",
+                      str(r.get("graphs", "")), r.get("parity", {}).get("status", "")])
+    return [("p", f"`{data['model']}`, a batch of 2 short sentences (the blog's benchmark), "
+                  f"{data['rounds']} interleaved rounds per variant, each variant in its own process. "
+                  "Blog (all-mpnet-base-v2, Graviton3): compile 1.04x, + freezing/prepack 1.69x, "
+                  "+ inference_mode 1.70x."),
+            ("table", ["optimization level", "latency (ms)", "improvement over eager", "95% CI",
+                       "first call (s)", "graphs", "parity"], table)]
+
+
+def _compile_cost(data: dict) -> list[Block]:
+    table = []
+    for scenario in ("cold", "warm"):
+        r = data.get(scenario)
+        if r:
+            cache = r["cache"]
+            table.append([scenario, f"{r['first_call_s']:.1f}", f"{r['dynamo_s']:.1f}", f"{r['backend_s']:.1f}",
+                          f"{r['inductor_s']:.1f}",
+                          f"{cache.get('fxgraph_hit', 0)}/{cache.get('fxgraph_miss', 0)}/{cache.get('fxgraph_bypass', 0)}",
+                          f"{r['steady_s'] * 1e3:.2f}"])
+    blocks = [("p", f"`{data['model']}`, ladder variant `compile`, each scenario in a new process sharing one "
+                    "TORCHINDUCTOR_CACHE_DIR: cold = empty dir, warm = the dir cold left behind. "
+                    "Frozen variants bypass these caches and are cold every time."),
+              ("table", ["cache", "first call (s)", "Dynamo (s)", "backend (s)", "Inductor (s)",
+                         "FX graph cache hit/miss/bypass", "steady call (ms)"], table)]
+    if data.get("cold") and data.get("warm"):
+        saved = data["cold"]["first_call_s"] - data["warm"]["first_call_s"]
+        blocks.append(("p", f"A warm cache saves {saved:.1f} s of the first call."))
+    return blocks
+
+
+def _rag(data: dict) -> list[Block]:
+    try:
+        from ragperf.rag.pipeline import rag_table
+
+        return [("p", f"`{data['model']}`, split `{data.get('split')}`, {data.get('rounds')} timed queries per "
+                      "variant, each variant in its own process."), ("md", rag_table(data))]
+    except (ImportError, KeyError):
+        return _generic(data)
+
+
+def _decode(data: dict) -> list[Block]:
+    blocks: list[Block] = [("p", f"Prompt {data['prompt_len']} tokens, {data['new_tokens']} new tokens, greedy, "
+                                 f"dynamic KV cache, random weights at the named shapes. Each mode in its own process; "
+                                 "every batch size starts from a reset compiler and an empty Inductor cache. "
+                                 "Paper (Llama-3.2-1B, CPU): compile pays off only at large batch.")]
+    for decoder, jobs in data["decoders"].items():
+        table = []
+        eager = jobs.get("eager")
+        for mode, job in jobs.items():
+            if "error" in job:
+                table.append([mode, "", "", "", "", "", "", f"FAILED: {job['error']}"])
+                continue
+            for row in job["rows"]:
+                base = _row_for(eager, row["batch_size"]) if eager and "rows" in eager else None
+                even = "" if mode == "eager" or base is None else format_tokens(break_even_tokens(base, row))
+                table.append([mode, str(row["batch_size"]), f"{row['prefill_s']:.2f}", f"{row['first_decode_s']:.2f}",
+                              f"{row['rest_decode_s']:.2f}", f"{row['per_token_s'] * 1e3:.2f}",
+                              f"{row['total_s']:.2f}", even])
+        warmups = {m: j.get("toolchain_warmup_s") for m, j in jobs.items() if j.get("toolchain_warmup_s")}
+        blocks.append(("p", f"**{decoder}**"))
+        blocks.append(("table", ["mode", "batch", "prefill (s)", "first decode token (s)", "rest of decode (s)",
+                                 "per-token decode (ms)", "total (s)", "break-even (tokens)"], table))
+        if warmups:
+            blocks.append(("p", "One-time compiler start-up per process, not in the rows: " +
+                           ", ".join(f"{m} {s:.1f} s" for m, s in warmups.items())))
+    return blocks
+
+
+def _compile_summary(data: dict) -> list[Block]:
+    table = [[r["what"], str(r["graphs"]), str(len(r["recompiles"])), _reasons(r["recompiles"]), r["parity"]]
+             for r in data["rows"]]
+    return [("table", ["what ran", "graphs", "recompiles", "why (first guard that failed)", "parity"], table)]
+
+
+def _generic(data) -> list[Block]:
+    return [("p", "```\n" + json.dumps(data, indent=1, default=str)[:3000] + "\n```")]
+
+
+RENDERERS: dict[str, Callable[[dict], list[Block]]] = {
+    "embed": _embed, "compile_cost": _compile_cost, "rag": _rag, "decode": _decode,
+    "compile_summary": _compile_summary,
+}
+
+
+def compile_summary(sections: dict) -> dict:
+    """Graphs, recompile reasons and parity of everything that ran, from the embed and decode sections."""
+    rows = []
+    embed = sections.get("embed", {})
+    if embed.get("status") == "ok":
+        for r in embed["data"]["rows"]:
+            rows.append({"what": f"ladder {r['variant']}", "graphs": r.get("graphs", 0),
+                         "recompiles": [x["reason"] for x in r.get("probe", {}).get("recompile_list", [])]
+                         + r.get("recompile_reasons", []),
+                         "parity": _embed_parity(r)})
+    decode = sections.get("decode", {})
+    if decode.get("status") == "ok":
+        for decoder, jobs in decode["data"]["decoders"].items():
+            eager = jobs.get("eager", {})
+            for mode, job in jobs.items():
+                if mode == "eager" or "rows" not in job:
+                    continue
+                for row in job["rows"]:
+                    base = _row_for(eager, row["batch_size"]) if "rows" in eager else None
+                    parity = "no eager run" if base is None else (
+                        "same greedy tokens as eager" if row["tokens"] == base["tokens"] else
+                        f"DIFFERS from eager from token {_first_diff(row['tokens'], base['tokens'])}")
+                    rows.append({"what": f"{decoder} {mode} bs={row['batch_size']}", "graphs": row["graphs"],
+                                 "recompiles": row["recompile_reasons"], "parity": parity})
+    return {"rows": rows}
+
+
+def _embed_parity(row: dict) -> str:
+    parity = row.get("parity")
+    if not parity:
+        return "not judged"
+    verdict = "PASS" if parity["passed"] else "FAIL"
+    return f"{verdict} vs fp64 ({parity['status']}, max abs diff to eager {parity['max_abs']:.2g})"
+
+
+def _reasons(reasons: list[str]) -> str:
+    if not reasons:
+        return ""
+    from ragperf.probe import Recompile
+
+    unique = list(dict.fromkeys(reasons))
+    shown = [f"[{Recompile(r).kind}] {r.splitlines()[0][:110]}" for r in unique[:3]]
+    return "; ".join(shown) + (f"; +{len(unique) - 3} more" if len(unique) > 3 else "")
+
+
+def _first_diff(a: list, b: list) -> int:
+    flat = [(i, j) for ra, rb in zip(a, b, strict=False) for i, (j, k) in enumerate(zip(ra, rb, strict=False)) if j != k]
+    return flat[0][0] if flat else -1
+
+
+def _row_for(job: dict, batch_size: int) -> dict | None:
+    return next((r for r in job.get("rows", []) if r["batch_size"] == batch_size), None)
+
+
+def _machine_line(report: dict) -> str:
+    f = report.get("fingerprint", {})
+    parts = [f.get("cpu_model") or f.get("arch"), f"{f.get('cpu_count')} CPUs" if f.get("cpu_count") else None,
+             f"torch {f.get('torch')}" if f.get("torch") else None, f.get("gpu")]
+    return ", ".join(str(p) for p in parts if p)
+
+
+def _md_table(headers: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def _text_table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([line.format(*headers), line.format(*("-" * w for w in widths)),
+                      *[line.format(*map(str, row)) for row in rows]]).rstrip()

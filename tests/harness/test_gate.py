@@ -1,0 +1,143 @@
+"""Gate decisions on synthetic, seeded samples: A/A stays green, planted slowdowns go red, noise is respected."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ragperf import baselines, gate, timing
+from ragperf.baselines import BaselineFile
+
+
+def samples(ratio, noise, rounds=60, seed=0, eager_s=0.010):
+    """Eager and candidate seconds per round; a shared per-round load factor hits both arms of a round."""
+    rng = np.random.default_rng(seed)
+    load = rng.lognormal(0, 0.3, rounds)  # big, shared: interleaving must cancel it
+    eager = eager_s * load * rng.lognormal(0, noise, rounds)
+    cand = eager_s / ratio * load * rng.lognormal(0, noise, rounds)
+    return timing.Samples("eager", list(eager)), timing.Samples("candidate", list(cand))
+
+
+def measured(ratio, noise, seed=0, name="embed/m/compile/speedup"):
+    e, c = samples(ratio, noise, seed=seed)
+    s = timing.speedup(e, c, seed=seed)
+    return gate.Measurement(name, "speedup", s.ratio, s.se, s.low, s.high)
+
+
+def baseline_of(m: gate.Measurement, **extra) -> BaselineFile:
+    return BaselineFile("k", "measured", {}, {m.name: baselines.metric(m.kind, m.value, m.se, **extra)})
+
+
+def test_speedup_cancels_shared_load_and_reports_a_tight_interval():
+    e, c = samples(1.5, 0.01)
+    s = timing.speedup(e, c)
+    assert 1.47 < s.ratio < 1.53
+    assert s.low <= s.ratio <= s.high and s.se < 0.01
+
+
+def test_a_a_runs_stay_green():
+    base = baseline_of(measured(1.5, 0.02, seed=100))
+    statuses = [gate.gate({"embed/m/compile/speedup": measured(1.5, 0.02, seed=s)}, base)[0].status
+                for s in range(20)]
+    assert statuses.count(gate.PASS) >= 19, statuses
+
+
+@pytest.mark.parametrize("slowdown", [0.10, 0.20])
+def test_planted_slowdown_is_caught_and_named(slowdown):
+    base = baseline_of(measured(1.5, 0.02, seed=100))
+    d = gate.gate({"embed/m/compile/speedup": measured(1.5 / (1 + slowdown), 0.02, seed=1)}, base)[0]
+    assert d.status == gate.FAIL
+    shown_base = f"baseline {base.metrics[d.metric]['value']:.3f}x"
+    for part in ("embed/m/compile/speedup", shown_base, d.measured.shown(), "95% CI", "below", "allowed"):
+        assert part in d.message, part
+
+
+def test_drop_inside_the_noise_warns_and_does_not_fail():
+    base = baseline_of(gate.Measurement("embed/m/compile/speedup", "speedup", 1.5, 0.04))  # run-to-run spread
+    m = gate.Measurement("embed/m/compile/speedup", "speedup", 1.5 * 0.92, 0.01, 1.36, 1.40)
+    d = gate.gate({m.name: m}, base)[0]
+    assert d.status == gate.WARN and d.bound > 0.08 and "inside the noise" in d.message
+    worse = gate.Measurement(m.name, "speedup", 1.5 * 0.85, 0.01)
+    assert gate.gate({m.name: worse}, base)[0].status == gate.FAIL
+
+
+def test_a_run_too_noisy_to_tell_is_inconclusive():
+    base = baseline_of(gate.Measurement("embed/m/compile/speedup", "speedup", 1.5, 0.01))
+    noisy = gate.Measurement("embed/m/compile/speedup", "speedup", 1.5 * 0.80, 0.06, 1.0, 1.6)
+    d = gate.gate({noisy.name: noisy}, base)[0]
+    assert d.status == gate.INCONCLUSIVE and "re-measure" in d.message
+    fine = gate.Measurement(noisy.name, "speedup", 1.5, 0.06)
+    assert gate.gate({noisy.name: fine}, base)[0].status == gate.PASS
+
+
+def test_tolerance_applies_when_noise_is_small():
+    base = baseline_of(gate.Measurement("x/speedup", "speedup", 2.0, 0.001))
+    assert gate.judge(gate.Measurement("x/speedup", "speedup", 1.92, 0.001), base.metrics["x/speedup"]).status == gate.PASS
+    assert gate.judge(gate.Measurement("x/speedup", "speedup", 1.88, 0.001), base.metrics["x/speedup"]).status == gate.FAIL
+    loose = baselines.metric("speedup", 2.0, 0.001, tolerance=0.10)
+    assert gate.judge(gate.Measurement("x/speedup", "speedup", 1.88, 0.001), loose).status == gate.PASS
+
+
+@pytest.mark.parametrize("change, status", [(0.02, gate.PASS), (0.08, gate.WARN), (0.20, gate.FAIL),
+                                            (-0.30, gate.PASS)])
+def test_absolute_latency_fails_only_on_large_changes(change, status):
+    base = baselines.metric("latency", 0.010, 0.005)
+    m = gate.Measurement("x/median_s", "latency", 0.010 * (1 + change), 0.005)
+    assert gate.judge(m, base).status == status
+
+
+def test_noisy_large_latency_change_is_inconclusive():
+    assert gate.judge(gate.Measurement("x/median_s", "latency", 0.012, 0.08),
+                      baselines.metric("latency", 0.010, 0.0)).status == gate.INCONCLUSIVE
+
+
+def test_no_baseline_is_report_only_with_a_clear_message():
+    m = measured(1.5, 0.02)
+    decisions = gate.gate({m.name: m}, None)
+    assert [d.status for d in decisions] == [gate.REPORT]
+    assert "ragperf baseline record" in decisions[0].message
+    assert gate.overall(decisions) == gate.REPORT
+    other = BaselineFile("k", "measured", {}, {})
+    assert gate.gate({m.name: m}, other)[0].status == gate.REPORT
+
+
+def test_confirm_remeasures_a_suspect_once_and_the_second_judgement_stands():
+    base = baseline_of(measured(1.5, 0.02, seed=100))
+    slow = {"embed/m/compile/speedup": measured(1.3, 0.02, seed=1)}
+    calls = []
+
+    def again(value):
+        def remeasure():
+            calls.append(value)
+            return {"embed/m/compile/speedup": measured(value, 0.02, seed=2)}
+        return remeasure
+
+    fine = gate.confirm(gate.gate(slow, base), base, again(1.5))
+    assert [d.status for d in fine] == [gate.PASS] and fine[0].attempts == 2
+    still = gate.confirm(gate.gate(slow, base), base, again(1.3))
+    assert [d.status for d in still] == [gate.FAIL] and "fresh process" in still[0].message
+    green = gate.gate({"embed/m/compile/speedup": measured(1.5, 0.02, seed=3)}, base)
+    assert gate.confirm(green, base, again(1.0)) == green
+    assert calls == [1.5, 1.3]
+
+
+def test_inconclusive_twice_fails_as_too_noisy():
+    base = baseline_of(gate.Measurement("x/speedup", "speedup", 1.5, 0.01))
+    noisy = {"x/speedup": gate.Measurement("x/speedup", "speedup", 1.38, 0.06)}
+    final = gate.confirm(gate.gate(noisy, base), base, lambda: noisy)
+    assert final[0].status == gate.FAIL and "too noisy" in final[0].message
+
+
+def test_table_lists_every_metric_vs_its_baseline():
+    base = baseline_of(measured(1.5, 0.02, seed=100))
+    decisions = gate.gate({"embed/m/compile/speedup": measured(1.2, 0.02)}, base)
+    for markdown in (False, True):
+        text = gate.table(decisions, markdown=markdown)
+        assert "embed/m/compile/speedup" in text and "FAIL" in text and "1.496x" in text and "-19.7%" in text
+    assert gate.table(decisions, markdown=True).startswith("| metric |")
+
+
+@given(value=st.floats(1.0, 3.0), se=st.floats(0.0, 0.2), gain=st.floats(0.0, 1.0))
+def test_a_speedup_at_or_above_its_baseline_never_fails(value, se, gain):
+    base = baselines.metric("speedup", value, se)
+    assert gate.judge(gate.Measurement("x", "speedup", value * (1 + gain), se), base).status == gate.PASS

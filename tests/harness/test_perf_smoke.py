@@ -1,0 +1,86 @@
+"""The perf path end to end in seconds (not marked perf, so it runs by default and cannot rot):
+measurement core -> pytest-benchmark -> gate -> terminal table, on tiny-bert with backend aot_eager."""
+
+import json
+
+import pytest
+
+from ragperf import gate, timing
+
+PERF_TEST = '''
+import pytest
+from ragperf.perf_cases import Case
+
+@pytest.mark.perf
+def test_smoke(benchmark, ragperf_perf):
+    ragperf_perf.check(benchmark, Case("embed", "tiny-bert", "compile", rounds=15, backend="aot_eager"))
+'''
+
+
+def test_a_model_that_keeps_recompiling_is_refused():
+    import torch
+
+    calls = iter(range(1000))
+    fn = torch.compile(lambda x: x + 1, backend="eager", dynamic=False)
+
+    def new_shape_every_call():  # a fresh shape per call: Dynamo compiles until its cache limit
+        return fn(torch.ones(next(calls) % 7 + 1, 3, next(calls) % 5 + 1))
+
+    with pytest.raises(Exception, match="compil"):
+        timing.warm_up({"c": new_shape_every_call}, max_calls=6)
+
+
+def test_planted_slowdown_shows_in_the_ratio():
+    import time
+
+    def work():
+        end = time.perf_counter() + 0.002
+        while time.perf_counter() < end:
+            pass
+
+    a = timing.compare(work, work, 20)
+    b = timing.compare(work, work, 20, slowdown=0.5)
+    assert 0.8 < a.speedup.ratio < 1.25
+    assert b.speedup.ratio < 0.8
+
+
+def test_plugin_records_then_gates_and_fails_a_planted_regression(pytester):
+    from ragperf.perf_cases import Case
+
+    # import everything the inner runs use first: in-process pytester drops modules a run imported,
+    # and torch's compiler modules cannot be imported twice in one process
+    Case("embed", "tiny-bert", "compile", backend="aot_eager").callables()[1]()
+    pytester.makepyfile(test_perf_smoke_user=PERF_TEST)
+    store = pytester.path / "store"
+    common = ["-p", "no:cacheprovider", "-m", "perf", f"--ragperf-baselines={store}"]
+
+    alone = pytester.runpytest_inprocess(*common[:-1], f"--ragperf-baselines={pytester.path / 'empty'}")
+    alone.assert_outcomes(passed=1)
+    alone.stdout.fnmatch_lines(["*REPORT ONLY: no baseline matches*", "*verdict: REPORT*"])
+
+    recorded = pytester.runpytest_inprocess(*common, "--ragperf-update-baselines", "--benchmark-json=rec.json")
+    recorded.assert_outcomes(passed=1)
+    recorded.stdout.fnmatch_lines(["*ragperf perf gate*", "*recorded 2 metrics*",
+                                   "*embed/tiny-bert/compile@aot_eager/speedup*"])
+    assert len(list(store.glob("*.json"))) == 1
+    bench = json.loads((pytester.path / "rec.json").read_text())["benchmarks"][0]
+    figures = bench["extra_info"]["ragperf"]  # the measurement core's figures, through pytest-benchmark
+    assert figures["recompiles_while_timed"] == 0 and figures["graphs"] >= 1 and figures["warmup_calls"] >= 3
+    assert figures["rounds"] == 15 == bench["stats"]["rounds"]
+    assert figures["speedup_low"] <= figures["speedup"] <= figures["speedup_high"]
+    assert figures["first_call_s"] > figures["median_s"] > 0 and figures["p90_s"] >= figures["median_s"]
+    assert bench["extra_info"]["fingerprint"] == store_key(store)
+
+    # a 3x slower compiled path: red, and the fresh-process re-measure confirms it
+    failed = pytester.runpytest_inprocess(*common, "--ragperf-plant-slowdown=2.0", "--ragperf-perf-report=r.json")
+    failed.assert_outcomes(failed=1)
+    failed.stdout.fnmatch_lines(["*perf gate: embed/tiny-bert/compile@aot_eager/speedup: speedup *(95% CI *"
+                                 "below baseline*", "*verdict: FAIL*"])
+    report = json.loads((pytester.path / "r.json").read_text())
+    assert report["verdict"] == gate.FAIL
+    speedup = next(d for d in report["decisions"] if d["metric"].endswith("/speedup"))
+    assert speedup["status"] == gate.FAIL and speedup["attempts"] == 2
+
+
+def store_key(store):
+    return json.loads(next(store.glob("*.json")).read_text())["key"]

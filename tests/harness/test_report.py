@@ -1,0 +1,89 @@
+"""The run report: JSON with the fingerprint, Markdown tables for a CI job summary, terminal text."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ragperf import report as reports
+
+LADDER_ROW = {"variant": "compile+freeze", "eager_median_s": 0.010, "median_s": 0.006, "speedup": 1.66,
+              "speedup_low": 1.6, "speedup_high": 1.7, "first_call_s": 12.0, "graphs": 1,
+              "probe": {"recompile_list": [{"reason": "0/0: tensor 'L['input_ids']' size mismatch at index 0. "
+                                                      "expected 16, actual 1", "kind": "0/1-specialization"}]},
+              "recompile_reasons": [], "parity": {"passed": True, "status": "pass", "max_abs": 2e-6}}
+
+
+def _decode_row(bs, tokens, prefill, first, per_token):
+    steps = [first] + [per_token] * 3
+    return {"batch_size": bs, "prefill_s": prefill, "first_decode_s": first, "rest_decode_s": 3 * per_token,
+            "per_token_s": per_token, "total_s": prefill + sum(steps), "fixed_s": prefill + first - per_token,
+            "step_s": steps, "tokens": tokens, "graphs": 2, "recompile_reasons": []}
+
+
+@pytest.fixture
+def report():
+    r = reports.new_report({"suite": "all"})
+    decoders = {"tiny-llama": {
+        "eager": {"rows": [_decode_row(1, [[1, 2, 3, 4]], 0.1, 0.01, 0.01)]},
+        "compile-decode": {"rows": [_decode_row(1, [[1, 2, 9, 9]], 0.1, 5.0, 0.005)],
+                           "toolchain_warmup_s": 20.0},
+        "compile-prefill-decode": {"error": "planted: decode_job exited 1"}}}
+    r["sections"] = {
+        "embed": {"status": "ok", "seconds": 30.0, "data": {"model": "minilm", "rounds": 20, "rows": [LADDER_ROW]}},
+        "compile_cost": {"status": "failed", "seconds": 1.0, "error": "RagperfError: child died"},
+        "rag": {"status": "not available", "seconds": 0.0, "error": "no RAG module"},
+        "decode": {"status": "ok", "seconds": 60.0,
+                   "data": {"prompt_len": 32, "new_tokens": 4, "decoders": decoders}},
+    }
+    r["sections"]["compile_summary"] = {"status": "ok", "seconds": None,
+                                        "data": reports.compile_summary(r["sections"])}
+    return r
+
+
+def test_json_carries_the_machine_fingerprint_and_round_trips(tmp_path, report):
+    from ragperf.machine import fingerprint
+
+    json_path, md_path = reports.write(report, tmp_path)
+    loaded = json.loads(json_path.read_text())
+    assert loaded["fingerprint"]["key"] == fingerprint()["key"]
+    assert loaded["sections"]["compile_cost"]["status"] == "failed"
+    assert md_path.read_text().startswith("# ragperf run - ")
+
+
+def test_markdown_has_every_section_and_the_ladder_table(report):
+    md = reports.markdown(report)
+    for title in reports.SECTIONS.values():
+        assert f"## {title}" in md
+    assert "| compile+freeze | 6.00 | 1.66x | 1.60-1.70x | 12.0 | 1 | pass |" in md
+    assert "**FAILED** (1 s): RagperfError: child died" in md
+    assert "**NOT AVAILABLE** (0 s): no RAG module" in md
+
+
+def test_decode_table_has_the_papers_columns_and_break_even(report):
+    md = reports.markdown(report)
+    assert ("| mode | batch | prefill (s) | first decode token (s) | rest of decode (s) | per-token decode (ms) "
+            "| total (s) | break-even (tokens) |") in md
+    # (0.1 + 5.0 - 0.005) - (0.1 + 0.01 - 0.01) fixed seconds more, 0.005 s/token saved: 999 tokens.
+    assert "| compile-decode | 1 | 0.10 | 5.00 | 0.01 | 5.00 | 5.11 | 999 |" in md
+    assert "FAILED: planted: decode_job exited 1" in md
+    assert "compile-decode 20.0 s" in md
+
+
+def test_summary_reports_recompile_kinds_and_parity(report):
+    rows = {r["what"]: r for r in report["sections"]["compile_summary"]["data"]["rows"]}
+    assert rows["ladder compile+freeze"]["parity"].startswith("PASS vs fp64")
+    assert rows["tiny-llama compile-decode bs=1"]["parity"] == "DIFFERS from eager from token 2"
+    md = reports.markdown(report)
+    assert "[0/1-specialization] 0/0: tensor 'L['input_ids']' size mismatch" in md
+
+
+def test_terminal_text_aligns_columns_without_markdown(report):
+    text = reports.text(report)
+    ladder = text.split("Embedding ladder")[1].split("Compile cost")[0]
+    header = next(line for line in ladder.splitlines() if line.startswith("optimization level"))
+    row = next(line for line in ladder.splitlines() if line.startswith("compile+freeze "))
+    assert "|" not in header + row and "**" not in text
+    assert row[header.index("improvement over eager"):].startswith("1.66x")
+    assert row[header.index("parity"):].strip() == "pass"

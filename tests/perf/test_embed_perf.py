@@ -1,0 +1,22 @@
+"""The Graviton RAG blog's embedding ladder, gated: each compiled rung against eager, interleaved.
+
+``pytest -m perf`` gates against this machine's baseline in baselines/perf/;
+``--ragperf-embedder mpnet`` on a Graviton3 runner meets the blog's published ratios;
+``--ragperf-update-baselines`` records instead of gating.
+"""
+
+import pytest
+
+from ragperf.perf_cases import EMBED_LADDER, Case
+
+pytestmark = pytest.mark.perf
+
+
+@pytest.mark.parametrize("variant", EMBED_LADDER)
+def test_embedding_ladder_rung_vs_eager(benchmark, ragperf_perf, pytestconfig, variant):
+    case = Case("embed", pytestconfig.getoption("--ragperf-embedder"), variant)
+    benchmark.group = f"embed/{case.model}"
+    decisions = ragperf_perf.check(benchmark, case)
+    figures = benchmark.extra_info["ragperf"]
+    assert figures["recompiles_while_timed"] == 0
+    assert {d.metric for d in decisions} == {f"{case.prefix}/speedup", f"{case.prefix}/median_s"}

@@ -1,0 +1,52 @@
+"""The probe's gates and its command line, on the blog's batch 16 -> 1 schedule."""
+
+import json
+
+import pytest
+
+from ragperf.cli import main
+from ragperf.probe import COUNT_FIELDS, RecompileInSteadyState, steady_state
+from ragperf.scenarios import compile_embedder, probe_shapes, synthetic_batch
+from ragperf.strategies import strategy
+
+pytestmark = pytest.mark.recompile
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(load_embedder):
+    return load_embedder("tiny-bert")
+
+
+def test_steady_state_window_fails_with_the_guard_reason(tiny_bert):
+    compiled = compile_embedder(tiny_bert, strategy("auto"))
+    tiny_bert.embed(synthetic_batch(tiny_bert, 16, 32), compiled)  # the index pass: warm-up at batch 16 only
+    with pytest.raises(RecompileInSteadyState, match=r"size mismatch at index 0\. expected 16, actual 1"):
+        with steady_state():
+            tiny_bert.embed(synthetic_batch(tiny_bert, 1, 32), compiled)
+
+
+def test_mark_unbacked_with_fullgraph_reports_its_compile_error(tiny_bert):
+    report = probe_shapes(tiny_bert, [(16, 32), (1, 8)], strategy("mark_unbacked"), fullgraph=True)
+    assert report.error, report.summary()
+    assert not report.clean and "COMPILE ERROR" in report.summary()
+
+
+def test_cli_reports_the_blog_case_with_the_zero_one_reason(capsys, expected_compile):
+    """Same schedule as the index16-query1 scenario: the command must report the table's counts."""
+    assert main(["recompiles", "--model", "tiny-bert", "--shapes", "16x32,1x8", "--strategy", "auto",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    expected_compile.verify(("index16-query1", "auto", "eager"), {k: out[k] for k in COUNT_FIELDS})
+    assert [r["kind"] for r in out["recompile_list"]] == ["0/1-specialization"], out["recompile_list"]
+    assert "expected 16, actual 1" in out["recompile_list"][0]["reason"]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--shapes", "16x32,1by8"], "bad shape '1by8'"),
+    (["--shapes", "0x8"], "bad shape '0x8'"),
+    (["--strategy", "dynamic=maybe"], "unknown dynamic-shape strategy"),
+])
+def test_cli_bad_input_is_one_clear_line(argv, message, capsys):
+    assert main(["recompiles", "--model", "tiny-bert", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
