@@ -20,24 +20,27 @@ import argparse
 import json
 import math
 import statistics
-import sys
 import time
+
+from ragperf.subproc import child_progress
 
 PHASES = ("prefill_s", "first_decode_s", "rest_decode_s", "per_token_s", "total_s")
 
 
 def measure_mode(decoder_spec: str, mode: str, batch_sizes: list[int], *, prompt_len: int = 32,
                  new_tokens: int = 64, backend: str = "inductor", dynamic: bool | None = None,
-                 cache: str = "dynamic", device: str = "cpu", progress=None) -> dict:
+                 cache: str = "dynamic", device: str = "cpu", dtype: str = "float32", progress=None) -> dict:
     """Cold then warm generation for each batch size, fresh compiler state for each; see the module doc."""
     import torch
     from torch._inductor.utils import fresh_inductor_cache
 
+    from ragperf import roofline
     from ragperf.decoders import load_decoder, random_prompts
     from ragperf.generation import build_generator
     from ragperf.probe import CompileProbe
 
-    decoder = load_decoder(decoder_spec, device=device)
+    decoder = load_decoder(decoder_spec, device=device, dtype=getattr(torch, dtype))
+    peak = roofline.peak_bandwidth(torch.cuda.get_device_name(device)) if device == "cuda" else None
     warmup_s = warm_toolchain(backend, device) if mode != "eager" else 0.0
     rows = []
     for batch_size in batch_sizes:
@@ -45,17 +48,21 @@ def measure_mode(decoder_spec: str, mode: str, batch_sizes: list[int], *, prompt
         torch.compiler.reset()
         with fresh_inductor_cache(), CompileProbe() as probe:
             generator = build_generator(decoder, mode, dynamic=dynamic, cache=cache, backend=backend)
-            _say(progress, f"{decoder_spec} {mode} bs={batch_size}: cold generation "
+            child_progress(progress, f"{decoder_spec} {mode} bs={batch_size}: cold generation "
                            f"({prompt_len}-token prompt, {new_tokens} new tokens, compile included)")
             cold = generator.generate(prompt, new_tokens)
-            _say(progress, f"{decoder_spec} {mode} bs={batch_size}: warm generation (steady state)")
+            child_progress(progress, f"{decoder_spec} {mode} bs={batch_size}: warm generation (steady state)")
             warm = generator.generate(prompt, new_tokens)
-        rows.append(phase_row(batch_size, cold, warm, tokens=cold.tokens.tolist(),
+        row = phase_row(batch_size, cold, warm, tokens=cold.tokens.tolist(),
                               tokens_equal=bool(torch.equal(cold.tokens, warm.tokens)),
                               graphs=probe.report.graphs, dynamo_s=probe.report.dynamo_s,
                               inductor_s=probe.report.inductor_s,
-                              recompile_reasons=[r.reason for r in probe.report.recompile_list]))
-    return {"decoder": decoder_spec, "mode": mode, "backend": backend, "dynamic": dynamic, "cache": cache,
+                              recompile_reasons=[r.reason for r in probe.report.recompile_list])
+        if peak:  # batch 1 decode is bandwidth-bound: bytes read per token over time, against the GPU's peak
+            line = roofline.decode_roofline(decoder, batch_size, prompt_len, new_tokens, row["per_token_s"], peak)
+            row["roofline_fraction"] = line.fraction
+        rows.append(row)
+    return {"decoder": decoder_spec, "mode": mode, "dtype": dtype, "backend": backend, "dynamic": dynamic, "cache": cache,
             "prompt_len": prompt_len, "new_tokens": new_tokens, "device": device,
             "dummy_weights": decoder.dummy, "toolchain_warmup_s": warmup_s, "rows": rows}
 
@@ -116,10 +123,6 @@ def format_tokens(tokens: float | None) -> str:
     return "0" if tokens == 0 else f"{math.ceil(tokens)}"
 
 
-def _say(progress, line: str) -> None:
-    if progress:
-        print(f"[ragperf]   {line}", file=sys.stderr, flush=True)
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m ragperf.decode_job")
@@ -132,13 +135,14 @@ def main() -> None:
     parser.add_argument("--dynamic", choices=("none", "true", "false"), default="none")
     parser.add_argument("--cache", default="dynamic")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     parser.add_argument("--progress", action="store_true", help="progress lines on stderr")
     args = parser.parse_args()
     start = time.perf_counter()
     result = measure_mode(args.decoder, args.mode, [int(b) for b in args.batch_sizes.split(",")],
                           prompt_len=args.prompt_len, new_tokens=args.new_tokens, backend=args.backend,
                           dynamic={"none": None, "true": True, "false": False}[args.dynamic],
-                          cache=args.cache, device=args.device, progress=args.progress)
+                          cache=args.cache, device=args.device, dtype=args.dtype, progress=args.progress)
     result["job_s"] = time.perf_counter() - start
     print(json.dumps(result))
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-import time
+
+from ragperf.subproc import child_progress
 
 # The blog's standalone embedding benchmark: a batch of two short sentences.
 BLOG_SENTENCES = ["This is an example sentence", "Each sentence is converted"]
@@ -18,8 +18,8 @@ BLOG_SENTENCES = ["This is an example sentence", "Each sentence is converted"]
 
 def measure_variant(model: str, variant: str, rounds: int, device: str = "cpu", backend: str = "inductor",
                     progress: bool = False) -> dict:
-    """Compile ``variant`` (first call timed and probed), judge it against eager and fp64, then time it
-    interleaved with eager."""
+    """Compile ``variant`` (first call timed), warm it up, time it interleaved with eager (all probed),
+    and judge its output against eager and fp64."""
     import torch
 
     from ragperf import timing
@@ -34,35 +34,19 @@ def measure_variant(model: str, variant: str, rounds: int, device: str = "cpu", 
     batch = embedder.tokenize(BLOG_SENTENCES)
     eager = build_variant(embedder, "eager")
     candidate = build_variant(embedder, variant, backend=backend)
-    _say(progress, f"ladder {variant}: compiling {model} (first call)")
+    child_progress(progress, f"ladder {variant}: compiling {model}, warming up, then timing {rounds} "
+                             "interleaved rounds against eager")
     with CompileProbe() as probe:
-        start = time.perf_counter()
-        compiled_out = candidate(batch)
-        first_call_s = time.perf_counter() - start
-    verdict = judge(eager(batch), compiled_out, embed_fp64(embedder, batch), lookup(device, "float32", "off"),
+        comparison = timing.compare(lambda: eager(batch), lambda: candidate(batch), rounds,
+                                    device=torch.device(device))
+    verdict = judge(eager(batch), candidate(batch), embed_fp64(embedder, batch), lookup(device, "float32", "off"),
                     eager_again=eager(batch), cosine=True, name=f"{model} {variant}")
-    for _ in range(3):
-        eager(batch), candidate(batch)
-    _say(progress, f"ladder {variant}: timing {rounds} interleaved rounds against eager")
-    with CompileProbe() as timed:
-        samples = timing.interleaved({"eager": lambda: eager(batch), variant: lambda: candidate(batch)},
-                                     rounds=rounds, device=torch.device(device))
-    ratio = timing.speedup(samples["eager"], samples[variant])
     return {
-        "model": model, "variant": variant, "device": device, "rounds": rounds,
-        "eager_median_s": samples["eager"].median, "median_s": samples[variant].median,
-        "p90_s": samples[variant].p90, "speedup": ratio.ratio, "speedup_low": ratio.low,
-        "speedup_high": ratio.high, "first_call_s": first_call_s,
-        "graphs": probe.report.graphs, "recompiles_while_timed": timed.report.graphs,
-        "probe": probe.report.to_dict(), "recompile_reasons": [r.reason for r in timed.report.recompile_list],
+        **comparison.figures(), "model": model, "variant": variant, "device": device,
+        "probe": probe.report.to_dict(),
         "parity": {"passed": verdict.passed, "status": verdict.status, "rule": verdict.rule,
                    "max_abs": verdict.max_abs, "message": verdict.message()},
     }
-
-
-def _say(progress: bool, line: str) -> None:
-    if progress:
-        print(f"[ragperf]   {line}", file=sys.stderr, flush=True)
 
 
 def main() -> None:

@@ -33,20 +33,24 @@ class Case:
     new_tokens: int = 16
     prompt_len: int = 16
     seed: int = 0
+    dtype: str = "float32"
 
     @property
     def prefix(self) -> str:
-        return f"{self.kind}/{self.model}/{self.variant}" + ("" if self.backend == "inductor" else f"@{self.backend}")
+        suffix = ("" if self.backend == "inductor" else f"@{self.backend}") + ("" if self.dtype == "float32"
+                                                                             else f"@{self.dtype}")
+        return f"{self.kind}/{self.model}/{self.variant}{suffix}"
 
     def callables(self):
         """(eager, candidate) zero-argument callables over the same loaded weights."""
         import torch
 
+        dtype = getattr(torch, self.dtype)
         if self.kind == "embed":
             from ragperf.embedders import load_embedder
             from ragperf.ladder import build_variant
 
-            embedder = load_embedder(self.model, device=self.device)
+            embedder = load_embedder(self.model, device=self.device, dtype=dtype)
             batch = embedder.tokenize(BLOG_SENTENCES)
             eager = build_variant(embedder, "eager")
             candidate = build_variant(embedder, self.variant, backend=self.backend)
@@ -54,7 +58,7 @@ class Case:
         from ragperf.decoders import load_decoder, random_prompts
         from ragperf.generation import build_generator
 
-        decoder = load_decoder(self.model, device=self.device)
+        decoder = load_decoder(self.model, device=self.device, dtype=dtype)
         prompt = random_prompts(decoder, 1, self.prompt_len, seed=self.seed)
         eager = build_generator(decoder, "eager")
         candidate = build_generator(decoder, self.variant, backend=self.backend)
@@ -62,13 +66,40 @@ class Case:
         return (lambda: eager.generate(prompt, self.new_tokens)), (lambda: candidate.generate(prompt, self.new_tokens))
 
     def measure(self, *, benchmark=None, slowdown: float = 0.0) -> dict:
-        """Figures of :meth:`ragperf.timing.Comparison.figures` for this case, measured in this process."""
+        """Figures of :meth:`ragperf.timing.Comparison.figures` for this case, measured in this process;
+        decode cases add per-token decode latency, tokens/s and (on GPUs) the bandwidth roofline."""
         import torch
 
         eager, candidate = self.callables()
         result = timing.compare(eager, candidate, self.rounds, seed=self.seed, device=torch.device(self.device),
                                 benchmark=benchmark, slowdown=slowdown)
-        return {"case": self.prefix, "slowdown": slowdown, **result.figures()}
+        figures = {"case": self.prefix, "slowdown": slowdown, **result.figures()}
+        if self.kind == "decode":
+            figures.update(self.token_figures(eager(), candidate()))
+        return figures
+
+    def token_figures(self, eager, candidate) -> dict:
+        """Steady per-token decode figures from one more generation of each (the first step, where the
+        decode compile lands, left out)."""
+        import statistics
+
+        import torch
+
+        from ragperf import roofline
+        from ragperf.decoders import load_decoder
+
+        eager_s, token_s = statistics.median(eager.step_s[1:]), statistics.median(candidate.step_s[1:])
+        figures = {"eager_token_s": eager_s, "token_s": token_s, "tokens_per_s": 1 / token_s,
+                   "eager_tokens_per_s": 1 / eager_s}
+        device = torch.device(self.device)
+        if device.type == "cuda":
+            peak = roofline.peak_bandwidth(torch.cuda.get_device_name(device))
+            meta = load_decoder(self.model, device="meta", dtype=getattr(torch, self.dtype))
+            bytes_per_token = roofline.decode_bytes_per_token(meta, 1, self.prompt_len, self.new_tokens)
+            figures.update({"bytes_per_token": bytes_per_token, "peak_bytes_per_s": peak,
+                            "roofline_fraction": bytes_per_token / token_s / peak if peak else None,
+                            "eager_roofline_fraction": bytes_per_token / eager_s / peak if peak else None})
+        return figures
 
     def measurements(self, figures: dict) -> dict[str, Measurement]:
         return from_figures(self.prefix, figures)
@@ -76,7 +107,8 @@ class Case:
     def args(self, slowdown: float = 0.0) -> list[str]:
         return [self.kind, "--model", self.model, "--variant", self.variant, "--rounds", str(self.rounds),
                 "--backend", self.backend, "--device", self.device, "--new-tokens", str(self.new_tokens),
-                "--prompt-len", str(self.prompt_len), "--seed", str(self.seed), "--slowdown", str(slowdown)]
+                "--prompt-len", str(self.prompt_len), "--seed", str(self.seed), "--slowdown", str(slowdown),
+                "--dtype", self.dtype]
 
     def measure_fresh(self, slowdown: float = 0.0, timeout: float | None = 900) -> dict:
         """:meth:`measure` in a child process (fresh compiler, allocator and latched settings)."""
@@ -118,12 +150,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--prompt-len", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--slowdown", type=float, default=0.0)
+    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     parser.add_argument("--plan", default=None, metavar="S1,S2,...",
                         help="measure once per listed slowdown in this one process (compiling once); "
                              "prints {\"runs\": [...]}")
     args = parser.parse_args(argv)
     case = Case(args.kind, args.model, args.variant, rounds=args.rounds, backend=args.backend, device=args.device,
-                new_tokens=args.new_tokens, prompt_len=args.prompt_len, seed=args.seed)
+                new_tokens=args.new_tokens, prompt_len=args.prompt_len, seed=args.seed, dtype=args.dtype)
     if args.plan is None:
         print(json.dumps(case.measure(slowdown=args.slowdown)))
         return

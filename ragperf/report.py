@@ -160,13 +160,15 @@ def _decode(data: dict) -> list[Block]:
             for row in job["rows"]:
                 base = _row_for(eager, row["batch_size"]) if eager and "rows" in eager else None
                 even = "" if mode == "eager" or base is None else format_tokens(break_even_tokens(base, row))
+                roof = row.get("roofline_fraction")
                 table.append([mode, str(row["batch_size"]), f"{row['prefill_s']:.2f}", f"{row['first_decode_s']:.2f}",
                               f"{row['rest_decode_s']:.2f}", f"{row['per_token_s'] * 1e3:.2f}",
-                              f"{row['total_s']:.2f}", even])
+                              f"{row['total_s']:.2f}", even] + ([f"{roof:.0%}"] if roof is not None else []))
         warmups = {m: j.get("toolchain_warmup_s") for m, j in jobs.items() if j.get("toolchain_warmup_s")}
         blocks.append(("p", f"**{decoder}**"))
+        roofline = ["of bandwidth roofline"] if any(len(r) == 9 for r in table) else []
         blocks.append(("table", ["mode", "batch", "prefill (s)", "first decode token (s)", "rest of decode (s)",
-                                 "per-token decode (ms)", "total (s)", "break-even (tokens)"], table))
+                                 "per-token decode (ms)", "total (s)", "break-even (tokens)"] + roofline, table))
         if warmups:
             blocks.append(("p", "One-time compiler start-up per process, not in the rows: " +
                            ", ".join(f"{m} {s:.1f} s" for m, s in warmups.items())))
@@ -196,8 +198,7 @@ def compile_summary(sections: dict) -> dict:
     if embed.get("status") == "ok":
         for r in embed["data"]["rows"]:
             rows.append({"what": f"ladder {r['variant']}", "graphs": r.get("graphs", 0),
-                         "recompiles": [x["reason"] for x in r.get("probe", {}).get("recompile_list", [])]
-                         + r.get("recompile_reasons", []),
+                         "recompiles": [x["reason"] for x in r.get("probe", {}).get("recompile_list", [])],
                          "parity": _embed_parity(r)})
     decode = sections.get("decode", {})
     if decode.get("status") == "ok":

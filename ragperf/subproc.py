@@ -56,3 +56,9 @@ def _drain(stream, sink: list[str], progress: Callable[[str], None] | None) -> N
         sink.append(line)
         if progress is not None and line.startswith("[ragperf]"):
             progress(line.rstrip("\n"))
+
+
+def child_progress(enabled: bool, line: str) -> None:
+    """In a child job: a progress line on stderr, in the form :func:`run_json` passes through."""
+    if enabled:
+        print(f"[ragperf]   {line}", file=sys.stderr, flush=True)

@@ -16,7 +16,9 @@ from ragperf.errors import RagperfError
 # What `run` does with no pytest args: the tests that only mean something on Graviton numerics, in two
 # pytest processes. aot_eager where Inductor is not the point (the fastmath numerics come from ATen's
 # oneDNN/ACL GEMMs, which Inductor also calls as extern kernels; a cold Inductor compile under QEMU costs
-# minutes); Inductor for the freezing rungs, which only Inductor can build.
+# minutes); Inductor for the freezing rungs, which only Inductor can build. Both processes start with
+# DNNL_DEFAULT_FPMATH_MODE=BF16, as on a tuned Graviton: on torch 2.9 the in-process switch
+# (mkldnn.matmul.fp32_precision="bf16") leaves Linear-with-bias (addmm) in fp32; the env routes every GEMM.
 _SELECT = "correctness and not perf and not slow and not gpu"
 _REPORT = ("-rA", "--log-level=WARNING")  # -rA shows the measured fastmath effect; no DEBUG log dumps
 DEFAULT_RUNS = (
@@ -24,6 +26,7 @@ DEFAULT_RUNS = (
      "-k", "(real and not freeze) or arm64", "--ragperf-backend", "aot_eager", *_REPORT),
     ("tests/correctness", "-m", _SELECT, "-k", "real and freeze", "--ragperf-backend", "inductor", *_REPORT),
 )
+DEFAULT_ENV = {"DNNL_DEFAULT_FPMATH_MODE": "BF16"}
 
 
 def register(subparsers) -> None:
@@ -36,9 +39,12 @@ def register(subparsers) -> None:
     setup.add_argument("--mirror", default=None, help="Debian mirror for debootstrap (default: debootstrap's)")
     setup.add_argument("--no-install", action="store_true",
                        help="do not apt-get install missing host packages; fail instead")
-    run = actions.add_parser("run", help="pytest inside the lane: ragperf arm64 run -- <pytest args>")
+    run = actions.add_parser("run", help="pytest inside the lane: ragperf arm64 run [--env K=V] -- <pytest args>")
+    exe = actions.add_parser("exec", help="any command inside the lane: ragperf arm64 exec [--env K=V] -- CMD ...")
+    for action in (run, exe):
+        action.add_argument("--env", action="append", default=[], metavar="K=V",
+                            help="set a variable in the lane's (otherwise clean) environment; repeatable")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    exe = actions.add_parser("exec", help="any command inside the lane: ragperf arm64 exec -- CMD ...")
     exe.add_argument("argv", nargs=argparse.REMAINDER)
     actions.add_parser("status", help="what is built, where, and how big")
     parser.set_defaults(func=main)
@@ -55,8 +61,11 @@ def main(args: argparse.Namespace) -> int:
     if args.action == "status":
         print(status(layout))
         return 0
+    env = parse_env(args.env)
     if args.action == "run":
         runs = pytest_runs(args.pytest_args)
+        if not _strip_dashes(args.pytest_args):
+            env = DEFAULT_ENV | env
     else:
         runs = [_strip_dashes(args.argv)]
         if not runs[0]:
@@ -64,7 +73,7 @@ def main(args: argparse.Namespace) -> int:
     # run/exec build the lane first if it is missing or stale (a no-op when current), so one command
     # takes a clean machine to results
     build.setup(layout, install_host_packages=True)
-    codes = [chroot.run(layout, argv).returncode for argv in runs]
+    codes = [chroot.run(layout, argv, env=env).returncode for argv in runs]
     return next((code for code in codes if code), 0)
 
 
@@ -84,6 +93,13 @@ def pytest_runs(pytest_args: list[str]) -> list[list[str]]:
     """The pytest command lines `run` executes in the lane: the user's, else :data:`DEFAULT_RUNS`."""
     chosen = [_strip_dashes(pytest_args)] if _strip_dashes(pytest_args) else DEFAULT_RUNS
     return [["python", "-m", "pytest", *args] for args in chosen]
+
+
+def parse_env(pairs: list[str]) -> dict[str, str]:
+    bad = [p for p in pairs if "=" not in p or p.startswith("=")]
+    if bad:
+        raise RagperfError(f"--env takes NAME=VALUE, got {bad[0]!r}")
+    return dict(p.split("=", 1) for p in pairs)
 
 
 def _strip_dashes(argv: list[str]) -> list[str]:

@@ -140,6 +140,8 @@ def _decode(args, size: str) -> dict:
             job_args = ["--decoder", decoder, "--mode", mode, "--batch-sizes", ",".join(map(str, sizes)),
                         "--prompt-len", str(prompt_len), "--new-tokens", str(new_tokens), "--device", args.device,
                         "--backend", args.backend, "--progress"]
+            if args.device == "cuda":  # the decoders' serving precision on GPUs
+                job_args += ["--dtype", "bfloat16"]
             try:
                 decoders[decoder][mode] = run_json("ragperf.decode_job", job_args, progress=say,
                                                    env={"TORCHINDUCTOR_CACHE_DIR": _fresh_dir()})

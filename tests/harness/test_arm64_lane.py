@@ -163,11 +163,24 @@ def test_run_builds_the_lane_first_then_runs_each_pytest_process(tmp_path, monke
 
     calls = []
     monkeypatch.setattr(build, "setup", lambda layout, **kw: calls.append(("setup", layout.cache)))
-    monkeypatch.setattr(chroot, "run", lambda layout, argv, **kw: calls.append(("run", argv)) or
+    monkeypatch.setattr(chroot, "run", lambda layout, argv, env, **kw: calls.append(("run", argv, env)) or
                         subprocess.CompletedProcess(argv, 3 if "inductor" in argv else 0))
     assert main(["arm64", "--cache", str(tmp_path / "c"), "run"]) == 3  # a failing run fails the command
     assert calls[0] == ("setup", (tmp_path / "c").resolve())
-    assert [argv[3:] for _, argv in calls[1:]] == [list(a) for a in arm64_command.DEFAULT_RUNS]
+    assert [c[1][3:] for c in calls[1:]] == [list(a) for a in arm64_command.DEFAULT_RUNS]
+    # the default runs start with every GEMM in BF16 fastmath, as a tuned Graviton does
+    assert all(c[2] == {"DNNL_DEFAULT_FPMATH_MODE": "BF16"} for c in calls[1:])
+    calls.clear()
+    assert main(["arm64", "--cache", str(tmp_path / "c"), "run", "--env", "A=b=c", "--", "-k", "x"]) == 0
+    assert calls[1][1:] == (["python", "-m", "pytest", "-k", "x"], {"A": "b=c"})
+
+
+@pytest.mark.parametrize("bad", ["NOEQUALS", "=value"])
+def test_env_option_needs_name_equals_value(tmp_path, capsys, bad):
+    from ragperf.cli import main
+
+    assert main(["arm64", "--cache", str(tmp_path / "c"), "exec", "--env", bad, "--", "true"]) == 2
+    assert "NAME=VALUE" in capsys.readouterr().err
 
 
 def test_exec_without_a_command_is_refused_before_building(tmp_path, capsys):
@@ -240,3 +253,30 @@ def test_lane_turns_off_inductor_precompiled_headers():
     import torch._inductor.config as inductor_config
 
     assert inductor_config.cpp_cache_precompile_headers is False  # GCC 12 ICEs on SVE + PCH
+
+
+@pytest.mark.arm64
+def test_lane_env_puts_every_linear_in_bf16():
+    """DNNL_DEFAULT_FPMATH_MODE=BF16 (latched at process start; `ragperf arm64 run` sets it) must reach
+    Linear-with-bias too, which torch 2.9's in-process switch leaves in fp32."""
+    import os
+
+    import torch
+    import torch.nn.functional as F
+
+    from ragperf import fastmath
+
+    if identity.emulation_label() is None:
+        pytest.skip("runs only inside the arm64 lane: sudo ragperf arm64 run")
+    if os.environ.get("DNNL_DEFAULT_FPMATH_MODE", "").upper() != "BF16":
+        pytest.skip("this process did not start with DNNL_DEFAULT_FPMATH_MODE=BF16")
+    g = torch.Generator().manual_seed(0)
+    a, w, b = torch.randn(256, 256, generator=g), torch.randn(256, 256, generator=g), torch.randn(256, generator=g)
+    ref = F.linear(a.double(), w.double(), b.double())
+    with torch.no_grad():
+        out = F.linear(a, w, b)
+    rel = float((out.double() - ref).pow(2).mean().sqrt() / ref.pow(2).mean().sqrt())
+    predicted = fastmath.PREDICTED_GEMM_REL_RMSE["bf16"]
+    print(f"\nDNNL_DEFAULT_FPMATH_MODE=BF16, no in-process switch: Linear with bias rel RMSE vs fp64 {rel:.2e} "
+          f"(bf16 rounding predicts {predicted:.2e}; fp32 gives ~3e-7)")
+    assert 0.25 <= rel / predicted <= 4

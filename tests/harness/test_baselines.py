@@ -38,7 +38,7 @@ def test_each_recorded_run_joins_a_rolling_history_whose_spread_counts_as_noise(
     assert [r["value"] for r in entry["history"]] == [1.0, 1.2, 1.1]
     assert entry["value"] == 1.1
     assert entry["se"] > 0.09  # run-to-run spread (stdev 0.1 / mean 1.1), not the 1% within-run se
-    for value in range(20):
+    for _ in range(20):
         path = baselines.record(fp, {"a/speedup": speedup(2.0)}, tmp_path)
     entry = baselines.load(path).metrics["a/speedup"]
     assert len(entry["history"]) == baselines.HISTORY and entry["value"] == 2.0 and entry["se"] == 0.01
@@ -96,7 +96,8 @@ def test_shipped_graviton3_figures_apply_only_on_graviton3(fp):
     assert found is not None and found.source == "published"
     assert {k: v["value"] for k, v in found.metrics.items()} == {
         "embed/mpnet/compile/speedup": 1.04, "embed/mpnet/compile+freeze/speedup": 1.69,
-        "embed/mpnet/compile+freeze+inference_mode/speedup": 1.70, "rag/query/speedup": 1.3}
+        "embed/mpnet/compile+freeze+inference_mode/speedup": 1.70,
+        "rag/mpnet/compile+freeze+inference_mode/speedup": 1.3}
     assert baselines.find(dict(graviton3, cpu_part="0xd0c"), REPO_BASELINES) is None  # Graviton2
     mine = baselines.find(fp, REPO_BASELINES)
     assert mine is None or mine.source == "measured"

@@ -141,3 +141,20 @@ def test_table_lists_every_metric_vs_its_baseline():
 def test_a_speedup_at_or_above_its_baseline_never_fails(value, se, gain):
     base = baselines.metric("speedup", value, se)
     assert gate.judge(gate.Measurement("x", "speedup", value * (1 + gain), se), base).status == gate.PASS
+
+
+def test_cli_summary_renders_a_pytest_gate_report_as_markdown(tmp_path, capsys):
+    from ragperf.cli import main
+    from ragperf.machine import fingerprint
+    from ragperf.perf_plugin import report_json
+
+    base = baseline_of(measured(1.5, 0.02, seed=100))
+    decisions = gate.gate({"embed/m/compile/speedup": measured(1.2, 0.02)}, base)
+    report = tmp_path / "gate.json"
+    report.write_text(__import__("json").dumps(report_json(decisions, fingerprint(), base)))
+    assert main(["baseline", "summary", str(report), "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("### ragperf perf gate: FAIL") and "| embed/m/compile/speedup | FAIL |" in out
+    report.write_text('{"verdict": "PASS"}')
+    assert main(["baseline", "summary", str(report)]) == 2
+    assert "not a ragperf gate report" in capsys.readouterr().err

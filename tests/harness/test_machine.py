@@ -87,3 +87,14 @@ def test_fastmath_lane_follows_the_in_process_switch(monkeypatch):
         assert machine.fastmath_lane() == "bf16"
     finally:
         torch.backends.mkldnn.matmul.fp32_precision = previous
+
+
+def test_ragperf_env_prints_the_fingerprint(capsys):
+    import json
+
+    from ragperf.cli import main
+
+    assert main(["env", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["key"] == machine.fingerprint()["key"]
+    assert main(["env"]) == 0
+    assert "cpu_family" in capsys.readouterr().out

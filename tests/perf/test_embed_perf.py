@@ -7,14 +7,16 @@
 
 import pytest
 
+from ragperf.ladder import GPU_VARIANTS
 from ragperf.perf_cases import EMBED_LADDER, Case
 
 pytestmark = pytest.mark.perf
 
 
-@pytest.mark.parametrize("variant", EMBED_LADDER)
+@pytest.mark.parametrize("variant", EMBED_LADDER + tuple(pytest.param(v, marks=pytest.mark.gpu) for v in GPU_VARIANTS))
 def test_embedding_ladder_rung_vs_eager(benchmark, ragperf_perf, pytestconfig, variant):
-    case = Case("embed", pytestconfig.getoption("--ragperf-embedder"), variant)
+    case = Case("embed", pytestconfig.getoption("--ragperf-embedder"), variant,
+                device=pytestconfig.getoption("--ragperf-device"))
     benchmark.group = f"embed/{case.model}"
     decisions = ragperf_perf.check(benchmark, case)
     figures = benchmark.extra_info["ragperf"]

@@ -1,15 +1,16 @@
 """RAG timings with pytest-benchmark: query latency per ladder variant, and index build time.
 
-``benchmark`` times the variant; ``benchmark.extra_info`` carries the speedup over eager measured
-interleaved in this process (median ratio with its 95% bootstrap CI) - the blog reports 1.3x for
-the RAG query on Graviton3. Run with ``pytest -m perf tests/perf/test_rag_perf.py``.
+Query latency of each compiled variant is measured interleaved with eager in this process and
+gated against baselines/perf/ (the blog reports 1.3x for the RAG query on Graviton3, stored as a
+published baseline); ``benchmark`` times the variant, ``extra_info`` carries the figures.
+Run with ``pytest -m perf tests/perf/test_rag_perf.py``.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from ragperf import timing
+from ragperf import gate, timing
 from ragperf.ladder import LADDER, build_variant
 from ragperf.rag.corpus import load_known_answers
 from ragperf.rag.embeddings import LadderEmbeddings
@@ -34,21 +35,19 @@ def _cycle(store):
     return lambda: retrieve(store, QUESTIONS[next(asked) % len(QUESTIONS)])
 
 
-@pytest.mark.parametrize("variant_name", list(LADDER))
-def test_query_latency(benchmark, variant_name, chunks, embedder, eager_store, ragperf_device):
+@pytest.mark.parametrize("variant_name", [name for name in LADDER if name != "eager"])
+def test_query_latency_vs_eager(benchmark, ragperf_perf, variant_name, chunks, embedder, eager_store,
+                                ragperf_device):
+    """Gated like the embedding ladder: metrics ``rag/<model>/<variant>/speedup`` and ``.../median_s``."""
     timings = Timings()
     store = build_index(chunks, LadderEmbeddings(build_variant(embedder, variant_name)), timings)
-    for q in QUESTIONS:  # warm-up: the batch-1 graph compiles on the first query
-        retrieve(store, q)
-    samples = timing.interleaved({"eager": _cycle(eager_store), variant_name: _cycle(store)},
-                                 rounds=40, device=ragperf_device)
-    ratio = timing.speedup(samples["eager"], samples[variant_name])
-    benchmark.extra_info.update({
-        "variant": variant_name, "chunks": len(chunks), "index_build_s": timings.index_s,
-        "speedup_vs_eager": ratio.ratio, "speedup_ci95": [ratio.low, ratio.high],
-        "eager_query_median_s": samples["eager"].median,
-    })
-    benchmark(_cycle(store))
+    comparison = timing.compare(_cycle(eager_store), _cycle(store), rounds=40, device=ragperf_device,
+                                benchmark=benchmark)
+    figures = {**comparison.figures(), "chunks": len(chunks), "index_build_s": timings.index_s}
+    benchmark.group = f"rag/{embedder.name}"
+    ragperf_perf.check_measured(gate.from_figures(f"rag/{embedder.name}/{variant_name}", comparison.figures()),
+                                benchmark=benchmark, figures=figures)
+    assert figures["recompiles_while_timed"] == 0
 
 
 @pytest.mark.parametrize("variant_name", list(LADDER))
