@@ -25,10 +25,18 @@ def test_steady_state_window_fails_with_the_guard_reason(tiny_bert):
             tiny_bert.embed(synthetic_batch(tiny_bert, 1, 32), compiled)
 
 
-def test_mark_unbacked_with_fullgraph_reports_its_compile_error(tiny_bert):
+def test_mark_unbacked_with_fullgraph_fails_exactly_where_it_falls_back_without(tiny_bert, expected_compile):
+    """Where the table says mark_unbacked silently falls back to eager (torch 2.13), fullgraph=True must
+    surface that as a compile error; where it compiles cleanly (torch 2.11), fullgraph must succeed."""
+    row = expected_compile.rows.get(("index16-query1", "mark_unbacked", "eager"))
+    if row is None:
+        pytest.skip(f"no expected row for mark_unbacked in {expected_compile.path.name}: regenerate the table first")
     report = probe_shapes(tiny_bert, [(16, 32), (1, 8)], strategy("mark_unbacked"), fullgraph=True)
-    assert report.error, report.summary()
-    assert not report.clean and "COMPILE ERROR" in report.summary()
+    if row["fallbacks"] > 0:
+        assert report.error, report.summary()
+        assert not report.clean and "COMPILE ERROR" in report.summary()
+    else:
+        assert report.error is None and report.clean, report.summary()
 
 
 def test_cli_reports_the_blog_case_with_the_zero_one_reason(capsys, expected_compile):
