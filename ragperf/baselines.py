@@ -44,6 +44,8 @@ class BaselineFile:
     path: Path | None = None
 
     def matches(self, fp: dict) -> bool:
+        if fp.get("emulated"):  # timings under emulation say nothing about the emulated hardware
+            return False
         return all(fp.get(name) == value for name, value in self.match.items())
 
     def to_json(self) -> dict:
@@ -149,6 +151,9 @@ def with_history(old: dict | None, new: dict, keep: int = HISTORY) -> dict:
 def record(fp: dict, metrics: dict[str, dict], directory: Path = DEFAULT_DIR, note: str = "") -> Path:
     """Add one run of ``metrics`` to this machine's measured baseline file (see :func:`with_history`);
     metrics not measured this time are kept as they were."""
+    if fp.get("emulated"):
+        raise RagperfError(f"not recording a baseline on {fp['emulated']}: timings under emulation are not "
+                           "the hardware's; record on a real machine")
     path = path_for(fp, directory)
     existing = load(path) if path.exists() else None
     merged = dict(existing.metrics) if existing else {}

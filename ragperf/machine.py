@@ -92,6 +92,7 @@ def fingerprint() -> dict:
     import transformers
 
     from ragperf import knobs
+    from ragperf.arm64.identity import emulation_label
 
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text()
@@ -117,6 +118,7 @@ def fingerprint() -> dict:
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "latched_env": {k: v for k, v in knobs.latched_settings().items() if v is not None},
         "kernel": platform.release(),
+        "emulated": emulation_label(),  # e.g. "aarch64 Neoverse-V1 (emulated)" inside the QEMU lane
     }
     fields["key"] = key(fields)
     return fields
@@ -125,6 +127,8 @@ def fingerprint() -> dict:
 def key(fields: dict) -> str:
     """A stable, readable baseline key from the hard fields, e.g. ``x86_64-amd-epyc-2cpu-2t-fp32-3f9c1a2b``."""
     hard = {name: fields.get(name) for name in KEY_FIELDS}
+    if fields.get("emulated"):  # only then: real machines keep the keys their baselines were stored under
+        hard["emulated"] = fields["emulated"]
     digest = hashlib.sha256(repr(sorted(hard.items())).encode()).hexdigest()[:8]
     family = fields.get("cpu_family") or ""
     core = family.split(" (")[0] if not family.startswith("x86") else (fields.get("cpu_model") or "x86")

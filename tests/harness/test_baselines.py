@@ -106,3 +106,16 @@ def test_shipped_graviton3_figures_apply_only_on_graviton3(fp):
 def test_every_shipped_baseline_file_loads():
     files = baselines.load_all(REPO_BASELINES)
     assert files and all(f.metrics for f in files)
+
+
+def test_emulated_machines_neither_record_nor_match_baselines(tmp_path, monkeypatch):
+    """The arm64 QEMU lane looks like a Graviton3 from inside; its timings must never gate or be stored."""
+    real = machine.fingerprint()
+    monkeypatch.setenv("RAGPERF_EMULATED", "qemu")
+    monkeypatch.setenv("RAGPERF_EMULATED_CPU", "Neoverse-V1")
+    lane = machine.fingerprint()
+    assert lane["emulated"] == "aarch64 Neoverse-V1 (emulated)" and lane["key"] != real["key"]
+    stored = baselines.load(baselines.record(real, {"a/speedup": baselines.metric("speedup", 1.5, 0.01)}, tmp_path))
+    assert stored.matches(real) and not stored.matches(lane)
+    with pytest.raises(RagperfError, match="emulation"):
+        baselines.record(lane, {"a/speedup": baselines.metric("speedup", 1.5, 0.01)}, tmp_path)
