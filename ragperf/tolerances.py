@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 import torch
 
 from ragperf.errors import RagperfError
