@@ -14,7 +14,6 @@ compile lands - is visible on its own.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ import torch
 
 from ragperf.decoders import Decoder
 from ragperf.errors import RagperfError
+from ragperf.timing import now as _now
 
 COMPILE_MODES = ("eager", "compile-decode", "compile-prefill-decode")
 CACHE_KINDS = ("dynamic", "static")
@@ -61,8 +61,8 @@ class Generator:
 
     def generate(self, prompt: torch.Tensor, new_tokens: int, record_logits: bool = False) -> Generation:
         model = self.decoder.model
-        batch, length = prompt.shape
-        past = _make_cache(self.cache, model.config, batch, length + new_tokens, self.decoder)
+        length = prompt.shape[1]
+        past = _make_cache(self.cache, model.config, length + new_tokens)
         recorded: list[torch.Tensor] = []
         with torch.inference_mode():
             # An inference tensor like the decode tokens: a normal-tensor prompt would add a guard
@@ -117,15 +117,10 @@ def _step(fn: Callable[..., object], ids: torch.Tensor, past, cache_position: to
     return out.logits[:, -1, :]
 
 
-def _make_cache(kind: str, config, batch: int, max_len: int, decoder: Decoder):
+def _make_cache(kind: str, config, max_len: int):
     from transformers import DynamicCache, StaticCache
 
     if kind == "dynamic":
         return DynamicCache(config=config)
     return StaticCache(config=config, max_cache_len=max_len)
 
-
-def _now(device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter()

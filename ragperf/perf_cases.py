@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 from ragperf import timing
 from ragperf.gate import Measurement, from_figures
+from ragperf.ladder_job import BLOG_SENTENCES
 
-# The Graviton RAG blog's standalone embedding benchmark: a batch of two short sentences.
-BLOG_SENTENCES = ["This is an example sentence", "Each sentence is converted"]
 KINDS = ("embed", "decode")
 
 
