@@ -21,9 +21,11 @@ from ragperf.errors import RagperfError
 
 SUITE = "bookworm"
 GUEST_PACKAGES = ("python3", "python3-venv", "python3-pip", "python3-dev", "g++", "ca-certificates")
-HOST_PACKAGES = ("qemu-user-static", "binfmt-support", "debootstrap")
+# debian-archive-keyring: debootstrap verifies bookworm's Release file with it; Ubuntu runners lack it.
+HOST_PACKAGES = ("qemu-user-static", "binfmt-support", "debootstrap", "debian-archive-keyring")
 HOST_TOOLS = {"debootstrap": "debootstrap", "qemu-aarch64-static": "qemu-user-static", "unshare": "util-linux",
               "chroot": "coreutils", "update-binfmts": "binfmt-support"}
+HOST_FILES = {"/usr/share/keyrings/debian-archive-keyring.gpg": "debian-archive-keyring"}
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 REQUIREMENTS = Path(__file__).with_name("requirements.txt")
 HOOK = Path(__file__).with_name("guest_hook.py")
@@ -47,18 +49,24 @@ def check_host(install: bool) -> None:
     if os.geteuid() != 0:
         raise RagperfError("the arm64 lane needs root (debootstrap, chroot, mount namespaces): "
                            "run `sudo ragperf arm64 ...` or build it in a root CI container")
-    missing = sorted({pkg for tool, pkg in HOST_TOOLS.items() if shutil.which(tool) is None})
+    missing = missing_host_packages()
     if missing and install and shutil.which("apt-get"):
         log(f"installing host packages: {' '.join(HOST_PACKAGES)}")
         env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
         _run(["apt-get", "update", "-q"], env=env)
         _run(["apt-get", "install", "-y", "-q", *HOST_PACKAGES], env=env)
-        missing = sorted({pkg for tool, pkg in HOST_TOOLS.items() if shutil.which(tool) is None})
+        missing = missing_host_packages()
     if missing:
         raise RagperfError(f"missing host packages {', '.join(missing)}: "
                            f"apt-get install {' '.join(HOST_PACKAGES)}")
     if not native():
         ensure_binfmt()
+
+
+def missing_host_packages() -> list[str]:
+    missing = {pkg for tool, pkg in HOST_TOOLS.items() if shutil.which(tool) is None}
+    missing |= {pkg for path, pkg in HOST_FILES.items() if not Path(path).is_file()}
+    return sorted(missing)
 
 
 def ensure_binfmt() -> None:
