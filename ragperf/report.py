@@ -99,19 +99,21 @@ def section_blocks(name: str, section: dict) -> list[Block]:
 
 
 def _embed(data: dict) -> list[Block]:
+    # Latencies drift between processes on a shared machine; the in-process eager beside each variant
+    # is what its improvement is measured against, so both are shown.
     rows = data["rows"]
-    eager_s = sorted(r["eager_median_s"] for r in rows)[len(rows) // 2]
-    table = [["eager", f"{eager_s * 1e3:.2f}", "1.00x", "", "", "", ""]]
+    eager = sorted(r["eager_median_s"] * 1e3 for r in rows)
+    table = [["eager", f"{eager[len(eager) // 2]:.2f}", f"{eager[0]:.2f}-{eager[-1]:.2f}", "1.00x", "", "", "", ""]]
     for r in rows:
-        table.append([r["variant"], f"{r['median_s'] * 1e3:.2f}", f"{r['speedup']:.2f}x",
-                      f"{r['speedup_low']:.2f}-{r['speedup_high']:.2f}x", f"{r['first_call_s']:.1f}",
-                      str(r.get("graphs", "")), r.get("parity", {}).get("status", "")])
+        table.append([r["variant"], f"{r['median_s'] * 1e3:.2f}", f"{r['eager_median_s'] * 1e3:.2f}",
+                      f"{r['speedup']:.2f}x", f"{r['speedup_low']:.2f}-{r['speedup_high']:.2f}x",
+                      f"{r['first_call_s']:.1f}", str(r.get("graphs", "")), r.get("parity", {}).get("status", "")])
     return [("p", f"`{data['model']}`, a batch of 2 short sentences (the blog's benchmark), "
-                  f"{data['rounds']} interleaved rounds per variant, each variant in its own process. "
-                  "Blog (all-mpnet-base-v2, Graviton3): compile 1.04x, + freezing/prepack 1.69x, "
+                  f"{data['rounds']} interleaved rounds per variant, each variant in its own process beside "
+                  "its own eager. Blog (all-mpnet-base-v2, Graviton3): compile 1.04x, + freezing/prepack 1.69x, "
                   "+ inference_mode 1.70x."),
-            ("table", ["optimization level", "latency (ms)", "improvement over eager", "95% CI",
-                       "first call (s)", "graphs", "parity"], table)]
+            ("table", ["optimization level", "latency (ms)", "eager, same process (ms)", "improvement over eager",
+                       "95% CI", "first call (s)", "graphs", "parity"], table)]
 
 
 def _compile_cost(data: dict) -> list[Block]:

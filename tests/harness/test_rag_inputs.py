@@ -125,6 +125,10 @@ def test_overlap_and_rank_agreement():
     assert overlap_at_k([a, b, c], [a, b, c]) == 1.0 and rank_agreement([a, b, c], [a, b, c]) == 1.0
     assert overlap_at_k([a, b, c], [b, a, c]) == 1.0 and rank_agreement([a, b, c], [b, a, c]) == pytest.approx(1 / 3)
     assert overlap_at_k([a, b, c], [a, b, d]) == pytest.approx(2 / 3)
+    # pydoc pages repeat chunks: identical top-k lists holding a duplicate overlap fully, and a lost copy counts
+    a2 = Document(page_content="a")
+    assert overlap_at_k([a, a2, b], [a, a2, b]) == 1.0
+    assert overlap_at_k([a, a2, b], [a, b, c]) == pytest.approx(2 / 3)
 
 
 def test_prompt_wraps_each_chunk_in_blank_lines():
