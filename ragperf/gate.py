@@ -20,6 +20,7 @@ the jitter inside this run.
 
 from __future__ import annotations
 
+import argparse
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,14 +84,15 @@ def from_figures(prefix: str, figures: dict) -> dict[str, Measurement]:
     }
 
 
-def judge(m: Measurement, base: dict | None, *, tolerance: float = TOLERANCE, source: str = "",
+def judge(m: Measurement, base: dict | None, *, tolerance: float | None = None, source: str = "",
           latency_fail: float = LATENCY_FAIL, latency_warn: float = LATENCY_WARN, z: float = Z,
           max_noise: float = MAX_NOISE) -> Decision:
     """One metric's decision against its stored figure (``None``: report-only)."""
     if base is None:
         return Decision(m.name, REPORT, m,
                         message=f"{m.name}: {m.shown()}; no baseline for this metric (report only)")
-    tolerance = float(base.get("tolerance", tolerance))
+    if tolerance is None:  # an explicit tolerance (--ragperf-tolerance) beats the metric's stored one
+        tolerance = float(base.get("tolerance", TOLERANCE))
     noise = math.hypot(m.se, float(base.get("se", 0.0)))
     change = m.value / base["value"] - 1
     fmt = _fmt(m.kind)
@@ -130,6 +132,17 @@ def gate(measured: dict[str, Measurement], baseline: BaselineFile | None, **rule
         return [Decision(name, REPORT, m, message=f"{name}: {m.shown()}; {NO_BASELINE}") for name, m in measured.items()]
     source = f"{baseline.source} {baseline.path.name if baseline.path else baseline.key}"
     return [judge(m, baseline.metrics.get(name), source=source, **rules) for name, m in measured.items()]
+
+
+def fraction(text: str) -> float:
+    """A command-line fraction in (0, 1), e.g. a tolerance of 0.03 (3%)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction between 0 and 1 (e.g. 0.05 for 5%)")
+    return value
 
 
 NO_BASELINE = ("no baseline matches this machine's fingerprint (report only); record one with "

@@ -34,6 +34,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="perf: baseline folder (default: <rootdir>/baselines/perf)")
     group.addoption("--ragperf-plant-slowdown", type=float, default=0.0, metavar="FRACTION",
                     help="perf: make every compiled candidate FRACTION slower (e.g. 0.1) to prove the gate fails")
+    group.addoption("--ragperf-tolerance", type=gate.fraction, default=None, metavar="FRACTION",
+                    help="perf: the speedup drop always allowed (default: the metric's stored tolerance, else "
+                         f"{gate.TOLERANCE:g}); a runner with a tight history can gate tighter, e.g. 0.03")
     group.addoption("--ragperf-perf-report", default=None, metavar="PATH",
                     help="perf: write the gate's decisions as JSON (render with `ragperf baseline summary`)")
 
@@ -45,6 +48,7 @@ class PerfGate:
         self.config = config
         self.update = config.getoption("--ragperf-update-baselines")
         self.slowdown = config.getoption("--ragperf-plant-slowdown")
+        self.rules = {"tolerance": config.getoption("--ragperf-tolerance")}
         directory = config.getoption("--ragperf-baselines")
         self.directory = Path(directory) if directory else config.rootpath / "baselines" / "perf"
         self.decisions: list[gate.Decision] = []
@@ -94,9 +98,9 @@ class PerfGate:
                 baseline = self.baseline
             except RagperfError as exc:
                 pytest.fail(str(exc), pytrace=False)
-            decisions = gate.gate(measured, baseline)
+            decisions = gate.gate(measured, baseline, **self.rules)
             if remeasure is not None:
-                decisions = gate.confirm(decisions, baseline, remeasure)
+                decisions = gate.confirm(decisions, baseline, remeasure, **self.rules)
         self.decisions.extend(decisions)
         if benchmark is not None:
             benchmark.extra_info.update({"ragperf": figures or {}, "fingerprint": self.fingerprint["key"],

@@ -13,9 +13,12 @@ import sys
 from pathlib import Path
 
 from ragperf.errors import RagperfError
+from ragperf.gate import TOLERANCE, fraction
 
 DEFAULT_CASES = "embed:minilm:compile,embed:minilm:compile+freeze,embed:minilm:compile+freeze+inference_mode," \
                 "decode:tiny-llama:compile-decode"
+
+TOLERANCE_HELP = f"the speedup drop always allowed (default: the stored one, else {TOLERANCE:g})"
 
 
 def register(subparsers) -> None:
@@ -37,6 +40,7 @@ def register(subparsers) -> None:
     compare.add_argument("--report", type=Path, default=None, help="also write the decisions as JSON")
     compare.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     compare.add_argument("--plant-slowdown", type=float, default=0.0, help="make the compiled path this much slower")
+    compare.add_argument("--tolerance", type=fraction, default=None, help=TOLERANCE_HELP)
     compare.set_defaults(func=run_compare)
     show = sub.add_parser("show", help="print the baseline that applies to this machine (or --all)")
     common(show, cases=False)
@@ -54,6 +58,7 @@ def register(subparsers) -> None:
     prove.add_argument("--slowdowns", default="0.10,0.05", help="planted slowdowns of the compiled path")
     prove.add_argument("--planted-runs", type=int, default=10, help="runs per planted slowdown")
     prove.add_argument("--processes", type=int, default=4, help="fresh processes the runs are spread over")
+    prove.add_argument("--tolerance", type=fraction, default=None, help=TOLERANCE_HELP)
     prove.add_argument("--seed", type=int, default=0)
     prove.set_defaults(func=run_prove)
 
@@ -91,12 +96,12 @@ def run_compare(args) -> int:
     baseline = baselines.find(fp, args.dir)
     if baseline is None:
         print(f"{fp['key']}: {gate.NO_BASELINE}")
-    decisions = []
+    decisions, rules = [], {"tolerance": args.tolerance}
     for case in _cases(args):
         _progress(f"{case.prefix}: measuring in a fresh process...")
         measured = case.measurements(case.measure_fresh(args.plant_slowdown))
-        decisions += gate.confirm(gate.gate(measured, baseline), baseline,
-                                  lambda c=case: c.measurements(c.measure_fresh(args.plant_slowdown)))
+        decisions += gate.confirm(gate.gate(measured, baseline, **rules), baseline,
+                                  lambda c=case: c.measurements(c.measure_fresh(args.plant_slowdown)), **rules)
     if args.report:
         args.report.write_text(json.dumps(report_json(decisions, fp, baseline), indent=1) + "\n")
     print(gate.table(decisions, markdown=args.markdown))
@@ -186,9 +191,10 @@ def run_prove(args) -> int:
         for i, (proc, figures) in enumerate(mine):
             # the confirmation: a run of the same kind measured in another fresh process
             others = [r for p, r in mine if p != proc] or [r for j, (_, r) in enumerate(mine) if j != i] or [figures]
-            first = gate.gate(case.measurements(figures), baseline)
+            first = gate.gate(case.measurements(figures), baseline, tolerance=args.tolerance)
             spare = others[i % len(others)]
-            final = gate.confirm(first, baseline, lambda spare=spare: case.measurements(spare))
+            final = gate.confirm(first, baseline, lambda spare=spare: case.measurements(spare),
+                                 tolerance=args.tolerance)
             finals.append(next(d for d in final if d.metric.endswith("/speedup")))
         speedups = [r["speedup"] for _, r in mine]
         red = sum(d.status == gate.FAIL for d in finals)
@@ -198,7 +204,9 @@ def run_prove(args) -> int:
                      "spread": statistics.pstdev(speedups) / statistics.mean(speedups),
                      "median_se": statistics.median(r["speedup_se"] for _, r in mine)})
     base = baseline.metrics[f"{case.prefix}/speedup"]
-    print(f"case {case.prefix}, baseline {base['value']:.3f}x (se {base.get('se', 0):.1%}) from {baseline.path}; "
+    tolerance = args.tolerance or base.get("tolerance", TOLERANCE)
+    print(f"case {case.prefix}, baseline {base['value']:.3f}x (se {base.get('se', 0):.1%}) from {baseline.path}, "
+          f"tolerance {tolerance:.1%}; "
           f"{len(runs)} runs over {args.processes} fresh processes")
     print("| planted slowdown | runs | green (of which WARN) | red (gate fails) | median speedup | run-to-run spread "
           "| median run se |")

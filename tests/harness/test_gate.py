@@ -1,5 +1,7 @@
 """Gate decisions on synthetic, seeded samples: A/A stays green, planted slowdowns go red, noise is respected."""
 
+import argparse
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -76,6 +78,16 @@ def test_tolerance_applies_when_noise_is_small():
     assert gate.judge(gate.Measurement("x/speedup", "speedup", 1.88, 0.001), base.metrics["x/speedup"]).status == gate.FAIL
     loose = baselines.metric("speedup", 2.0, 0.001, tolerance=0.10)
     assert gate.judge(gate.Measurement("x/speedup", "speedup", 1.88, 0.001), loose).status == gate.PASS
+    # an explicit tolerance (--ragperf-tolerance) beats the stored one, both ways
+    assert gate.judge(gate.Measurement("x/speedup", "speedup", 1.88, 0.001), loose, tolerance=0.05).status == gate.FAIL
+    assert gate.judge(gate.Measurement("x/speedup", "speedup", 1.92, 0.001), base.metrics["x/speedup"],
+                      tolerance=0.03).status == gate.FAIL
+
+
+@pytest.mark.parametrize("text", ["0", "1", "-0.1", "5%", "five"])
+def test_tolerance_option_rejects_what_is_not_a_fraction(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="between 0 and 1"):
+        gate.fraction(text)
 
 
 @pytest.mark.parametrize("change, status", [(0.02, gate.PASS), (0.08, gate.WARN), (0.20, gate.FAIL),
