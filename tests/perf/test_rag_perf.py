@@ -42,7 +42,7 @@ def test_query_latency_vs_eager(benchmark, ragperf_perf, variant_name, chunks, e
     timings = Timings()
     store = build_index(chunks, LadderEmbeddings(build_variant(embedder, variant_name)), timings)
     comparison = timing.compare(_cycle(eager_store), _cycle(store), rounds=40, device=ragperf_device,
-                                benchmark=benchmark)
+                                benchmark=benchmark, slowdown=ragperf_perf.slowdown)
     figures = {**comparison.figures(), "chunks": len(chunks), "index_build_s": timings.index_s}
     benchmark.group = f"rag/{embedder.name}"
     ragperf_perf.check_measured(gate.from_figures(f"rag/{embedder.name}/{variant_name}", comparison.figures()),
