@@ -84,6 +84,12 @@ def from_figures(prefix: str, figures: dict) -> dict[str, Measurement]:
     }
 
 
+def tolerance_for(base: dict, tolerance: float | None = None) -> float:
+    """The tolerance that applies to a stored metric: an explicit one (``--ragperf-tolerance``) beats the
+    metric's stored one, which beats :data:`TOLERANCE`."""
+    return float(base.get("tolerance", TOLERANCE)) if tolerance is None else tolerance
+
+
 def judge(m: Measurement, base: dict | None, *, tolerance: float | None = None, source: str = "",
           latency_fail: float = LATENCY_FAIL, latency_warn: float = LATENCY_WARN, z: float = Z,
           max_noise: float = MAX_NOISE) -> Decision:
@@ -91,8 +97,7 @@ def judge(m: Measurement, base: dict | None, *, tolerance: float | None = None, 
     if base is None:
         return Decision(m.name, REPORT, m,
                         message=f"{m.name}: {m.shown()}; no baseline for this metric (report only)")
-    if tolerance is None:  # an explicit tolerance (--ragperf-tolerance) beats the metric's stored one
-        tolerance = float(base.get("tolerance", TOLERANCE))
+    tolerance = tolerance_for(base, tolerance)
     noise = math.hypot(m.se, float(base.get("se", 0.0)))
     change = m.value / base["value"] - 1
     fmt = _fmt(m.kind)

@@ -204,9 +204,8 @@ def run_prove(args) -> int:
                      "spread": statistics.pstdev(speedups) / statistics.mean(speedups),
                      "median_se": statistics.median(r["speedup_se"] for _, r in mine)})
     base = baseline.metrics[f"{case.prefix}/speedup"]
-    tolerance = args.tolerance or base.get("tolerance", TOLERANCE)
     print(f"case {case.prefix}, baseline {base['value']:.3f}x (se {base.get('se', 0):.1%}) from {baseline.path}, "
-          f"tolerance {tolerance:.1%}; "
+          f"tolerance {gate.tolerance_for(base, args.tolerance):.1%}; "
           f"{len(runs)} runs over {args.processes} fresh processes")
     print("| planted slowdown | runs | green (of which WARN) | red (gate fails) | median speedup | run-to-run spread "
           "| median run se |")
