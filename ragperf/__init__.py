@@ -1,12 +1,22 @@
 """ragperf: keeps torch.compile honest for RAG and LLM inference.
 
-Library API (the pytest plugin and the ``ragperf`` command are thin layers over it):
+The library, one subpackage per concern; imports flow one way (commands/plugin -> jobs ->
+perf/numerics/compile/rag -> models -> torch), and every layer may use the foundations
+:mod:`ragperf.errors`, :mod:`ragperf.knobs` and :mod:`ragperf.subproc`.
 
-- :mod:`ragperf.model_sources`  where a model named on the command line comes from
-- :mod:`ragperf.embedders`      sentence-transformers embedders split for torch.compile
-- :mod:`ragperf.ladder`         the Graviton RAG blog's optimization ladder
-- :mod:`ragperf.decoders`       GPT-2 / Llama decoders with dummy or local weights
-- :mod:`ragperf.generation`     a plain prefill + decode loop and its compile modes
+- :mod:`ragperf.models`    where models come from and how they are made compilable: sources, tiny
+                           models, embedders, decoders, the ladder, the generation loop, the clock
+- :mod:`ragperf.compile`   does it compile the way we think? probe, dynamic-shape strategies,
+                           recompile scenarios, expected tables
+- :mod:`ragperf.numerics`  is compiled still right? fp64-anchored verdicts, tolerances, fastmath
+                           lanes, parity runs
+- :mod:`ragperf.perf`      is it still fast? interleaved timing, hardware fingerprint, baselines,
+                           the gate, gated cases, roofline, the pytest perf plugin
+- :mod:`ragperf.rag`       the seeds' RAG flow: corpus on loopback, LangChain, FAISS
+- :mod:`ragperf.jobs`      the ``ragperf run`` sections that run in child processes, the report, plots
+- :mod:`ragperf.arm64`     the Graviton3 lane under QEMU
+- :mod:`ragperf.commands`  the ``ragperf`` subcommands; :mod:`ragperf.cli` dispatches to them
+- :mod:`ragperf.plugin`    the pytest plugin (entry point ``pytest11``): thin fixtures over the above
 """
 
 __version__ = "0.1.0"

@@ -3,16 +3,16 @@
 Fixtures
 --------
 ``ragperf_device``      torch.device picked by ``--ragperf-device``
-``embedder``            the :class:`~ragperf.embedders.Embedder` picked by ``--ragperf-embedder`` (session)
+``embedder``            the :class:`~ragperf.models.embedders.Embedder` picked by ``--ragperf-embedder`` (session)
 ``load_embedder``       ``load_embedder(spec)`` -> Embedder, cached for the session (e.g. ``"tiny-bert"``)
 ``ladder_variant``      each ladder variant name chosen by ``--ragperf-variants`` (parametrizes the test)
-``embedder_variant``    the :class:`~ragperf.ladder.LadderModel` of ``embedder`` for ``ladder_variant``
+``embedder_variant``    the :class:`~ragperf.models.ladder.LadderModel` of ``embedder`` for ``ladder_variant``
 ``eager_embedder``      the ``eager`` rung of ``embedder``
-``decoder``             the :class:`~ragperf.decoders.Decoder` picked by ``--ragperf-decoder`` (session)
-``decode_mode``         each compile mode of :mod:`ragperf.generation` (parametrizes the test)
+``decoder``             the :class:`~ragperf.models.decoders.Decoder` picked by ``--ragperf-decoder`` (session)
+``decode_mode``         each compile mode of :mod:`ragperf.models.generation` (parametrizes the test)
 ``generator``           ``build_generator(decoder, decode_mode)``
-``compile_probe``       :class:`~ragperf.probe.CompileProbe`: ``with compile_probe() as p: ...; p.report``
-``expected_compile``    the expected-behaviour table (:mod:`ragperf.expected`); ``.verify(key, report)``
+``compile_probe``       :class:`~ragperf.compile.probe.CompileProbe`: ``with compile_probe() as p: ...; p.report``
+``expected_compile``    the expected-behaviour table (:mod:`ragperf.compile.expected`); ``.verify(key, report)``
 
 Every test starts from fresh compiler state (``torch.compiler.reset()`` and cleared Dynamo counters).
 """
@@ -24,7 +24,7 @@ import pytest
 from ragperf.errors import RagperfError
 
 # The perf gate's options, fixture and terminal summary live in their own module.
-pytest_plugins = ["ragperf.perf_plugin"]
+pytest_plugins = ["ragperf.perf.plugin"]
 
 MARKERS = {
     "correctness": "numerical parity of compiled vs eager, judged against a higher-precision reference",
@@ -59,7 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {help_text}")
     variants = config.getoption("--ragperf-variants", default=None)
     if variants:
-        from ragperf.ladder import variant
+        from ragperf.models.ladder import variant
 
         try:
             [variant(v) for v in variants.split(",")]
@@ -77,8 +77,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    from ragperf.generation import COMPILE_MODES
-    from ragperf.ladder import variants_for
+    from ragperf.models.generation import COMPILE_MODES
+    from ragperf.models.ladder import variants_for
 
     if "ladder_variant" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("--ragperf-variants")
@@ -111,7 +111,7 @@ def ragperf_device(pytestconfig: pytest.Config):
 
 @pytest.fixture(scope="session")
 def load_embedder(ragperf_device):
-    from ragperf import embedders
+    from ragperf.models import embedders
 
     loaded: dict[str, embedders.Embedder] = {}
 
@@ -133,14 +133,14 @@ def embedder(load_embedder, pytestconfig: pytest.Config):
 
 @pytest.fixture
 def embedder_variant(embedder, ladder_variant: str, pytestconfig: pytest.Config):
-    from ragperf.ladder import build_variant
+    from ragperf.models.ladder import build_variant
 
     return build_variant(embedder, ladder_variant, backend=pytestconfig.getoption("--ragperf-backend"))
 
 
 @pytest.fixture
 def eager_embedder(embedder):
-    from ragperf.ladder import build_variant
+    from ragperf.models.ladder import build_variant
 
     return build_variant(embedder, "eager")
 
@@ -149,7 +149,7 @@ def eager_embedder(embedder):
 def parity_tolerance(request: pytest.FixtureRequest):
     """``parity_tolerance(device, dtype, lane)`` -> Tolerance: the built-in table, then the project's
     ``[tool.ragperf.tolerance]`` in pyproject.toml, then this test's ``ragperf_tolerance`` marker."""
-    from ragperf import tolerances
+    from ragperf.numerics import tolerances
 
     marker = request.node.get_closest_marker("ragperf_tolerance")
     pyproject = request.config.rootpath / "pyproject.toml"
@@ -165,7 +165,7 @@ def parity_tolerance(request: pytest.FixtureRequest):
 
 @pytest.fixture(scope="session")
 def decoder(pytestconfig: pytest.Config, ragperf_device):
-    from ragperf.decoders import load_decoder
+    from ragperf.models.decoders import load_decoder
 
     try:
         return load_decoder(pytestconfig.getoption("--ragperf-decoder"), device=ragperf_device)
@@ -175,15 +175,15 @@ def decoder(pytestconfig: pytest.Config, ragperf_device):
 
 @pytest.fixture
 def generator(decoder, decode_mode: str, pytestconfig: pytest.Config):
-    from ragperf.generation import build_generator
+    from ragperf.models.generation import build_generator
 
     return build_generator(decoder, decode_mode, backend=pytestconfig.getoption("--ragperf-backend"))
 
 
 @pytest.fixture
 def compile_probe():
-    """``with compile_probe() as probe: ...`` then ``probe.report`` (see :mod:`ragperf.probe`)."""
-    from ragperf.probe import CompileProbe
+    """``with compile_probe() as probe: ...`` then ``probe.report`` (see :mod:`ragperf.compile.probe`)."""
+    from ragperf.compile.probe import CompileProbe
 
     return CompileProbe
 
@@ -194,7 +194,7 @@ def expected_compile(pytestconfig: pytest.Config):
 
     With ``--ragperf-update-expected`` it records the rows instead and writes the table at session end.
     """
-    from ragperf.expected import EXPECTED_DIR, ExpectedTable
+    from ragperf.compile.expected import EXPECTED_DIR, ExpectedTable
 
     table = ExpectedTable.load(pytestconfig.rootpath / EXPECTED_DIR)
     table.updating = bool(pytestconfig.getoption("--ragperf-update-expected"))

@@ -1,7 +1,7 @@
 """``ragperf baseline``: record, compare against, show and summarize per-hardware perf baselines,
 and prove the gate on this machine (A/A runs and planted slowdowns).
 
-Every case is measured in its own fresh process (``python -m ragperf.perf_cases``).
+Every case is measured in its own fresh process (``python -m ragperf.perf.cases``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ragperf.errors import RagperfError
-from ragperf.gate import TOLERANCE, fraction
+from ragperf.perf.gate import TOLERANCE, fraction
 
 DEFAULT_CASES = "embed:minilm:compile,embed:minilm:compile+freeze,embed:minilm:compile+freeze+inference_mode," \
                 "decode:tiny-llama:compile-decode"
@@ -64,7 +64,7 @@ def register(subparsers) -> None:
 
 
 def _cases(args):
-    from ragperf.perf_cases import parse_case
+    from ragperf.perf.cases import parse_case
 
     return [parse_case(spec.strip(), args.rounds) for spec in args.cases.split(",") if spec.strip()]
 
@@ -74,8 +74,8 @@ def _progress(text: str) -> None:
 
 
 def run_record(args) -> int:
-    from ragperf import baselines
-    from ragperf.machine import fingerprint
+    from ragperf.perf import baselines
+    from ragperf.perf.machine import fingerprint
 
     fp, metrics = fingerprint(), {}
     for case in _cases(args):
@@ -88,9 +88,9 @@ def run_record(args) -> int:
 
 
 def run_compare(args) -> int:
-    from ragperf import baselines, gate
-    from ragperf.machine import fingerprint
-    from ragperf.perf_plugin import report_json
+    from ragperf.perf import baselines, gate
+    from ragperf.perf.machine import fingerprint
+    from ragperf.perf.plugin import report_json
 
     fp = fingerprint()
     baseline = baselines.find(fp, args.dir)
@@ -114,8 +114,8 @@ def run_compare(args) -> int:
 
 
 def run_show(args) -> int:
-    from ragperf import baselines
-    from ragperf.machine import fingerprint
+    from ragperf.perf import baselines
+    from ragperf.perf.machine import fingerprint
 
     fp = fingerprint()
     if args.all:
@@ -136,8 +136,8 @@ def run_show(args) -> int:
 
 
 def run_summary(args) -> int:
-    from ragperf import gate
-    from ragperf.gate import Decision, Measurement
+    from ragperf.perf import gate
+    from ragperf.perf.gate import Decision, Measurement
 
     try:
         data = json.loads(args.report.read_text())
@@ -162,9 +162,9 @@ def run_summary(args) -> int:
 def run_prove(args) -> int:
     """Spread A/A and planted runs over fresh processes (random order inside each), then gate every run
     against the stored baseline; a suspect is confirmed by a run of the same kind from another process."""
-    from ragperf import baselines, gate
-    from ragperf.machine import fingerprint
-    from ragperf.perf_cases import parse_case
+    from ragperf.perf import baselines, gate
+    from ragperf.perf.cases import parse_case
+    from ragperf.perf.machine import fingerprint
     from ragperf.subproc import run_json
 
     case = parse_case(args.case, args.rounds)
@@ -180,7 +180,7 @@ def run_prove(args) -> int:
     for index, chunk in enumerate(chunks):
         if chunk:
             _progress(f"process {index + 1}/{len(chunks)}: {len(chunk)} runs of {case.prefix}...")
-            out = run_json("ragperf.perf_cases", case.args() + ["--plan", ",".join(map(str, chunk))])
+            out = run_json("ragperf.perf.cases", case.args() + ["--plan", ",".join(map(str, chunk))])
             runs += [(index, r) for r in out["runs"]]
     rows = []
     for slowdown in [0.0, *slowdowns]:

@@ -13,7 +13,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ragperf.machine import describe, fingerprint
+    from ragperf.perf.machine import describe, fingerprint
 
     fields = fingerprint()
     print(json.dumps(fields, indent=1) if args.json else describe(fields))

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ragperf.expected import EXPECTED_DIR
+from ragperf.compile.expected import EXPECTED_DIR
 
 
 def register(subparsers) -> None:
@@ -22,9 +22,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ragperf.expected import ExpectedTable
-    from ragperf.scenarios import cases, run_case, scenario
-    from ragperf.strategies import STRATEGIES
+    from ragperf.compile.expected import ExpectedTable
+    from ragperf.compile.scenarios import cases, run_case, scenario
+    from ragperf.compile.strategies import STRATEGIES
 
     wanted = [scenario(name).name for name in args.scenario] if args.scenario else None
     table = ExpectedTable.load(args.dir)

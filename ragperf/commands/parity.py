@@ -57,9 +57,9 @@ def evaluate(args: argparse.Namespace) -> dict:
     """The verdict as a JSON-ready dict: outcome (pass/fail/skipped), lane status, and the numbers."""
     import torch
 
-    from ragperf import fastmath, parity
-    from ragperf.decoders import DECODER_NAMES
-    from ragperf.tolerances import find_pyproject, lookup
+    from ragperf.models.decoders import DECODER_NAMES
+    from ragperf.numerics import fastmath, parity
+    from ragperf.numerics.tolerances import find_pyproject, lookup
 
     status = fastmath.lane_status(args.fastmath, args.device)
     head = {"model": args.model, "variant": args.variant, "lane": args.fastmath, "device": args.device,
@@ -68,8 +68,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         return {**head, "outcome": "skipped", "reason": status.reason}
     tolerance = lookup(args.device, torch.float32, args.fastmath, pyproject=find_pyproject())
     if args.model in DECODER_NAMES or args.decoder:
-        from ragperf.decoders import load_decoder, random_prompts
-        from ragperf.generation import COMPILE_MODES
+        from ragperf.models.decoders import load_decoder, random_prompts
+        from ragperf.models.generation import COMPILE_MODES
 
         mode = "compile-decode" if args.variant == "compile" else args.variant
         if mode not in COMPILE_MODES:
@@ -81,8 +81,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         return {**head, "variant": mode, "outcome": "pass" if result.passed else "fail", "message": result.message(),
                 "first_mismatch": result.first_mismatch, "near_tie": result.near_tie,
                 "steps": [v.to_dict() for v in result.steps]}
-    from ragperf.embedders import load_embedder
-    from ragperf.ladder import variant as check_variant
+    from ragperf.models.embedders import load_embedder
+    from ragperf.models.ladder import variant as check_variant
 
     check_variant(args.variant)
     verdict = parity.embedder_parity(load_embedder(args.model, device=args.device), args.variant, args.fastmath,

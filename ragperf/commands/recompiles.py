@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ragperf.strategies import STRATEGIES
+from ragperf.compile.strategies import STRATEGIES
 
 
 def register(subparsers) -> None:
@@ -26,9 +26,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ragperf.embedders import load_embedder
-    from ragperf.scenarios import parse_shapes, probe_shapes
-    from ragperf.strategies import strategy
+    from ragperf.compile.scenarios import parse_shapes, probe_shapes
+    from ragperf.compile.strategies import strategy
+    from ragperf.models.embedders import load_embedder
 
     shapes = parse_shapes(args.shapes)  # bad input fails before the model loads
     chosen = strategy(args.strategy).require()

@@ -43,8 +43,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ragperf import report as reports
-    from ragperf.model_sources import resolve_embedder
+    from ragperf.jobs import report as reports
+    from ragperf.models.sources import resolve_embedder
 
     if args.suite in ("embed", "rag", "all"):
         resolve_embedder(args.model)  # fail fast, in this process, on a bad model spec
@@ -95,7 +95,7 @@ class SectionUnavailable(Exception):
 
 
 def _embed(args, size: str) -> dict:
-    from ragperf.ladder import variant, variants_for
+    from ragperf.models.ladder import variant, variants_for
     from ragperf.subproc import run_json
 
     rounds = args.rounds or (20 if size == "quick" else 100)
@@ -105,23 +105,23 @@ def _embed(args, size: str) -> dict:
         if name == "eager" or (args.backend != "inductor" and (chosen.freezing or chosen.mode)):
             continue  # eager is every row's baseline; freezing and modes exist only in Inductor
         say(f"ladder {name}: compile + {rounds} interleaved rounds against eager (own process)")
-        rows.append(run_json("ragperf.ladder_job", ["--model", args.model, "--variant", name, "--rounds", str(rounds),
+        rows.append(run_json("ragperf.jobs.ladder", ["--model", args.model, "--variant", name, "--rounds", str(rounds),
                                                     "--device", args.device, "--backend", args.backend,
                                                     "--progress"], progress=say))
     return {"model": args.model, "rounds": rounds, "rows": rows}
 
 
 def _compile_cost(args, size: str) -> dict:
-    from ragperf.compile_cost import cold_vs_warm
+    from ragperf.jobs.compile_cost import cold_vs_warm
 
     return {"model": args.model, **cold_vs_warm(args.model, args.device, progress=say, backend=args.backend)}
 
 
 def _rag(args, size: str) -> dict:
     try:
-        from ragperf.rag.pipeline import measure_rag
+        from ragperf.jobs.rag import measure_rag
     except ImportError as exc:
-        raise SectionUnavailable(f"ragperf.rag.pipeline.measure_rag is not importable ({exc})") from None
+        raise SectionUnavailable(f"ragperf.jobs.rag.measure_rag is not importable ({exc})") from None
     say(f"RAG: crawl, split, index and query with {args.model}, one process per variant")
     return measure_rag(args.model, quick=args.quick, device=args.device)
 
@@ -143,7 +143,7 @@ def _decode(args, size: str) -> dict:
             if args.device == "cuda":  # the decoders' serving precision on GPUs
                 job_args += ["--dtype", "bfloat16"]
             try:
-                decoders[decoder][mode] = run_json("ragperf.decode_job", job_args, progress=say,
+                decoders[decoder][mode] = run_json("ragperf.jobs.decode", job_args, progress=say,
                                                    env={"TORCHINDUCTOR_CACHE_DIR": _fresh_dir()})
             except Exception as exc:  # noqa: BLE001 - one mode failing leaves the others' rows
                 say(f"decode {decoder} {mode}: FAILED - {exc}")
@@ -169,8 +169,8 @@ def _fresh_dir() -> str:
 
 
 def _check_decoders(args) -> None:
-    from ragperf.decoders import DECODER_NAMES
     from ragperf.errors import RagperfError
+    from ragperf.models.decoders import DECODER_NAMES
 
     for decoder in args.decoder or ():
         if decoder not in DECODER_NAMES and not Path(decoder).expanduser().exists():
@@ -186,7 +186,7 @@ def _check_decoders(args) -> None:
 
 
 def _plots(report: dict, out: Path) -> list[str]:
-    from ragperf import plots
+    from ragperf.jobs import plots
 
     made: list[str] = []
     sections = report["sections"]

@@ -4,5 +4,6 @@
 - :mod:`ragperf.rag.server`      a real HTTP server on 127.0.0.1 serving them
 - :mod:`ragperf.rag.embeddings`  a LangChain ``Embeddings`` over any ladder variant, with bounded shapes
 - :mod:`ragperf.rag.pipeline`    crawl, split, index, retrieve, prompt; timings and retrieval metrics
-- :mod:`ragperf.rag.job`         one compiled variant measured against eager, in its own process
+
+The ``ragperf run`` section that measures it per variant is :mod:`ragperf.jobs.rag`.
 """

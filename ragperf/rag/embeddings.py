@@ -2,7 +2,7 @@
 
 Fixes the seed wrapper's bugs:
 
-- **pooling**: vectors come from :meth:`ragperf.embedders.Embedder.embed`, i.e. the model folder's
+- **pooling**: vectors come from :meth:`ragperf.models.embedders.Embedder.embed`, i.e. the model folder's
   own head (mean pooling + normalize for the all-* models), not BERT's ``pooler_output``;
 - **no hidden download**: nothing is constructed from a default hub id; the embedder is passed in;
 - **bounded shapes**: documents run in batches of exactly ``batch_size`` (the last one padded with
@@ -17,15 +17,15 @@ from __future__ import annotations
 import torch
 from langchain_core.embeddings import Embeddings
 
-from ragperf.embedders import Batch
 from ragperf.errors import RagperfError
-from ragperf.ladder import LadderModel
+from ragperf.models.embedders import Batch
+from ragperf.models.ladder import LadderModel
 
 DEFAULT_DOC_BATCH = 16  # the blog's index batch
 
 
 class LadderEmbeddings(Embeddings):
-    """``embed_documents`` / ``embed_query`` through ``model`` (a :class:`~ragperf.ladder.LadderModel`)."""
+    """``embed_documents`` / ``embed_query`` through ``model`` (a :class:`~ragperf.models.ladder.LadderModel`)."""
 
     def __init__(self, model: LadderModel, batch_size: int = DEFAULT_DOC_BATCH) -> None:
         if batch_size < 2:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ragperf import fastmath
+from ragperf.numerics import fastmath
 
 LANES = fastmath.LANES
 

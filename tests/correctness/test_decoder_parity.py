@@ -7,10 +7,10 @@ import torch
 from _lanes import LANES, require_lane
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from ragperf import parity
-from ragperf.decoders import random_prompts
-from ragperf.generation import COMPILE_MODES, build_generator, recompute_greedy
-from ragperf.verdicts import assert_parity
+from ragperf.models.decoders import random_prompts
+from ragperf.models.generation import COMPILE_MODES, build_generator, recompute_greedy
+from ragperf.numerics import parity
+from ragperf.numerics.verdicts import assert_parity
 
 pytestmark = pytest.mark.correctness
 

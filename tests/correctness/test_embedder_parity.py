@@ -5,8 +5,8 @@ import pytest
 import torch
 from _lanes import LANES, require_lane
 
-from ragperf import parity
-from ragperf.ladder import LADDER, build_variant
+from ragperf.models.ladder import LADDER, build_variant
+from ragperf.numerics import parity
 
 pytestmark = pytest.mark.correctness
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from ragperf import fastmath, parity
-from ragperf.fastmath import PREDICTED_GEMM_REL_RMSE, EmulatedBF16, round_to_bf16
-from ragperf.ladder import build_variant
+from ragperf.models.ladder import build_variant
+from ragperf.numerics import fastmath, parity
+from ragperf.numerics.fastmath import PREDICTED_GEMM_REL_RMSE, EmulatedBF16, round_to_bf16
 
 pytestmark = pytest.mark.correctness
 

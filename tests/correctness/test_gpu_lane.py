@@ -4,10 +4,11 @@ import pytest
 import torch
 from torch._dynamo.utils import counters
 
-from ragperf import embedders, parity
-from ragperf.decoders import load_decoder, random_prompts
-from ragperf.generation import COMPILE_MODES
-from ragperf.ladder import GPU_VARIANTS, build_variant, variants_for
+from ragperf.models import embedders
+from ragperf.models.decoders import load_decoder, random_prompts
+from ragperf.models.generation import COMPILE_MODES
+from ragperf.models.ladder import GPU_VARIANTS, build_variant, variants_for
+from ragperf.numerics import parity
 
 pytestmark = [pytest.mark.gpu, pytest.mark.correctness]
 

@@ -7,9 +7,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ragperf import parity
-from ragperf.ladder import build_variant
-from ragperf.verdicts import assert_parity
+from ragperf.models.ladder import build_variant
+from ragperf.numerics import parity
+from ragperf.numerics.verdicts import assert_parity
 
 pytestmark = pytest.mark.correctness
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from langchain_core.embeddings import Embeddings
 
-from ragperf.ladder import build_variant
+from ragperf.models.ladder import build_variant
 from ragperf.rag.corpus import load_known_answers
 from ragperf.rag.embeddings import LadderEmbeddings
 from ragperf.rag.pipeline import (

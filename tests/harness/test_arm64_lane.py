@@ -230,7 +230,7 @@ def test_lane_is_an_emulated_graviton3_with_real_bf16_fastmath():
 
     import torch
 
-    from ragperf import fastmath
+    from ragperf.numerics import fastmath
 
     label = identity.emulation_label()
     if label is None:
@@ -264,7 +264,7 @@ def test_lane_env_puts_every_linear_in_bf16():
     import torch
     import torch.nn.functional as F
 
-    from ragperf import fastmath
+    from ragperf.numerics import fastmath
 
     if identity.emulation_label() is None:
         pytest.skip("runs only inside the arm64 lane: sudo ragperf arm64 run")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from ragperf import baselines, machine
 from ragperf.errors import RagperfError
+from ragperf.perf import baselines, machine
 
 REPO_BASELINES = Path(__file__).resolve().parents[2] / "baselines" / "perf"
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ragperf.errors import RagperfError
-from ragperf.ladder import build_variant
+from ragperf.models.ladder import build_variant
 
 # Short, long enough to be truncated at max_seq_length, unicode, and near-empty texts in one batch.
 MIXED_BATCH = [
@@ -52,7 +52,7 @@ def test_variants_need_inductor_to_freeze(load_embedder):
 
 
 def test_a_broken_model_folder_fails_with_one_line(tmp_path):
-    from ragperf.embedders import load_embedder
+    from ragperf.models.embedders import load_embedder
 
     (tmp_path / "config.json").write_text('{"model_type": "bert"}')
     with pytest.raises(RagperfError, match="cannot load") as info:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ragperf.errors import RagperfError
-from ragperf.expected import (
+from ragperf.compile.expected import (
     COLUMNS,
     EXPECTED_DIR,
     REGENERATE,
@@ -17,7 +16,8 @@ from ragperf.expected import (
     parse,
     table_name,
 )
-from ragperf.probe import COUNT_FIELDS
+from ragperf.compile.probe import COUNT_FIELDS
+from ragperf.errors import RagperfError
 
 REPO = Path(__file__).resolve().parents[2]
 COUNTS = {"graphs": 2, "frames_total": 4, "frames_ok": 4, "fallbacks": 0, "ops_captured": 158,

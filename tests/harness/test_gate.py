@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ragperf import baselines, gate, timing
-from ragperf.baselines import BaselineFile
+from ragperf.perf import baselines, gate, timing
+from ragperf.perf.baselines import BaselineFile
 
 
 def samples(ratio, noise, rounds=60, seed=0, eager_s=0.010):
@@ -157,8 +157,8 @@ def test_a_speedup_at_or_above_its_baseline_never_fails(value, se, gain):
 
 def test_cli_summary_renders_a_pytest_gate_report_as_markdown(tmp_path, capsys):
     from ragperf.cli import main
-    from ragperf.machine import fingerprint
-    from ragperf.perf_plugin import report_json
+    from ragperf.perf.machine import fingerprint
+    from ragperf.perf.plugin import report_json
 
     base = baseline_of(measured(1.5, 0.02, seed=100))
     decisions = gate.gate({"embed/m/compile/speedup": measured(1.2, 0.02)}, base)

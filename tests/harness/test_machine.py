@@ -1,6 +1,6 @@
 """The hardware fingerprint: CPU family from /proc/cpuinfo, and a key that moves only with hard fields."""
 
-from ragperf import machine
+from ragperf.perf import machine
 
 GRAVITON3 = """processor\t: 0
 BogoMIPS\t: 2100.00

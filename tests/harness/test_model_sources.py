@@ -3,7 +3,7 @@
 import pytest
 
 from ragperf.errors import RagperfError
-from ragperf.model_sources import EMBEDDER_NAMES, resolve_embedder
+from ragperf.models.sources import EMBEDDER_NAMES, resolve_embedder
 
 
 def test_minilm_comes_from_the_installed_package():

@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from ragperf import gate, timing
+from ragperf.perf import gate, timing
 
 PERF_TEST = '''
 import pytest
-from ragperf.perf_cases import Case
+from ragperf.perf.cases import Case
 
 @pytest.mark.perf
 def test_smoke(benchmark, ragperf_perf):
@@ -49,8 +49,8 @@ def compiled_before_pytester():
     """Import everything the inner runs use before ``pytester`` snapshots ``sys.modules``: it drops every
     module imported after the snapshot when the test ends, and torch's compiler modules imported twice in
     one process break later compiles (seen as an IndexError inside Dynamo in the decoder scenarios)."""
-    from ragperf.machine import fingerprint
-    from ragperf.perf_cases import Case
+    from ragperf.perf.cases import Case
+    from ragperf.perf.machine import fingerprint
 
     Case("embed", "tiny-bert", "compile", rounds=3, backend="aot_eager").measure()
     fingerprint()

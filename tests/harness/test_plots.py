@@ -8,9 +8,9 @@ import pytest
 import torch
 from matplotlib.colors import to_rgb
 
-from ragperf import plots
-from ragperf.decode_job import break_even_tokens, phase_row
-from ragperf.generation import Generation
+from ragperf.jobs import plots
+from ragperf.jobs.decode import break_even_tokens, phase_row
+from ragperf.models.generation import Generation
 
 STEPS = 30
 

@@ -4,8 +4,8 @@ import pytest
 
 USER_TESTS = '''
 import torch
-from ragperf.decoders import random_prompts
-from ragperf.generation import build_generator
+from ragperf.models.decoders import random_prompts
+from ragperf.models.generation import build_generator
 
 TEXTS = ["hello world", "a longer sentence about retrieval augmented generation"]
 

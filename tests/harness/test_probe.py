@@ -6,8 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch._dynamo.testing import CompileCounterWithBackend
 
-from ragperf.errors import RagperfError
-from ragperf.probe import (
+from ragperf.compile.probe import (
     COUNT_FIELDS,
     CompileProbe,
     ProbeReport,
@@ -15,8 +14,9 @@ from ragperf.probe import (
     RecompileInSteadyState,
     steady_state,
 )
-from ragperf.scenarios import parse_shapes
-from ragperf.strategies import STRATEGIES, StrategyUnavailable, strategy
+from ragperf.compile.scenarios import parse_shapes
+from ragperf.compile.strategies import STRATEGIES, StrategyUnavailable, strategy
+from ragperf.errors import RagperfError
 
 
 def _toy(x):

@@ -12,7 +12,7 @@ import torch
 from langchain_core.documents import Document
 
 from ragperf.errors import RagperfError
-from ragperf.ladder import build_variant
+from ragperf.models.ladder import build_variant
 from ragperf.rag.corpus import Site, build_site, load_known_answers
 from ragperf.rag.embeddings import LadderEmbeddings
 from ragperf.rag.pipeline import (
@@ -138,7 +138,7 @@ def test_prompt_wraps_each_chunk_in_blank_lines():
 
 @pytest.mark.slow
 def test_measure_rag_reports_each_variant_from_its_own_process():
-    from ragperf.rag.pipeline import measure_rag, rag_table
+    from ragperf.jobs.rag import measure_rag, rag_table
 
     result = measure_rag("tiny-bert", ["compile"], quick=True)
     (row,) = result["rows"]
@@ -148,7 +148,7 @@ def test_measure_rag_reports_each_variant_from_its_own_process():
 
 
 def test_measure_rag_rejects_unknown_variant():
-    from ragperf.rag.pipeline import measure_rag
+    from ragperf.jobs.rag import measure_rag
 
     with pytest.raises(RagperfError, match="unknown variant"):
         measure_rag("tiny-bert", ["turbo"], quick=True)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ragperf import report as reports
+from ragperf.jobs import report as reports
 
 LADDER_ROW = {"variant": "compile+freeze", "eager_median_s": 0.010, "median_s": 0.006, "speedup": 1.66,
               "speedup_low": 1.6, "speedup_high": 1.7, "first_call_s": 12.0, "graphs": 1,
@@ -29,7 +29,7 @@ def report():
         "eager": {"rows": [_decode_row(1, [[1, 2, 3, 4]], 0.1, 0.01, 0.01)]},
         "compile-decode": {"rows": [_decode_row(1, [[1, 2, 9, 9]], 0.1, 5.0, 0.005)],
                            "toolchain_warmup_s": 20.0},
-        "compile-prefill-decode": {"error": "planted: decode_job exited 1"}}}
+        "compile-prefill-decode": {"error": "planted: ragperf.jobs.decode exited 1"}}}
     r["sections"] = {
         "embed": {"status": "ok", "seconds": 30.0, "data": {"model": "minilm", "rounds": 20, "rows": [LADDER_ROW]}},
         "compile_cost": {"status": "failed", "seconds": 1.0, "error": "RagperfError: child died"},
@@ -43,7 +43,7 @@ def report():
 
 
 def test_json_carries_the_machine_fingerprint_and_round_trips(tmp_path, report):
-    from ragperf.machine import fingerprint
+    from ragperf.perf.machine import fingerprint
 
     json_path, md_path = reports.write(report, tmp_path)
     loaded = json.loads(json_path.read_text())
@@ -69,7 +69,7 @@ def test_decode_table_has_the_papers_columns_and_break_even(report):
             "| total (s) | break-even (tokens) |") in md
     # (0.1 + 5.0 - 0.005) - (0.1 + 0.01 - 0.01) fixed seconds more, 0.005 s/token saved: 999 tokens.
     assert "| compile-decode | 1 | 0.10 | 5.00 | 0.01 | 5.00 | 5.11 | 999 |" in md
-    assert "FAILED: planted: decode_job exited 1" in md
+    assert "FAILED: planted: ragperf.jobs.decode exited 1" in md
     assert "compile-decode 20.0 s" in md
 
 

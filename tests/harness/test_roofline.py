@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from ragperf.decoders import load_decoder
-from ragperf.roofline import decode_bytes_per_token, decode_roofline, kv_cache_bytes, peak_bandwidth
+from ragperf.models.decoders import load_decoder
+from ragperf.perf.roofline import decode_bytes_per_token, decode_roofline, kv_cache_bytes, peak_bandwidth
 
 
 def test_kv_cache_bytes_count_grouped_query_heads():

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from ragperf.commands import run as run_cmd
-from ragperf.decode_job import break_even_tokens, cumulative_seconds, measure_mode, phase_row
-from ragperf.generation import Generation
+from ragperf.jobs.decode import break_even_tokens, cumulative_seconds, measure_mode, phase_row
+from ragperf.models.generation import Generation
 
 TINY = {"prompt_len": 6, "new_tokens": 6, "backend": "aot_eager"}
 
@@ -134,7 +134,7 @@ def test_ctrl_c_leaves_no_orphan_process(tmp_path):
     deadline = time.monotonic() + 120
     children: list[psutil.Process] = []
     while not children and time.monotonic() < deadline and proc.poll() is None:
-        children = [c for c in parent.children(recursive=True) if "decode_job" in " ".join(c.cmdline())]
+        children = [c for c in parent.children(recursive=True) if "ragperf.jobs.decode" in " ".join(c.cmdline())]
         time.sleep(0.2)
     assert children, "ragperf run never started a decode job"
     time.sleep(1.0)  # let the child get going (imports, model)

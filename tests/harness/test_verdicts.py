@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from ragperf import tolerances
 from ragperf.errors import RagperfError
-from ragperf.verdicts import ParityFailure, assert_parity, judge
+from ragperf.numerics import tolerances
+from ragperf.numerics.verdicts import ParityFailure, assert_parity, judge
 
 FP32 = tolerances.lookup("cpu", torch.float32, "off")
 BF16 = tolerances.lookup("cpu", torch.float32, "emulated")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ragperf.perf_cases import Case
+from ragperf.perf.cases import Case
 
 pytestmark = pytest.mark.perf
 

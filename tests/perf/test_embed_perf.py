@@ -7,8 +7,8 @@
 
 import pytest
 
-from ragperf.ladder import GPU_VARIANTS
-from ragperf.perf_cases import EMBED_LADDER, Case
+from ragperf.models.ladder import GPU_VARIANTS
+from ragperf.perf.cases import EMBED_LADDER, Case
 
 pytestmark = pytest.mark.perf
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from ragperf import gate, timing
-from ragperf.ladder import LADDER, build_variant
+from ragperf.models.ladder import LADDER, build_variant
+from ragperf.perf import gate, timing
 from ragperf.rag.corpus import load_known_answers
 from ragperf.rag.embeddings import LadderEmbeddings
 from ragperf.rag.pipeline import Timings, build_index, crawl_corpus, retrieve

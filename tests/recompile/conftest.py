@@ -6,7 +6,7 @@ import pytest
 @pytest.fixture(scope="session")
 def scenario_models(load_embedder, ragperf_device):
     """``{"tiny-bert": Embedder, "tiny-llama": Decoder}``, each loaded on first use."""
-    from ragperf.decoders import DECODER_NAMES, load_decoder
+    from ragperf.models.decoders import DECODER_NAMES, load_decoder
 
     loaded = {}
 

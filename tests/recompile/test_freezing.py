@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch._inductor.utils import run_and_get_code
 
-from ragperf.ladder import build_variant
-from ragperf.scenarios import synthetic_batch
+from ragperf.compile.scenarios import synthetic_batch
+from ragperf.models.ladder import build_variant
 
 pytestmark = pytest.mark.recompile
 PACKED_LINEAR = ("torch.ops.mkl._mkl_linear", "torch.ops.mkldnn._linear_pointwise")

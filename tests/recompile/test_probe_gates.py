@@ -5,9 +5,9 @@ import json
 import pytest
 
 from ragperf.cli import main
-from ragperf.probe import COUNT_FIELDS, RecompileInSteadyState, steady_state
-from ragperf.scenarios import compile_embedder, probe_shapes, synthetic_batch
-from ragperf.strategies import strategy
+from ragperf.compile.probe import COUNT_FIELDS, RecompileInSteadyState, steady_state
+from ragperf.compile.scenarios import compile_embedder, probe_shapes, synthetic_batch
+from ragperf.compile.strategies import strategy
 
 pytestmark = pytest.mark.recompile
 

@@ -4,7 +4,7 @@
 dimension dynamic from the first call, so a compiled embedder holds one graph per batch size and
 nothing more, whatever the corpus or query lengths. The seed's wrapper (all chunks in one batch,
 static shapes) recompiles when documents are added; the last test shows the probe sees that.
-Counted with :class:`ragperf.probe.CompileProbe` and enforced with :func:`ragperf.probe.steady_state`
+Counted with :class:`ragperf.compile.probe.CompileProbe` and enforced with :func:`ragperf.compile.probe.steady_state`
 (``set_stance("fail_on_recompile")``; its error carries the guard that failed).
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from ragperf.ladder import build_variant
-from ragperf.probe import CompileProbe, steady_state
+from ragperf.compile.probe import CompileProbe, steady_state
+from ragperf.models.ladder import build_variant
 from ragperf.rag.corpus import load_known_answers
 from ragperf.rag.embeddings import LadderEmbeddings
 from ragperf.rag.pipeline import build_index, crawl_corpus, retrieve

@@ -7,8 +7,8 @@ that hold whatever the counts: why each recompile happened, and that fallbacks a
 
 import pytest
 
-from ragperf.scenarios import SCENARIOS, cases
-from ragperf.strategies import STRATEGIES
+from ragperf.compile.scenarios import SCENARIOS, cases
+from ragperf.compile.strategies import STRATEGIES
 
 pytestmark = pytest.mark.recompile
 BACKEND = "eager"  # Dynamo-only questions: no Inductor needed

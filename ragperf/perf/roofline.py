@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ragperf.decoders import Decoder
+from ragperf.models.decoders import Decoder
 
 # Datasheet peak memory bandwidth in bytes/s, matched against torch.cuda.get_device_name().
 PEAK_BANDWIDTH = (

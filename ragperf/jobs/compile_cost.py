@@ -5,7 +5,7 @@ Each scenario is its own process, sharing one explicit ``TORCHINDUCTOR_CACHE_DIR
 carries its compile cache sees (vLLM's advice). The ``compile`` ladder variant is used: freezing
 bypasses the FX-graph and AOTAutograd caches, so a frozen model would be cold every time.
 
-``python -m ragperf.compile_cost --model minilm`` (with ``TORCHINDUCTOR_CACHE_DIR`` set) prints
+``python -m ragperf.jobs.compile_cost --model minilm`` (with ``TORCHINDUCTOR_CACHE_DIR`` set) prints
 one scenario's JSON line; :func:`cold_vs_warm` runs both.
 """
 
@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from ragperf.ladder_job import BLOG_SENTENCES
+from ragperf.models.ladder import BLOG_SENTENCES
 
 VARIANT = "compile"
 
@@ -28,9 +28,9 @@ def measure_first_call(model: str, device: str = "cpu", backend: str = "inductor
     process_start = time.perf_counter()
     import torch
 
-    from ragperf.embedders import load_embedder
-    from ragperf.ladder import build_variant
-    from ragperf.probe import CompileProbe
+    from ragperf.compile.probe import CompileProbe
+    from ragperf.models.embedders import load_embedder
+    from ragperf.models.ladder import build_variant
 
     embedder = load_embedder(model, device=device)
     batch = embedder.tokenize(BLOG_SENTENCES)
@@ -63,13 +63,13 @@ def cold_vs_warm(model: str, device: str = "cpu", progress: Callable[[str], None
         for scenario in ("cold", "warm"):
             if progress:
                 progress(f"compile cost, {scenario} cache: compiling {model} ({VARIANT}) in a new process")
-            out[scenario] = run_json("ragperf.compile_cost", ["--model", model, "--device", device, "--backend", backend],
+            out[scenario] = run_json("ragperf.jobs.compile_cost", ["--model", model, "--device", device, "--backend", backend],
                                      env={"TORCHINDUCTOR_CACHE_DIR": cache_dir})
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m ragperf.compile_cost")
+    parser = argparse.ArgumentParser(prog="python -m ragperf.jobs.compile_cost")
     parser.add_argument("--model", default="minilm")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--backend", default="inductor")

@@ -3,7 +3,7 @@
 Rules (``noise`` = sqrt(se_measured**2 + se_baseline**2), relative standard errors):
 
 The baseline's se includes the run-to-run spread of its recorded history (see
-:func:`ragperf.baselines.with_history`), so ``noise`` covers drift between processes, not only
+:func:`ragperf.perf.baselines.with_history`), so ``noise`` covers drift between processes, not only
 the jitter inside this run.
 
 * **speedup** (eager/compiled, measured interleaved in one process): FAIL when it falls below the
@@ -25,7 +25,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ragperf.baselines import BaselineFile
+from ragperf.perf.baselines import BaselineFile
 
 PASS, WARN, FAIL, INCONCLUSIVE, REPORT = "PASS", "WARN", "FAIL", "INCONCLUSIVE", "REPORT"
 SUSPECT = (FAIL, INCONCLUSIVE)
@@ -75,7 +75,7 @@ class Decision:
 
 
 def from_figures(prefix: str, figures: dict) -> dict[str, Measurement]:
-    """The gated metrics of one :meth:`ragperf.timing.Comparison.figures`: speedup and median latency."""
+    """The gated metrics of one :meth:`ragperf.perf.timing.Comparison.figures`: speedup and median latency."""
     return {
         f"{prefix}/speedup": Measurement(f"{prefix}/speedup", "speedup", figures["speedup"], figures["speedup_se"],
                                          figures["speedup_low"], figures["speedup_high"]),

@@ -1,4 +1,4 @@
-"""Parity runs of real models: eager twice, compiled, and an fp64 copy, judged by :mod:`ragperf.verdicts`.
+"""Parity runs of real models: eager twice, compiled, and an fp64 copy, judged by :mod:`ragperf.numerics.verdicts`.
 
 The same functions serve ``ragperf parity`` and the tests in ``tests/correctness``. The fp64
 reference is a deep copy of the eager model cast to float64 (PyTorch's benchmark harness does the
@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ragperf import fastmath
-from ragperf.decoders import Decoder
-from ragperf.embedders import Batch, Embedder
-from ragperf.generation import build_generator
-from ragperf.ladder import build_variant
-from ragperf.tolerances import Tolerance
-from ragperf.verdicts import Verdict, judge
+from ragperf.models.decoders import Decoder
+from ragperf.models.embedders import Batch, Embedder
+from ragperf.models.generation import build_generator
+from ragperf.models.ladder import build_variant
+from ragperf.numerics import fastmath
+from ragperf.numerics.tolerances import Tolerance
+from ragperf.numerics.verdicts import Verdict, judge
 
 # Varied lengths and scripts, one of them past tiny models' truncation length when repeated.
 DEFAULT_TEXTS = (
@@ -60,7 +60,7 @@ def embedder_parity(embedder: Embedder, variant: str, lane: str, tolerance: Tole
                     plant: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Verdict:
     """Verdict on ladder ``variant`` vs eager, both in fastmath ``lane``, judged against fp64.
 
-    Raises :class:`~ragperf.fastmath.LaneInactive` when the lane does nothing here. ``plant``
+    Raises :class:`~ragperf.numerics.fastmath.LaneInactive` when the lane does nothing here. ``plant``
     transforms the compiled output (tests plant bugs with it).
     """
     fastmath.lane_status(lane, embedder.device.type).require()

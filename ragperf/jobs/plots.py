@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ragperf.decode_job import break_even_tokens, cumulative_seconds  # noqa: E402
+from ragperf.jobs.decode import break_even_tokens, cumulative_seconds  # noqa: E402
 
 MODE_STYLE = {"eager": ("tab:gray", "-"), "compile-decode": ("tab:blue", "-"),
               "compile-prefill-decode": ("tab:orange", "--")}

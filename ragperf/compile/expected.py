@@ -3,7 +3,7 @@
 One CSV per torch minor version and transformers major version, like PyTorch's
 ``benchmarks/dynamo/ci_expected_accuracy`` CSVs: ``baselines/expected/torch2.13-transformers5.csv``.
 A row is keyed by (scenario, strategy, backend) and holds the counts of
-:data:`ragperf.probe.COUNT_FIELDS`.
+:data:`ragperf.compile.probe.COUNT_FIELDS`.
 
 A check fails when reality differs in *either* direction - an improvement is a change the table must
 record, or it stops being true - and the failure prints the row to paste and the command that
@@ -18,8 +18,8 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ragperf.compile.probe import COUNT_FIELDS, ProbeReport
 from ragperf.errors import RagperfError
-from ragperf.probe import COUNT_FIELDS, ProbeReport
 
 KEY_FIELDS = ("scenario", "strategy", "backend")
 COLUMNS = KEY_FIELDS + COUNT_FIELDS

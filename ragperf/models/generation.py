@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ragperf.decoders import Decoder
 from ragperf.errors import RagperfError
-from ragperf.timing import now as _now
+from ragperf.models.clock import now as _now
+from ragperf.models.decoders import Decoder
 
 COMPILE_MODES = ("eager", "compile-decode", "compile-prefill-decode")
 CACHE_KINDS = ("dynamic", "static")

@@ -46,7 +46,7 @@ DECODER_NAMES = tuple(DECODER_CONFIGS)
 
 @dataclass
 class Decoder:
-    """A causal LM ready for :mod:`ragperf.generation`; ``dummy`` is True for random weights."""
+    """A causal LM ready for :mod:`ragperf.models.generation`; ``dummy`` is True for random weights."""
 
     name: str
     model: nn.Module

@@ -3,7 +3,7 @@
 A file holds the figures of one machine kind (``source: measured``) or figures published elsewhere
 for a machine kind (``source: published``, never measured here). Its ``match`` object lists the
 fingerprint fields a machine must have for the file to apply; a measured file matches on every
-hard field of :data:`ragperf.machine.KEY_FIELDS`, a published one on fewer (say, arch and CPU part).
+hard field of :data:`ragperf.perf.machine.KEY_FIELDS`, a published one on fewer (say, arch and CPU part).
 
 Files are written atomically (temporary file, then ``os.replace``); a file that is not valid JSON,
 not a ragperf baseline, or from a newer schema stops with one clear line.
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ragperf.errors import RagperfError
-from ragperf.machine import KEY_FIELDS
+from ragperf.perf.machine import KEY_FIELDS
 
 SCHEMA = "ragperf-perf-baseline"
 SCHEMA_VERSION = 1

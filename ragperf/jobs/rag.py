@@ -1,6 +1,6 @@
 """One compiled variant of the RAG flow against eager, in this process (one variant per process).
 
-``python -m ragperf.rag.job --model minilm --variant compile+freeze`` prints one JSON line: index
+``python -m ragperf.jobs.rag --model minilm --variant compile+freeze`` prints one JSON line: index
 build time (the compiled one includes compiling), the first query (the batch-1 graph compiles there),
 query latency interleaved with eager over the known-answer questions, speedup with its CI, recall@5
 of both, top-5 agreement, and the graphs compiled while timing (should be 0).
@@ -12,15 +12,16 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Sequence
 
 
 def measure_variant(model: str, variant: str, rounds: int, device: str = "cpu", split: str = "serve") -> dict:
     import torch
     from torch._dynamo.utils import counters
 
-    from ragperf import timing
-    from ragperf.embedders import load_embedder
-    from ragperf.ladder import build_variant
+    from ragperf.models.embedders import load_embedder
+    from ragperf.models.ladder import build_variant
+    from ragperf.perf import timing
     from ragperf.rag.corpus import load_known_answers
     from ragperf.rag.embeddings import LadderEmbeddings
     from ragperf.rag.pipeline import Timings, build_index, crawl_corpus, overlap_at_k, recall_at_k, retrieve
@@ -58,8 +59,45 @@ def measure_variant(model: str, variant: str, rounds: int, device: str = "cpu", 
     }
 
 
+def measure_rag(model: str = "minilm", variants: Sequence[str] | None = None, quick: bool = False,
+                device: str = "cpu", split: str = "serve") -> dict:
+    """Index build and query latency per compiled variant vs eager, speedup, recall@5 - for ``ragperf run``.
+
+    Each variant runs in its own subprocess (:mod:`ragperf.jobs.rag`): Inductor's freezing and weight
+    prepacking are latched per process. Returns ``{"model", "split", "rows": [one dict per variant]}``;
+    :func:`rag_table` renders it.
+    """
+    from ragperf.models.ladder import LADDER, variant
+    from ragperf.subproc import run_json
+
+    names = [v for v in (variants or LADDER) if v != "eager"]
+    for name in names:
+        variant(name)  # fail fast on a bad name, in this process
+    rounds = 10 if quick else 50
+    rows = [run_json("ragperf.jobs.rag", ["--model", model, "--variant", name, "--rounds", str(rounds),
+                                         "--device", device, "--split", split]) for name in names]
+    return {"model": model, "split": split, "rounds": rounds, "rows": rows}
+
+
+def rag_table(result: dict) -> str:
+    """Markdown table of :func:`measure_rag`'s result."""
+    lines = ["| RAG variant | index build (s) | query (ms) | speedup over eager | 95% CI | first query (s) "
+             "| recall@5 | top-5 agreement |",
+             "|---|---:|---:|---:|---|---:|---:|---:|"]
+    rows = result["rows"]
+    if rows:
+        r = rows[0]
+        lines.append(f"| eager | {r['eager_index_s']:.2f} | {r['eager_query_s'] * 1e3:.2f} | 1.00x | | "
+                     f"| {r['eager_recall']:.2f} | |")
+    for r in rows:
+        lines.append(f"| {r['variant']} | {r['index_s']:.2f} | {r['query_s'] * 1e3:.2f} | {r['speedup']:.2f}x | "
+                     f"{r['speedup_low']:.2f}-{r['speedup_high']:.2f}x | {r['first_query_s']:.2f} | "
+                     f"{r['recall']:.2f} | {r['mean_overlap']:.2f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m ragperf.rag.job")
+    parser = argparse.ArgumentParser(prog="python -m ragperf.jobs.rag")
     parser.add_argument("--model", default="minilm")
     parser.add_argument("--variant", required=True)
     parser.add_argument("--rounds", type=int, default=50)

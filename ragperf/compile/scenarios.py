@@ -1,6 +1,6 @@
 """Recompile scenarios: shape schedules run under a dynamic-shape strategy with the compile probe around them.
 
-Each scenario returns a :class:`ScenarioResult`: the :class:`~ragperf.probe.ProbeReport` of the whole
+Each scenario returns a :class:`ScenarioResult`: the :class:`~ragperf.compile.probe.ProbeReport` of the whole
 schedule (the counts stored in the expected-behaviour tables) and, where the scenario has one, the
 report of its steady-state window after warm-up. The same functions serve ``pytest tests/recompile``,
 ``ragperf expected --update`` and ``ragperf recompiles``.
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ragperf.compile.probe import CompileProbe, ProbeReport, compile_errors, steady_state
+from ragperf.compile.strategies import STRATEGIES, Strategy
 from ragperf.errors import RagperfError
-from ragperf.probe import CompileProbe, ProbeReport, compile_errors, steady_state
-from ragperf.strategies import STRATEGIES, Strategy
 
 Shape = tuple[int, int]  # (batch, sequence length)
 GRAD_MODES = ("no_grad", "inference_mode")
@@ -54,7 +54,7 @@ class EmbedderScenario:
 
     def run(self, model, strat: Strategy, backend: str = "eager", fullgraph: bool = False,
             gate: bool = False) -> ScenarioResult:
-        """Run on an :class:`~ragperf.embedders.Embedder`; ``gate`` fails the steady window on any recompile."""
+        """Run on an :class:`~ragperf.models.embedders.Embedder`; ``gate`` fails the steady window on any recompile."""
         compiled = compile_embedder(model, strat, backend, fullgraph)
         cut = len(self.steps) if self.warmup is None else self.warmup
         with CompileProbe() as whole:
@@ -83,8 +83,8 @@ class DecoderScenario:
 
     def run(self, model, strat: Strategy, backend: str = "eager", fullgraph: bool = False,
             gate: bool = False) -> ScenarioResult:
-        from ragperf.decoders import random_prompts
-        from ragperf.generation import build_generator
+        from ragperf.models.decoders import random_prompts
+        from ragperf.models.generation import build_generator
 
         generator = build_generator(model, "compile-prefill-decode", dynamic=strat.dynamic, cache=self.cache,
                                     backend=backend, fullgraph=fullgraph)
@@ -139,8 +139,8 @@ def cases() -> list[tuple[str, str]]:
 
 def load_model(spec: str, device: str | torch.device = "cpu"):
     """An embedder for embedder scenarios, a decoder for ``tiny-llama``-style decoder scenarios."""
-    from ragperf.decoders import DECODER_NAMES, load_decoder
-    from ragperf.embedders import load_embedder
+    from ragperf.models.decoders import DECODER_NAMES, load_decoder
+    from ragperf.models.embedders import load_embedder
 
     return load_decoder(spec, device=device) if spec in DECODER_NAMES else load_embedder(spec, device=device)
 

@@ -18,7 +18,7 @@ from torch import nn
 
 from ragperf import knobs
 from ragperf.errors import RagperfError
-from ragperf.model_sources import resolve_embedder
+from ragperf.models.sources import resolve_embedder
 
 Batch = dict[str, torch.Tensor]
 
@@ -70,7 +70,7 @@ _MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 def load_embedder(spec: str = "minilm", device: str | torch.device = "cpu",
                   dtype: torch.dtype = torch.float32) -> Embedder:
-    """Load the embedder named by ``spec`` (see :func:`ragperf.model_sources.resolve_embedder`)."""
+    """Load the embedder named by ``spec`` (see :func:`ragperf.models.sources.resolve_embedder`)."""
     path = resolve_embedder(spec)
     knobs.quiet_libraries()
     from sentence_transformers import SentenceTransformer

@@ -2,7 +2,7 @@
 
 A :class:`Case` is one eager-vs-compiled comparison, e.g. an embedding ladder rung or a decode
 mode. :meth:`Case.measure` runs it in this process (optionally through pytest-benchmark's fixture);
-:meth:`Case.measure_fresh` runs it in a child process (``python -m ragperf.perf_cases ...``), which
+:meth:`Case.measure_fresh` runs it in a child process (``python -m ragperf.perf.cases ...``), which
 is how the gate re-measures a suspect and how every freezing rung gets its own latched state.
 """
 
@@ -12,9 +12,9 @@ import argparse
 import json
 from dataclasses import dataclass
 
-from ragperf import timing
-from ragperf.gate import Measurement, from_figures
-from ragperf.ladder_job import BLOG_SENTENCES
+from ragperf.models.ladder import BLOG_SENTENCES
+from ragperf.perf import timing
+from ragperf.perf.gate import Measurement, from_figures
 
 KINDS = ("embed", "decode")
 
@@ -46,16 +46,16 @@ class Case:
 
         dtype = getattr(torch, self.dtype)
         if self.kind == "embed":
-            from ragperf.embedders import load_embedder
-            from ragperf.ladder import build_variant
+            from ragperf.models.embedders import load_embedder
+            from ragperf.models.ladder import build_variant
 
             embedder = load_embedder(self.model, device=self.device, dtype=dtype)
             batch = embedder.tokenize(BLOG_SENTENCES)
             eager = build_variant(embedder, "eager")
             candidate = build_variant(embedder, self.variant, backend=self.backend)
             return (lambda: eager(batch)), (lambda: candidate(batch))
-        from ragperf.decoders import load_decoder, random_prompts
-        from ragperf.generation import build_generator
+        from ragperf.models.decoders import load_decoder, random_prompts
+        from ragperf.models.generation import build_generator
 
         decoder = load_decoder(self.model, device=self.device, dtype=dtype)
         prompt = random_prompts(decoder, 1, self.prompt_len, seed=self.seed)
@@ -65,7 +65,7 @@ class Case:
         return (lambda: eager.generate(prompt, self.new_tokens)), (lambda: candidate.generate(prompt, self.new_tokens))
 
     def measure(self, *, benchmark=None, slowdown: float = 0.0) -> dict:
-        """Figures of :meth:`ragperf.timing.Comparison.figures` for this case, measured in this process;
+        """Figures of :meth:`ragperf.perf.timing.Comparison.figures` for this case, measured in this process;
         decode cases add per-token decode latency, tokens/s and (on GPUs) the bandwidth roofline."""
         import torch
 
@@ -84,8 +84,8 @@ class Case:
 
         import torch
 
-        from ragperf import roofline
-        from ragperf.decoders import load_decoder
+        from ragperf.models.decoders import load_decoder
+        from ragperf.perf import roofline
 
         eager_s, token_s = statistics.median(eager.step_s[1:]), statistics.median(candidate.step_s[1:])
         figures = {"eager_token_s": eager_s, "token_s": token_s, "tokens_per_s": 1 / token_s,
@@ -113,7 +113,7 @@ class Case:
         """:meth:`measure` in a child process (fresh compiler, allocator and latched settings)."""
         from ragperf.subproc import run_json
 
-        return run_json("ragperf.perf_cases", self.args(slowdown), timeout=timeout)
+        return run_json("ragperf.perf.cases", self.args(slowdown), timeout=timeout)
 
 
 # The default gated set: the blog's ladder on MiniLM and decode on tiny-llama.
@@ -138,7 +138,7 @@ def parse_case(spec: str, rounds: int | None = None) -> Case:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ragperf.perf_cases", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ragperf.perf.cases", description=__doc__)
     parser.add_argument("kind", choices=KINDS)
     parser.add_argument("--model", required=True)
     parser.add_argument("--variant", required=True)

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ragperf.tolerances import Tolerance
+from ragperf.numerics.tolerances import Tolerance
 
 _SMALL_TENSOR = 1000  # torch._dynamo.utils.same: fewer elements -> multiplier at least 3
 

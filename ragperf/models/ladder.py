@@ -20,8 +20,11 @@ from dataclasses import dataclass
 
 import torch
 
-from ragperf.embedders import Batch, Embedder
 from ragperf.errors import RagperfError
+from ragperf.models.embedders import Batch, Embedder
+
+# The blog's standalone embedding benchmark: a batch of two short sentences.
+BLOG_SENTENCES = ["This is an example sentence", "Each sentence is converted"]
 
 
 @dataclass(frozen=True)

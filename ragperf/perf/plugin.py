@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from ragperf import gate
 from ragperf.errors import RagperfError
+from ragperf.perf import gate
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -60,7 +60,7 @@ class PerfGate:
     @property
     def fingerprint(self) -> dict:
         if self._fingerprint is None:
-            from ragperf.machine import fingerprint
+            from ragperf.perf.machine import fingerprint
 
             self._fingerprint = fingerprint()
         return self._fingerprint
@@ -68,14 +68,14 @@ class PerfGate:
     @property
     def baseline(self):
         if not self._loaded:
-            from ragperf import baselines
+            from ragperf.perf import baselines
 
             self._baseline = baselines.find(self.fingerprint, self.directory)
             self._loaded = True
         return self._baseline
 
     def check(self, benchmark, case) -> list[gate.Decision]:
-        """Measure ``case`` (a :class:`ragperf.perf_cases.Case`) through ``benchmark`` and gate it."""
+        """Measure ``case`` (a :class:`ragperf.perf.cases.Case`) through ``benchmark`` and gate it."""
         try:
             figures = case.measure(benchmark=benchmark, slowdown=self.slowdown)
         except RagperfError as exc:
@@ -86,7 +86,7 @@ class PerfGate:
     def check_measured(self, measured: dict[str, gate.Measurement], *, benchmark=None, figures: dict | None = None,
                        remeasure: Callable[[], dict[str, gate.Measurement]] | None = None) -> list[gate.Decision]:
         """Gate figures measured elsewhere; ``remeasure`` (fresh process) confirms a suspect."""
-        from ragperf import baselines
+        from ragperf.perf import baselines
 
         if self.update:
             self.to_record.update({name: baselines.metric(m.kind, m.value, m.se, low=m.low, high=m.high)
@@ -128,7 +128,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if state is None:
         return
     if state.update and state.to_record:
-        from ragperf import baselines
+        from ragperf.perf import baselines
 
         state.recorded_path = baselines.record(state.fingerprint, state.to_record, state.directory,
                                                note="recorded by pytest -m perf --ragperf-update-baselines")
@@ -154,7 +154,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         terminalreporter.write_line(f"recorded {len(state.to_record)} metrics -> "
                                     f"{getattr(state, 'recorded_path', state.directory)}")
     elif state.baseline is None:
-        from ragperf.baselines import load_all
+        from ragperf.perf.baselines import load_all
 
         stored = ", ".join(b.key for b in load_all(state.directory)) or "none"
         terminalreporter.write_line(f"REPORT ONLY: {gate.NO_BASELINE} (looked in {state.directory}; stored: {stored})")

@@ -1,6 +1,6 @@
 """Time one ladder variant against eager, interleaved in this process (one variant per process).
 
-``python -m ragperf.ladder_job --model minilm --variant compile+freeze`` prints one JSON line.
+``python -m ragperf.jobs.ladder --model minilm --variant compile+freeze`` prints one JSON line.
 Each variant needs its own process: Inductor's weight-prepack patterns and the oneDNN/OpenMP
 environment are latched by the first compile in a process.
 """
@@ -10,10 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ragperf.models.ladder import BLOG_SENTENCES
 from ragperf.subproc import child_progress
-
-# The blog's standalone embedding benchmark: a batch of two short sentences.
-BLOG_SENTENCES = ["This is an example sentence", "Each sentence is converted"]
 
 
 def measure_variant(model: str, variant: str, rounds: int, device: str = "cpu", backend: str = "inductor",
@@ -22,13 +20,13 @@ def measure_variant(model: str, variant: str, rounds: int, device: str = "cpu", 
     and judge its output against eager and fp64."""
     import torch
 
-    from ragperf import timing
-    from ragperf.embedders import load_embedder
-    from ragperf.ladder import build_variant
-    from ragperf.parity import embed_fp64
-    from ragperf.probe import CompileProbe
-    from ragperf.tolerances import lookup
-    from ragperf.verdicts import judge
+    from ragperf.compile.probe import CompileProbe
+    from ragperf.models.embedders import load_embedder
+    from ragperf.models.ladder import build_variant
+    from ragperf.numerics.parity import embed_fp64
+    from ragperf.numerics.tolerances import lookup
+    from ragperf.numerics.verdicts import judge
+    from ragperf.perf import timing
 
     embedder = load_embedder(model, device=device)
     batch = embedder.tokenize(BLOG_SENTENCES)
@@ -50,7 +48,7 @@ def measure_variant(model: str, variant: str, rounds: int, device: str = "cpu", 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m ragperf.ladder_job")
+    parser = argparse.ArgumentParser(prog="python -m ragperf.jobs.ladder")
     parser.add_argument("--model", default="minilm")
     parser.add_argument("--variant", required=True)
     parser.add_argument("--rounds", type=int, default=100)

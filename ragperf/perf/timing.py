@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ragperf.errors import RagperfError
+from ragperf.models.clock import now
 
 
 @dataclass
@@ -54,15 +55,6 @@ class Speedup:
         from scipy.stats import norm
 
         return self.noise / float(norm.ppf(0.5 + self.confidence / 2))
-
-
-def now(device=None) -> float:
-    """perf_counter, after synchronizing ``device`` if it is a GPU."""
-    if device is not None and getattr(device, "type", device) == "cuda":
-        import torch
-
-        torch.cuda.synchronize()
-    return time.perf_counter()
 
 
 def interleaved(fns: dict[str, Callable[[], object]], rounds: int, *, calls_per_round: int = 1,

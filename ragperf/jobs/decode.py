@@ -1,6 +1,6 @@
 """Decoding as the overhead paper's Table 1, for one compile mode (one mode per process).
 
-``python -m ragperf.decode_job --decoder tiny-llama --mode compile-decode --batch-sizes 1,8`` prints
+``python -m ragperf.jobs.decode --decoder tiny-llama --mode compile-decode --batch-sizes 1,8`` prints
 one JSON line. For every batch size the compiler starts from scratch (``torch.compiler.reset()``
 and a fresh, empty Inductor cache dir), then:
 
@@ -34,10 +34,10 @@ def measure_mode(decoder_spec: str, mode: str, batch_sizes: list[int], *, prompt
     import torch
     from torch._inductor.utils import fresh_inductor_cache
 
-    from ragperf import roofline
-    from ragperf.decoders import load_decoder, random_prompts
-    from ragperf.generation import build_generator
-    from ragperf.probe import CompileProbe
+    from ragperf.compile.probe import CompileProbe
+    from ragperf.models.decoders import load_decoder, random_prompts
+    from ragperf.models.generation import build_generator
+    from ragperf.perf import roofline
 
     decoder = load_decoder(decoder_spec, device=device, dtype=getattr(torch, dtype))
     peak = roofline.peak_bandwidth(torch.cuda.get_device_name(device)) if device == "cuda" else None
@@ -85,7 +85,7 @@ def warm_toolchain(backend: str, device: str) -> float:
 
 
 def phase_row(batch_size: int, cold, warm, **extra) -> dict:
-    """Table 1's columns from a cold and a warm :class:`~ragperf.generation.Generation`."""
+    """Table 1's columns from a cold and a warm :class:`~ragperf.models.generation.Generation`."""
     per_token = statistics.median(warm.step_s) if warm.step_s else 0.0
     steps = len(cold.step_s)
     return {"batch_size": batch_size, "prefill_s": cold.prefill_s, "first_decode_s": cold.first_decode_s,
@@ -125,7 +125,7 @@ def format_tokens(tokens: float | None) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m ragperf.decode_job")
+    parser = argparse.ArgumentParser(prog="python -m ragperf.jobs.decode")
     parser.add_argument("--decoder", default="tiny-llama")
     parser.add_argument("--mode", required=True)
     parser.add_argument("--batch-sizes", default="1")

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ragperf.decode_job import break_even_tokens, format_tokens
+from ragperf.jobs.decode import break_even_tokens, format_tokens
 
 SECTIONS = {
     "embed": "Embedding ladder",
@@ -36,9 +36,9 @@ def new_report(options: dict) -> dict:
 
 
 def machine_fingerprint() -> dict:
-    """``ragperf.machine.fingerprint()``; a minimal stand-in if that module is missing or fails."""
+    """``ragperf.perf.machine.fingerprint()``; a minimal stand-in if that module is missing or fails."""
     try:
-        from ragperf.machine import fingerprint
+        from ragperf.perf.machine import fingerprint
 
         return fingerprint()
     except Exception as exc:  # noqa: BLE001 - the report must not die for want of a fingerprint
@@ -47,7 +47,7 @@ def machine_fingerprint() -> dict:
         import torch
 
         return {"arch": platform.machine(), "python": platform.python_version(), "torch": torch.__version__,
-                "error": f"ragperf.machine.fingerprint unavailable: {exc}"}
+                "error": f"ragperf.perf.machine.fingerprint unavailable: {exc}"}
 
 
 def write(report: dict, out_dir: Path) -> tuple[Path, Path]:
@@ -139,7 +139,7 @@ def _compile_cost(data: dict) -> list[Block]:
 
 def _rag(data: dict) -> list[Block]:
     try:
-        from ragperf.rag.pipeline import rag_table
+        from ragperf.jobs.rag import rag_table
 
         return [("p", f"`{data['model']}`, split `{data.get('split')}`, {data.get('rounds')} timed queries per "
                       "variant, each variant in its own process."), ("md", rag_table(data))]
@@ -230,7 +230,7 @@ def _embed_parity(row: dict) -> str:
 def _reasons(reasons: list[str]) -> str:
     if not reasons:
         return ""
-    from ragperf.probe import Recompile
+    from ragperf.compile.probe import Recompile
 
     unique = list(dict.fromkeys(reasons))
     shown = [f"[{Recompile(r).kind}] {r.splitlines()[0][:110]}" for r in unique[:3]]

@@ -110,7 +110,7 @@ def _tiny_embedder_path(name: str) -> Path:
     target = cache_dir() / "models" / name
     if (target / "modules.json").exists():
         return target
-    from ragperf import tiny_models  # imports transformers: keep it off the fast paths above
+    from ragperf.models import tiny as tiny_models  # imports transformers: keep it off the fast paths above
 
     with tempfile.TemporaryDirectory(dir=_ensure(target.parent)) as tmp:
         built = tiny_models.write_tiny_embedder(name, Path(tmp) / "model", tokenizer_from=_minilm_path())
