@@ -1,0 +1,41 @@
+"""Perf and arm64 tests never share the machine with other xdist workers."""
+
+import pytest
+
+LANE_TESTS = """
+import pytest
+
+@pytest.mark.perf
+def test_timed():
+    pass
+
+@pytest.mark.arm64
+def test_emulated():
+    pass
+
+def test_plain():
+    pass
+"""
+
+
+@pytest.mark.parametrize("marker", ["perf", "arm64", "perf or slow"])
+def test_a_distributed_run_that_asks_for_a_lone_lane_is_refused_at_start_up(pytester, marker):
+    pytester.makepyfile(test_lanes=LANE_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "-m", marker)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    refusal = [line for line in result.errlines if "must not share the machine" in line]
+    assert len(refusal) == 1 and refusal[0].endswith("run them with -n 0"), result.errlines
+    assert not any("Traceback" in line for line in result.errlines + result.outlines)
+
+
+def test_the_same_lane_runs_with_n_0(pytester):
+    pytester.makepyfile(test_lanes=LANE_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "0", "-m", "perf")
+    result.assert_outcomes(passed=1, deselected=2)
+
+
+def test_a_lone_lane_test_that_reaches_a_worker_fails_instead_of_timing(pytester):
+    pytester.makepyfile(test_lanes=LANE_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(["*perf tests must not share the machine*-n 0*"])
