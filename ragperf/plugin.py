@@ -57,6 +57,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, help_text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {help_text}")
+    if hasattr(config, "workerinput"):  # an xdist worker: share the cores with the other workers
+        from ragperf.knobs import share_threads_among
+
+        share_threads_among(int(config.workerinput["workercount"]))
     variants = config.getoption("--ragperf-variants", default=None)
     if variants:
         from ragperf.models.ladder import variant
