@@ -36,3 +36,22 @@ def test_a_passing_test_keeps_its_trace_only_when_asked(pytester, keep):
     result = _run(pytester, 2, *(["--ragperf-keep-traces"] if keep else []))
     result.assert_outcomes(passed=1)
     assert (pytester.path / "ragperf-traces").exists() and any((pytester.path / "ragperf-traces").iterdir()) == keep
+
+
+def test_ragperf_repro_says_whether_the_bundle_still_fails(pytester):
+    import subprocess
+    import sys
+
+    _run(pytester, 1).assert_outcomes(failed=1)
+    repro = pytester.path / "ragperf-traces" / "test_planted.py_test_off_by_one" / "repro"
+
+    def ragperf_repro(path):
+        return subprocess.run([sys.executable, "-m", "ragperf.cli", "repro", str(path)], capture_output=True, text=True)
+
+    still = ragperf_repro(repro)
+    assert still.returncode == 1 and "still fails: test_planted.py::test_off_by_one" in still.stdout
+    pytester.makepyfile(test_planted=PLANTED.format(expected=2))  # fixed
+    fixed = ragperf_repro(repro)
+    assert fixed.returncode == 0 and "passes now" in fixed.stdout
+    bad = ragperf_repro(pytester.path / "nowhere")
+    assert bad.returncode == 2 and "is not a repro bundle" in bad.stderr and "Traceback" not in bad.stderr
