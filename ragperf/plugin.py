@@ -23,8 +23,8 @@ import pytest
 
 from ragperf.errors import RagperfError
 
-# The perf gate's options, fixture and terminal summary live in their own module.
-pytest_plugins = ["ragperf.perf.plugin"]
+# The perf gate (options, fixture, terminal summary) and the failure evidence live in their own modules.
+pytest_plugins = ["ragperf.perf.plugin", "ragperf.evidence.plugin"]
 
 MARKERS = {
     "correctness": "numerical parity of compiled vs eager, judged against a higher-precision reference",
