@@ -10,6 +10,8 @@ Compile modes ("Studying the Overhead of torch.compile() in LLM Inference", Tabl
                             ``torch.compile(mode="reduce-overhead", fullgraph=True)``
                             (CUDA graphs); prefill eager
 ``static-max-autotune``     the same with ``mode="max-autotune"``
+``reference-*``             the plain-PyTorch Llama of :mod:`ragperf.models.reference_llama`
+                            on the same weights: ``-eager``, ``-cudagraphs``, ``-max-autotune``
 ==========================  ========================================================
 
 The static modes compile with ``dynamic=False`` and keep one :class:`StaticCache` per generator,
@@ -32,10 +34,12 @@ import torch
 from ragperf.errors import RagperfError
 from ragperf.models.clock import StepClock
 from ragperf.models.decoders import Decoder
+from ragperf.models.reference_llama import REFERENCE_MODES, ReferenceGenerator
 
 COMPILE_MODES = ("eager", "compile-decode", "compile-prefill-decode")
 STATIC_MODES = {"static-cudagraphs": "reduce-overhead", "static-max-autotune": "max-autotune"}
 DECODE_MODES = COMPILE_MODES + tuple(STATIC_MODES)
+ALL_MODES = DECODE_MODES + tuple(REFERENCE_MODES)  # the HF model's modes, then the plain-PyTorch reference's
 CACHE_KINDS = ("dynamic", "static")
 
 
@@ -63,7 +67,11 @@ class Generation:
 
 @dataclass
 class Generator:
-    """A decoder with its compile mode applied; call :meth:`generate` as often as you like."""
+    """A decoder with its compile mode applied; call :meth:`generate` as often as you like.
+
+    With ``reuse_cache`` (the static modes) it keeps one KV cache per (batch, length), reset between
+    generations, so every batch size compiled ahead keeps its captured graph and cache addresses.
+    """
 
     decoder: Decoder
     mode: str
@@ -71,45 +79,75 @@ class Generator:
     prefill_fn: Callable[..., object]
     decode_fn: Callable[..., object]
     reuse_cache: bool = False
-    _cache: object = field(default=None, repr=False)
-    _cache_key: tuple = field(default=(), repr=False)
+    _caches: dict = field(default_factory=dict, repr=False)
 
-    def generate(self, prompt: torch.Tensor, new_tokens: int, record_logits: bool = False) -> Generation:
-        model = self.decoder.model
-        length = prompt.shape[1]
-        recorded: list[torch.Tensor] = []
-        clock = StepClock(self.decoder.device)
+    def generate(self, prompt: torch.Tensor, new_tokens: int, record_logits: bool = False,
+                 attention_mask: torch.Tensor | None = None) -> Generation:
+        """Greedy tokens after ``prompt`` [B, T]; ``attention_mask`` [B, T] (0 = left padding) for ragged rows."""
+        config = self.decoder.model.config
+
+        def step(fn, past):
+            def run(ids, cache_position, positions, mask):
+                extra = {} if mask is None else {"attention_mask": mask, "position_ids": positions}
+                out = fn(input_ids=ids, past_key_values=past, cache_position=cache_position, use_cache=True,
+                         **extra)
+                return out.logits[:, -1, :]
+            return run
+
         with torch.inference_mode():
-            past = self._cache_for(model.config, prompt.shape[0], length + new_tokens)
-            # An inference tensor like the decode tokens: a normal-tensor prompt would add a guard
-            # failure (dispatch keys) and a recompile when one compiled model serves both phases.
-            prompt = prompt.clone()
-            clock.mark()
-            logits = _step(self.prefill_fn, prompt, past, torch.arange(length, device=prompt.device))
-            token = logits.argmax(-1, keepdim=True)
-            clock.mark()
-            tokens = [token]
-            if record_logits:
-                recorded.append(logits.float().clone())
-            for pos in range(length, length + new_tokens - 1):
-                logits = _step(self.decode_fn, token, past, torch.tensor([pos], device=prompt.device))
-                # argmax makes a fresh tensor: a CUDA-graph replay overwrites its own outputs
-                token = logits.argmax(-1, keepdim=True)
-                clock.mark()
-                tokens.append(token)
-                if record_logits:
-                    recorded.append(logits.float().clone())
-        prefill_s, *steps = clock.intervals()
-        return Generation(torch.cat(tokens, dim=1), prefill_s, steps, recorded)
+            past = self._cache_for(config, prompt.shape[0], prompt.shape[1] + new_tokens)
+            return greedy_loop(step(self.prefill_fn, past), step(self.decode_fn, past), prompt, new_tokens,
+                               self.decoder.device, record_logits, attention_mask)
 
     def _cache_for(self, config, batch: int, max_len: int):
         if not self.reuse_cache:
             return _make_cache(self.cache, config, max_len)
-        if self._cache is None or self._cache_key != (batch, max_len):
-            self._cache, self._cache_key = _make_cache(self.cache, config, max_len), (batch, max_len)
+        if (batch, max_len) in self._caches:
+            self._caches[batch, max_len].reset()
         else:
-            self._cache.reset()
-        return self._cache
+            self._caches[batch, max_len] = _make_cache(self.cache, config, max_len)
+        return self._caches[batch, max_len]
+
+
+def greedy_loop(prefill: Callable, decode: Callable, prompt: torch.Tensor, new_tokens: int, device,
+                record_logits: bool = False, attention_mask: torch.Tensor | None = None) -> Generation:
+    """Prefill then ``new_tokens - 1`` decode steps, timed by a :class:`StepClock`; call under inference_mode.
+
+    ``prefill``/``decode`` take ``(ids, cache_position, positions, mask)`` and return last-position
+    logits [B, vocab]. Without ``attention_mask`` positions and mask are None. With it (left padding,
+    0 = pad) ``mask`` is [B, T + new_tokens] (fixed for the whole generation, so the decode step keeps
+    one shape) and ``positions`` [B, steps] are each row's own token positions, padding shifted out.
+    """
+    batch, length = prompt.shape
+    recorded: list[torch.Tensor] = []
+    clock = StepClock(device)
+    # An inference tensor like the decode tokens: a normal-tensor prompt would add a guard
+    # failure (dispatch keys) and a recompile when one compiled model serves both phases.
+    prompt = prompt.clone()
+    mask = positions = pad = None
+    if attention_mask is not None:
+        attention_mask = attention_mask.to(device=prompt.device, dtype=torch.long)
+        mask = torch.cat([attention_mask, attention_mask.new_ones(batch, new_tokens)], dim=1)
+        pad = length - attention_mask.sum(dim=1, keepdim=True)
+        positions = (torch.arange(length, device=prompt.device)[None, :] - pad).clamp(min=0)
+    clock.mark()
+    logits = prefill(prompt, torch.arange(length, device=prompt.device), positions, mask)
+    token = logits.argmax(-1, keepdim=True)
+    clock.mark()
+    tokens = [token]
+    if record_logits:
+        recorded.append(logits.float().clone())
+    for pos in range(length, length + new_tokens - 1):
+        where = torch.tensor([pos], device=prompt.device)
+        logits = decode(token, where, None if pad is None else where[None, :] - pad, mask)
+        # argmax makes a fresh tensor: a CUDA-graph replay overwrites its own outputs
+        token = logits.argmax(-1, keepdim=True)
+        clock.mark()
+        tokens.append(token)
+        if record_logits:
+            recorded.append(logits.float().clone())
+    prefill_s, *steps = clock.intervals()
+    return Generation(torch.cat(tokens, dim=1), prefill_s, steps, recorded)
 
 
 def build_generator(decoder: Decoder, mode: str = "eager", *, dynamic: bool | None = None,
@@ -117,10 +155,13 @@ def build_generator(decoder: Decoder, mode: str = "eager", *, dynamic: bool | No
                     compile_mode: str | None = None) -> Generator:
     """Apply compile ``mode`` to ``decoder`` (compilation is lazy: it lands in the first call it serves).
 
-    A static mode overrides ``cache``, ``dynamic``, ``fullgraph`` and ``compile_mode`` with its recipe.
+    A static mode overrides ``cache``, ``dynamic``, ``fullgraph`` and ``compile_mode`` with its recipe;
+    a reference mode runs :mod:`ragperf.models.reference_llama` on the decoder's weights instead.
     """
+    if mode in REFERENCE_MODES:
+        return ReferenceGenerator(decoder, mode, backend=backend)
     if mode not in DECODE_MODES:
-        raise RagperfError(f"unknown decode mode {mode!r}; choose from {', '.join(DECODE_MODES)}")
+        raise RagperfError(f"unknown decode mode {mode!r}; choose from {', '.join(ALL_MODES)}")
     if cache not in CACHE_KINDS:
         raise RagperfError(f"unknown KV cache {cache!r}; choose from {', '.join(CACHE_KINDS)}")
     eager = decoder.model
@@ -144,11 +185,6 @@ def recompute_greedy(decoder: Decoder, prompt: torch.Tensor, new_tokens: int) ->
             logits = decoder.model(input_ids=sequence, use_cache=False).logits[:, -1, :]
             sequence = torch.cat([sequence, logits.argmax(-1, keepdim=True)], dim=1)
     return sequence[:, prompt.shape[1]:]
-
-
-def _step(fn: Callable[..., object], ids: torch.Tensor, past, cache_position: torch.Tensor) -> torch.Tensor:
-    out = fn(input_ids=ids, past_key_values=past, cache_position=cache_position, use_cache=True)
-    return out.logits[:, -1, :]
 
 
 def _make_cache(kind: str, config, max_len: int):

@@ -149,6 +149,17 @@ def teacher_forced_logits(decoder: Decoder, prompt: torch.Tensor, tokens: torch.
     return [logits[:, start + i, :] for i in range(tokens.shape[1])]
 
 
+def greedy_agreement(eager, candidate, tolerance: Tolerance) -> tuple[bool, str]:
+    """Two :class:`~ragperf.models.generation.Generation` s (logits recorded) agree: equal greedy tokens,
+    or a near-tie at the first differing step. Returns (agree, what happened)."""
+    mismatch = _first_mismatch(eager.tokens, candidate.tokens)
+    if mismatch is None:
+        return True, f"greedy tokens equal ({eager.tokens.shape[1]} steps)"
+    tie, detail = _near_tie(eager.logits[mismatch], candidate.logits[mismatch], eager.tokens[:, mismatch],
+                            candidate.tokens[:, mismatch], tolerance)
+    return tie, f"greedy tokens first differ at step {mismatch}: {detail}"
+
+
 def _first_mismatch(a: torch.Tensor, b: torch.Tensor) -> int | None:
     differs = (a != b).any(dim=0).nonzero()
     return int(differs[0]) if len(differs) else None
