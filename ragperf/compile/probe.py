@@ -21,7 +21,8 @@ back to eager. :attr:`ProbeReport.clean` is False whenever a frame fell back or 
 
 :func:`steady_state` is the gate for a window after warm-up: any recompile inside it raises
 :class:`RecompileInSteadyState` with the guard failures, e.g. ``size mismatch at index 0. expected
-16, actual 1``.
+16, actual 1``. :func:`steady_decode` adds CUDA graphs: a re-recording or a skip fails it too
+(:attr:`ProbeReport.cudagraphs` reports them, with the graph pools' memory).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 import torch
+
+from ragperf.compile.cudagraphs import CudaGraphReport, CudaGraphWatch, steady_graphs
 
 COUNT_FIELDS = ("graphs", "frames_total", "frames_ok", "fallbacks", "ops_captured", "graph_breaks", "recompiles")
 _CACHE_COUNTERS = {
@@ -103,6 +106,7 @@ class ProbeReport:
     inductor_s: float = 0.0
     cache: dict[str, int] = field(default_factory=dict)
     error: str | None = None  # a compile that raised (e.g. fullgraph=True on a graph break)
+    cudagraphs: CudaGraphReport = field(default_factory=CudaGraphReport)  # see ragperf.compile.cudagraphs
 
     @property
     def fallbacks(self) -> int:
@@ -149,6 +153,8 @@ class ProbeReport:
                      f"(inductor {self.inductor_s:.2f} s)")
         caches = ", ".join(f"{k} {v}" for k, v in self.cache.items() if v)
         lines.append(f"caches: {caches or 'no cache activity'}")
+        if self.cudagraphs.active or self.cudagraphs.pool_bytes:
+            lines.append(self.cudagraphs.summary())
         return "\n".join(lines)
 
 
@@ -159,16 +165,20 @@ class CompileProbe:
         self.report = ProbeReport()
         self._counters: dict[str, Counter] = {}
         self._metrics: list = []
+        self._graphs = CudaGraphWatch()
 
     def __enter__(self) -> CompileProbe:
         from torch._dynamo.utils import counters, get_compilation_metrics
 
         self._counters = {k: Counter(v) for k, v in counters.items()}
         self._metrics = get_compilation_metrics()  # kept alive, so ids of old entries stay unique
+        self._graphs.__enter__()
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self._graphs.__exit__(*exc_info)
         self.report = self._collect()
+        self.report.cudagraphs = self._graphs.report
 
     def _collect(self) -> ProbeReport:
         from torch._dynamo.utils import counters, get_compilation_metrics
@@ -224,6 +234,14 @@ def steady_state() -> Iterator[None]:
         raise RecompileInSteadyState(
             "recompile in a steady-state window (" + where + "); guard failure(s):\n"
             + "\n".join(f"  - {f}" for f in failures or ["(Dynamo gave no reason)"])) from None
+
+
+@contextlib.contextmanager
+def steady_decode() -> Iterator[None]:
+    """:func:`steady_state` and :func:`~ragperf.compile.cudagraphs.steady_graphs` together: the block
+    neither recompiles nor records (re-records) or skips a CUDA graph; each failure says why."""
+    with steady_state(), steady_graphs():
+        yield
 
 
 def compile_errors() -> tuple[type[BaseException], ...]:
