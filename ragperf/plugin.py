@@ -11,6 +11,7 @@ Fixtures
 ``decoder``             the :class:`~ragperf.models.decoders.Decoder` picked by ``--ragperf-decoder`` (session)
 ``decode_mode``         each compile mode of :mod:`ragperf.models.generation` (parametrizes the test)
 ``generator``           ``build_generator(decoder, decode_mode)``
+``ragperf_decode_sizes``  the batch sizes of ``--ragperf-decode-sizes`` (compiled ahead, :mod:`ragperf.compile.ahead`)
 ``compile_probe``       :class:`~ragperf.compile.probe.CompileProbe`: ``with compile_probe() as p: ...; p.report``
 ``expected_compile``    the expected-behaviour table (:mod:`ragperf.compile.expected`); ``.verify(key, report)``
 
@@ -50,6 +51,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="ladder variants to parametrize over (default: all)")
     group.addoption("--ragperf-update-expected", action="store_true",
                     help="write measured compile counts into baselines/expected/ instead of failing on differences")
+    group.addoption("--ragperf-decode-sizes", default="1", metavar="1,2,4,8",
+                    help="decode batch sizes compiled and captured ahead of timing (default: 1)")
     group.addoption("--ragperf-backend", default="inductor", choices=("inductor", "aot_eager", "eager"),
                     help="torch.compile backend for compiled fixtures (default: inductor)")
 
@@ -61,6 +64,12 @@ def pytest_configure(config: pytest.Config) -> None:
         from ragperf.knobs import share_threads_among
 
         share_threads_among(int(config.workerinput["workercount"]))
+    from ragperf.compile.ahead import parse_sizes
+
+    try:
+        parse_sizes(config.getoption("--ragperf-decode-sizes", default="1"))
+    except RagperfError as exc:
+        raise pytest.UsageError(f"--ragperf-decode-sizes: {exc}") from None
     variants = config.getoption("--ragperf-variants", default=None)
     if variants:
         from ragperf.models.ladder import variant
@@ -173,6 +182,16 @@ def decoder(pytestconfig: pytest.Config, ragperf_device):
 
     try:
         return load_decoder(pytestconfig.getoption("--ragperf-decoder"), device=ragperf_device)
+    except RagperfError as exc:
+        raise _usage(exc) from None
+
+
+@pytest.fixture(scope="session")
+def ragperf_decode_sizes(pytestconfig: pytest.Config) -> tuple[int, ...]:
+    from ragperf.compile.ahead import parse_sizes
+
+    try:
+        return parse_sizes(pytestconfig.getoption("--ragperf-decode-sizes"))
     except RagperfError as exc:
         raise _usage(exc) from None
 
