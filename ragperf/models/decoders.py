@@ -103,3 +103,25 @@ def random_prompts(decoder: Decoder, batch_size: int, length: int, seed: int = 0
     generator = torch.Generator().manual_seed(seed)
     ids = torch.randint(1, decoder.vocab_size, (batch_size, length), generator=generator)
     return ids.to(decoder.device)
+
+
+def ragged_prompts(decoder: Decoder, lengths: list[int], seed: int = 0) -> list[torch.Tensor]:
+    """One prompt [length] per entry of ``lengths`` (seeded uniform token ids, as :func:`random_prompts`)."""
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randint(1, decoder.vocab_size, (n,), generator=generator).to(decoder.device) for n in lengths]
+
+
+def left_pad(prompts: list[torch.Tensor], pad_to: int | None = None, pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ragged prompts as one batch, padded on the left (decode appends on the right): ids and a mask, [B, T].
+
+    ``pad_to`` fixes T (>= the longest prompt) so batches of different length mixes share one shape.
+    """
+    length = max(len(p) for p in prompts) if pad_to is None else pad_to
+    if length < max(len(p) for p in prompts):
+        raise RagperfError(f"pad_to {pad_to} is shorter than the longest prompt ({max(len(p) for p in prompts)})")
+    ids = torch.full((len(prompts), length), pad_id, dtype=torch.long, device=prompts[0].device)
+    mask = torch.zeros_like(ids)
+    for row, prompt in enumerate(prompts):
+        ids[row, length - len(prompt):] = prompt
+        mask[row, length - len(prompt):] = 1
+    return ids, mask
