@@ -22,6 +22,9 @@ DEFAULT_DECODERS = {"quick": ("tiny-llama",), "full": ("tiny-llama", "gpt2")}
 DECODE_SHAPES = {"quick": ((1, 8), 32, 32), "full": ((1, 8, 32), 32, 64)}
 REAL_SHAPE_BATCHES = {"quick": (1,), "full": (1, 8)}  # real-shape decoders are slow on a small CPU
 DECODE_MODES = ("eager", "compile-decode", "compile-prefill-decode")
+# On GPUs also the deployed recipe (static cache + CUDA graphs / max-autotune) and the plain-PyTorch reference.
+GPU_DECODE_MODES = DECODE_MODES + ("static-cudagraphs", "static-max-autotune", "reference-cudagraphs",
+                                   "reference-max-autotune")
 
 
 def register(subparsers) -> None:
@@ -135,7 +138,7 @@ def _decode(args, size: str) -> dict:
     for decoder in args.decoder or DEFAULT_DECODERS[size]:
         sizes = _batch_sizes(args, decoder, size, batch_sizes)
         decoders[decoder] = {}
-        for mode in DECODE_MODES:
+        for mode in GPU_DECODE_MODES if args.device == "cuda" else DECODE_MODES:
             say(f"decode {decoder} {mode}, batch sizes {','.join(map(str, sizes))} (own process, fresh Inductor cache)")
             job_args = ["--decoder", decoder, "--mode", mode, "--batch-sizes", ",".join(map(str, sizes)),
                         "--prompt-len", str(prompt_len), "--new-tokens", str(new_tokens), "--device", args.device,

@@ -34,6 +34,7 @@ def measure_mode(decoder_spec: str, mode: str, batch_sizes: list[int], *, prompt
     import torch
     from torch._inductor.utils import fresh_inductor_cache
 
+    from ragperf.compile.cudagraphs import CudaGraphWatch
     from ragperf.compile.probe import CompileProbe
     from ragperf.models.decoders import load_decoder, random_prompts
     from ragperf.models.generation import build_generator
@@ -41,7 +42,8 @@ def measure_mode(decoder_spec: str, mode: str, batch_sizes: list[int], *, prompt
 
     decoder = load_decoder(decoder_spec, device=device, dtype=getattr(torch, dtype))
     peak = roofline.peak_bandwidth(torch.cuda.get_device_name(device)) if device == "cuda" else None
-    warmup_s = warm_toolchain(backend, device) if mode != "eager" else 0.0
+    copy_bw = roofline.measured_copy_bandwidth(torch.device(device)) if device == "cuda" else None
+    warmup_s = warm_toolchain(backend, device) if mode not in ("eager", "reference-eager") else 0.0
     rows = []
     for batch_size in batch_sizes:
         prompt = random_prompts(decoder, batch_size, prompt_len, seed=batch_size)
@@ -52,18 +54,27 @@ def measure_mode(decoder_spec: str, mode: str, batch_sizes: list[int], *, prompt
                            f"({prompt_len}-token prompt, {new_tokens} new tokens, compile included)")
             cold = generator.generate(prompt, new_tokens)
             child_progress(progress, f"{decoder_spec} {mode} bs={batch_size}: warm generation (steady state)")
-            warm = generator.generate(prompt, new_tokens)
+            with CudaGraphWatch() as warm_graphs:  # a warm run only replays: any recording is a re-record
+                warm = generator.generate(prompt, new_tokens)
+        graphs = probe.report.cudagraphs
         row = phase_row(batch_size, cold, warm, tokens=cold.tokens.tolist(),
-                              tokens_equal=bool(torch.equal(cold.tokens, warm.tokens)),
-                              graphs=probe.report.graphs, dynamo_s=probe.report.dynamo_s,
-                              inductor_s=probe.report.inductor_s,
-                              recompile_reasons=[r.reason for r in probe.report.recompile_list])
-        if peak:  # batch 1 decode is bandwidth-bound: bytes read per token over time, against the GPU's peak
-            line = roofline.decode_roofline(decoder, batch_size, prompt_len, new_tokens, row["per_token_s"], peak)
-            row["roofline_fraction"] = line.fraction
+                        tokens_equal=bool(torch.equal(cold.tokens, warm.tokens)),
+                        graphs=probe.report.graphs, dynamo_s=probe.report.dynamo_s,
+                        inductor_s=probe.report.inductor_s,
+                        recompile_reasons=[r.reason for r in probe.report.recompile_list],
+                        cudagraph_recordings=graphs.recordings, cudagraph_skip_reasons=graphs.skip_reasons,
+                        cudagraph_pool_bytes=graphs.pool_bytes,
+                        warm_cudagraph_recordings=warm_graphs.report.recordings + warm_graphs.report.skips)
+        row["tokens_per_s"] = batch_size / row["per_token_s"] if row["per_token_s"] else None
+        if peak or copy_bw:  # batch 1 decode is bandwidth-bound: bytes read per token over time
+            line = roofline.decode_roofline(decoder, batch_size, prompt_len, new_tokens, row["per_token_s"],
+                                            peak or copy_bw)
+            row["roofline_fraction"] = line.fraction if peak else None
+            row["copy_fraction"] = line.achieved_bytes_per_s / copy_bw if copy_bw else None
         rows.append(row)
     return {"decoder": decoder_spec, "mode": mode, "dtype": dtype, "backend": backend, "dynamic": dynamic, "cache": cache,
             "prompt_len": prompt_len, "new_tokens": new_tokens, "device": device,
+            "peak_bytes_per_s": peak, "copy_bytes_per_s": copy_bw,
             "dummy_weights": decoder.dummy, "toolchain_warmup_s": warmup_s, "rows": rows}
 
 

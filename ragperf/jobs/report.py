@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ragperf.jobs.decode import break_even_tokens, format_tokens
+from ragperf.jobs.decode_rates import rate_table
 
 SECTIONS = {
     "embed": "Embedding ladder",
@@ -149,7 +150,8 @@ def _rag(data: dict) -> list[Block]:
 
 def _decode(data: dict) -> list[Block]:
     blocks: list[Block] = [("p", f"Prompt {data['prompt_len']} tokens, {data['new_tokens']} new tokens, greedy, "
-                                 f"dynamic KV cache, random weights at the named shapes. Each mode in its own process; "
+                                 "dynamic KV cache (static in static-* and reference-* modes), random weights at the named shapes. "
+                                 "Each mode in its own process; "
                                  "every batch size starts from a reset compiler and an empty Inductor cache. "
                                  "Paper (Llama-3.2-1B, CPU): compile pays off only at large batch.")]
     for decoder, jobs in data["decoders"].items():
@@ -171,6 +173,9 @@ def _decode(data: dict) -> list[Block]:
         roofline = ["of bandwidth roofline"] if any(len(r) == 9 for r in table) else []
         blocks.append(("table", ["mode", "batch", "prefill (s)", "first decode token (s)", "rest of decode (s)",
                                  "per-token decode (ms)", "total (s)", "break-even (tokens)"] + roofline, table))
+        rates = rate_table(jobs)
+        if rates:
+            blocks.append(("table", *rates))
         if warmups:
             blocks.append(("p", "One-time compiler start-up per process, not in the rows: " +
                            ", ".join(f"{m} {s:.1f} s" for m, s in warmups.items())))
