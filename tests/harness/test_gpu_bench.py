@@ -1,0 +1,70 @@
+"""The GPU decode benchmark's CPU path end to end (tiny shapes): the table, the JSON, exit 0; a mode
+that fails leaves the others' figures and exits 1; bad input exits 2 in one line."""
+
+import json
+
+import pytest
+import torch
+
+from ragperf.jobs import gpu_bench
+
+TINY = ["--device", "cpu", "--decoder", "tiny-llama", "--prompt-len", "5", "--new-tokens", "4", "--repeats", "2",
+        "--backend", "aot_eager"]
+
+
+def test_end_to_end_on_cpu_prints_the_table_and_writes_the_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    rc = gpu_bench.main(TINY + ["--modes", "eager,static-cudagraphs,reference-eager,reference-cudagraphs",
+                                "--sizes", "1,2", "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert rc == 0, printed
+    results = json.loads(out.read_text())["tiny-llama"]["results"]
+    assert [r["mode"] for r in results] == ["eager", "static-cudagraphs", "reference-eager", "reference-cudagraphs"]
+    for result in results:
+        assert [row["batch"] for row in result["rows"]] == [1, 2] and all(row["tok_s"] > 0 for row in result["rows"])
+        assert result["tokens"] in ("equal", "near-tie") and not result["problems"]
+    assert "%ref" in printed and "copy bandwidth measured on the device: n/a" in printed
+    assert printed.rstrip().endswith("ok")
+
+
+def test_a_failing_mode_leaves_the_others_and_exits_1(tmp_path, capsys, monkeypatch):
+    real = gpu_bench.measure
+
+    def planted(decoder, mode, *args, **kwargs):
+        if mode == "reference-eager":
+            raise RuntimeError("planted: capture failed")
+        return real(decoder, mode, *args, **kwargs)
+
+    monkeypatch.setattr(gpu_bench, "measure", planted)
+    out = tmp_path / "bench.json"
+    rc = gpu_bench.main(TINY + ["--modes", "eager,reference-eager", "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert rc == 1
+    assert "reference-eager          FAILED: RuntimeError: planted: capture failed" in printed
+    results = json.loads(out.read_text())["tiny-llama"]["results"]
+    assert results[0]["rows"][0]["tok_s"] > 0 and "error" in results[1]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--sizes", "0"], "distinct positive batch sizes"),
+    (["--modes", "eager,warp-speed"], "unknown modes ['warp-speed']"),
+])
+def test_bad_input_exits_2_in_one_line(argv, message, capsys):
+    assert gpu_bench.main(TINY + argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present: nothing to refuse")
+def test_cuda_without_a_device_exits_2(capsys):
+    assert gpu_bench.main(["--device", "cuda"]) == 2
+    assert "torch.cuda.is_available() is False" in capsys.readouterr().err
+
+
+def test_acceptance_lines_follow_the_issue():
+    results = [{"mode": "static-max-autotune", "rows": [{"batch": 1, "tok_s": 528.0}]},
+               {"mode": "reference-max-autotune", "rows": [{"batch": 1, "tok_s": 690.0, "copy_fraction": 0.41}]},
+               {"mode": "compile-decode", "error": "planted"}]
+    assert gpu_bench.acceptance(results) == [("best HF mode 528 tok/s >= 500", True),
+                                             ("reference 690 tok/s >= 700", False),
+                                             ("reference at 41% of measured copy bandwidth >= 40%", True)]
