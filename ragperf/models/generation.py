@@ -137,8 +137,11 @@ def greedy_loop(prefill: Callable, decode: Callable, prompt: torch.Tensor, new_t
     tokens = [token]
     if record_logits:
         recorded.append(logits.float().clone())
-    for pos in range(length, length + new_tokens - 1):
-        where = torch.tensor([pos], device=prompt.device)
+    # Slots made once, sliced per step: a torch.tensor per step would copy from pageable host memory,
+    # which synchronizes the host with the GPU every token.
+    slots = torch.arange(length, length + new_tokens - 1, device=prompt.device)
+    for step in range(new_tokens - 1):
+        where = slots[step:step + 1]
         logits = decode(token, where, None if pad is None else where[None, :] - pad, mask)
         # argmax makes a fresh tensor: a CUDA-graph replay overwrites its own outputs
         token = logits.argmax(-1, keepdim=True)
