@@ -127,15 +127,18 @@ def graph_pool_bytes() -> int | None:
         return None
     from torch._inductor import cudagraph_trees
 
-    pools = set()
-    for device in range(torch.cuda.device_count()):
-        manager = cudagraph_trees.get_manager(device, create_if_none_exists=False)
-        if manager is not None:
-            pools.add(tuple(manager.cuda_graphs_thread_pool))
-    if not pools:
-        return 0
-    return sum(segment["total_size"] for segment in torch.cuda.memory_snapshot()
-               if tuple(segment.get("segment_pool_id", ())) in pools)
+    try:  # private internals of cudagraph_trees: a torch that moved them costs this figure, not the run
+        pools = set()
+        for device in range(torch.cuda.device_count()):
+            manager = cudagraph_trees.get_manager(device, create_if_none_exists=False)
+            if manager is not None:
+                pools.add(tuple(manager.cuda_graphs_thread_pool))
+        if not pools:
+            return 0
+        return sum(segment["total_size"] for segment in torch.cuda.memory_snapshot()
+                   if tuple(segment.get("segment_pool_id", ())) in pools)
+    except (AttributeError, KeyError, TypeError, RuntimeError):
+        return None
 
 
 class CudaGraphInSteadyState(AssertionError):
