@@ -108,3 +108,25 @@ def test_planted_rerecord_of_a_decode_step_fails_the_steady_window():
             pytest.fail(f"expected a CUDA-graph re-recording without a recompile, got a recompile: {exc}")
         else:
             pytest.fail("a new batch size in the steady window neither recompiled nor re-recorded")
+
+
+@pytest.mark.gpu
+@NO_CUDA
+def test_a_kv_cache_at_new_addresses_fails_the_steady_window():
+    """The static modes keep one KV cache per shape because CUDA graphs read it in place: a fresh cache
+    (new addresses, same shape) makes the tree re-record. Planted by dropping the kept caches."""
+    from ragperf.models.decoders import load_decoder, random_prompts
+    from ragperf.models.generation import build_generator
+
+    decoder = load_decoder("tiny-llama", device="cuda", dtype=torch.bfloat16)
+    generator = build_generator(decoder, "static-cudagraphs")
+    prompt = random_prompts(decoder, 1, 7)
+    for _ in range(2):  # compile, record
+        generator.generate(prompt, 6)
+    with steady_decode():
+        generator.generate(prompt, 6)  # the kept cache: replays only
+    generator._caches.clear()
+    with pytest.raises((CudaGraphInSteadyState, RecompileInSteadyState)) as failure:
+        with steady_decode():
+            generator.generate(prompt, 6)
+    assert "recorded" in str(failure.value) or "guard failure" in str(failure.value), str(failure.value)
