@@ -16,7 +16,8 @@ NEW_TOKENS, PAD_TO = 6, 8
 LENGTHS, OTHER_MIX = [7, 4, 2], [3, 8, 5]
 NO_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the GPU ragged decode needs one")
 MODES = ("eager", "static-cudagraphs", "reference-eager", "reference-cudagraphs")
-CASES = [pytest.param(m, "cpu") for m in MODES] + [
+# On CPU the compiled modes' rows are also checked by the length-mix test below: here they are slow-only.
+CASES = [pytest.param(m, "cpu", marks=[pytest.mark.slow] if "cudagraphs" in m else []) for m in MODES] + [
     pytest.param(m, "cuda", marks=[pytest.mark.gpu, NO_CUDA]) for m in MODES]
 COMPILED = [pytest.param(m, "cpu") for m in ("static-cudagraphs", "reference-cudagraphs")] + [
     pytest.param(m, "cuda", marks=[pytest.mark.gpu, NO_CUDA]) for m in ("static-cudagraphs", "reference-cudagraphs")]
