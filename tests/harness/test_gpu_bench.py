@@ -23,6 +23,8 @@ def test_end_to_end_on_cpu_prints_the_table_and_writes_the_json(tmp_path, capsys
     for result in results:
         assert [row["batch"] for row in result["rows"]] == [1, 2] and all(row["tok_s"] > 0 for row in result["rows"])
         assert result["tokens"] in ("equal", "near-tie") and not result["problems"]
+    kv = json.loads(out.read_text())["tiny-llama"]["kv_cache_vs_recompute"]
+    assert kv["speedup"] > 0 and kv["tokens_equal"] and "KV cache vs full recompute (HF eager, bs 1)" in printed
     assert "%ref" in printed and "copy bandwidth measured on the device: n/a" in printed
     assert printed.rstrip().endswith("ok")
 
@@ -37,7 +39,7 @@ def test_a_failing_mode_leaves_the_others_and_exits_1(tmp_path, capsys, monkeypa
 
     monkeypatch.setattr(gpu_bench, "measure", planted)
     out = tmp_path / "bench.json"
-    rc = gpu_bench.main(TINY + ["--modes", "eager,reference-eager", "--json", str(out)])
+    rc = gpu_bench.main(TINY + ["--modes", "eager,reference-eager", "--no-recompute", "--json", str(out)])
     printed = capsys.readouterr().out
     assert rc == 1
     assert "reference-eager          FAILED: RuntimeError: planted: capture failed" in printed
