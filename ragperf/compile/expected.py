@@ -1,7 +1,7 @@
 """Expected-behaviour tables: what torch.compile is expected to do in each recompile scenario.
 
-One CSV per torch minor version and transformers major version, like PyTorch's
-``benchmarks/dynamo/ci_expected_accuracy`` CSVs: ``baselines/expected/torch2.13-transformers5.csv``.
+One CSV per torch minor version and transformers minor version, like PyTorch's
+``benchmarks/dynamo/ci_expected_accuracy`` CSVs: ``baselines/expected/torch2.13-transformers5.23.csv``.
 A row is keyed by (scenario, strategy, backend) and holds the counts of
 :data:`ragperf.compile.probe.COUNT_FIELDS`.
 
@@ -30,7 +30,7 @@ Key = tuple[str, str, str]
 
 
 def table_name(torch_version: str | None = None, transformers_version: str | None = None) -> str:
-    """``torch2.13-transformers5.csv`` for the installed (or given) versions."""
+    """``torch2.13-transformers5.23.csv`` for the installed (or given) versions."""
     if torch_version is None:
         import torch
 
@@ -39,8 +39,11 @@ def table_name(torch_version: str | None = None, transformers_version: str | Non
         import transformers
 
         transformers_version = transformers.__version__
-    torch_minor = ".".join(torch_version.split("+")[0].split(".")[:2])
-    return f"torch{torch_minor}-transformers{transformers_version.split('.')[0]}.csv"
+    return f"torch{_minor(torch_version)}-transformers{_minor(transformers_version)}.csv"
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split("+")[0].split(".")[:2])
 
 
 def format_row(key: Key, counts: dict[str, int]) -> str:

@@ -24,9 +24,9 @@ COUNTS = {"graphs": 2, "frames_total": 4, "frames_ok": 4, "fallbacks": 0, "ops_c
           "graph_breaks": 0, "recompiles": 1}
 
 
-def test_table_name_is_torch_minor_and_transformers_major():
-    assert table_name("2.13.0+cpu", "5.23.0") == "torch2.13-transformers5.csv"
-    assert table_name("2.7.1", "4.46.3") == "torch2.7-transformers4.csv"
+def test_table_name_is_torch_minor_and_transformers_minor():
+    assert table_name("2.13.0+cpu", "5.23.0") == "torch2.13-transformers5.23.csv"
+    assert table_name("2.7.1", "4.46.3") == "torch2.7-transformers4.46.csv"
 
 
 def test_round_trip(tmp_path):

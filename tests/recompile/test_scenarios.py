@@ -1,6 +1,6 @@
 """Every recompile scenario under every dynamic-shape strategy, against the expected-behaviour table.
 
-Counts live in baselines/expected/torch<minor>-transformers<major>.csv, never in this file; a
+Counts live in baselines/expected/torch<minor>-transformers<minor>.csv, never in this file; a
 difference in either direction fails with the row to paste. The assertions here are the claims
 that hold whatever the counts: why each recompile happened, and that fallbacks are never hidden.
 """
