@@ -106,5 +106,5 @@ def test_plugin_fails_exactly_the_edited_row_and_regenerates(tmp_path):
     path.write_text(path.read_text().replace("b,auto,eager,3,", "b,auto,eager,4,"))
     result = _pytest(tmp_path)
     assert result.returncode == 1 and "1 failed, 1 passed" in result.stdout, result.stdout
-    assert "test_row[b]" in result.stdout and "graphs expected 4, got 3" in result.stdout
+    assert "test_row[b]" in result.stdout and "graphs 4 -> 3" in result.stdout
     assert "b,auto,eager,3,4,4,0,9,0,1" in result.stdout  # the row to paste
