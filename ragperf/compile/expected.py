@@ -5,9 +5,10 @@ One CSV per torch minor version and transformers minor version, like PyTorch's
 A row is keyed by (scenario, strategy, backend) and holds the counts of
 :data:`ragperf.compile.probe.COUNT_FIELDS`.
 
-A check fails when reality differs in *either* direction - an improvement is a change the table must
-record, or it stops being true - and the failure prints the row to paste and the command that
-regenerates the table (``ragperf expected --update``, or ``pytest tests/recompile
+Which table judges a run (its own, else the nearest earlier one) and how rows drifted from it:
+:mod:`ragperf.compile.drift`. A check fails when reality differs in *either* direction - an improvement
+is a change the table must record, or it stops being true - and the failure prints the row to paste and
+the command that regenerates the table (``ragperf expected --update``, or ``pytest tests/recompile
 --ragperf-update-expected``).
 """
 
@@ -65,7 +66,6 @@ class ExpectedTable:
 
     path: Path
     rows: dict[Key, dict[str, int]] = field(default_factory=dict)
-    updating: bool = False  # verify() records instead of checking (regeneration)
     recorded: set[Key] = field(default_factory=set, repr=False)  # keys record() wrote: they win in save()
 
     @classmethod
@@ -75,13 +75,6 @@ class ExpectedTable:
         if path.exists():
             table.rows = parse(path.read_text(encoding="utf-8"), source=str(path))
         return table
-
-    def verify(self, key: Key, report: ProbeReport | dict[str, int]) -> None:
-        """:meth:`check`, or :meth:`record` while the table is being regenerated."""
-        if self.updating:
-            self.record(key, report)
-        else:
-            self.check(key, report)
 
     def check(self, key: Key, report: ProbeReport | dict[str, int]) -> None:
         """Raise :class:`ExpectationMismatch` unless ``report``'s counts equal the row for ``key``."""
