@@ -13,7 +13,7 @@ Fixtures
 ``generator``           ``build_generator(decoder, decode_mode)``
 ``ragperf_decode_sizes``  the batch sizes of ``--ragperf-decode-sizes`` (compiled ahead, :mod:`ragperf.compile.ahead`)
 ``compile_probe``       :class:`~ragperf.compile.probe.CompileProbe`: ``with compile_probe() as p: ...; p.report``
-``expected_compile``    the expected-behaviour table (:mod:`ragperf.compile.expected`); ``.verify(key, report)``
+``expected_compile``    the expected-behaviour table, or the nearest earlier (:mod:`ragperf.compile.plugin`); ``.verify(key, report)``
 
 Every test starts from fresh compiler state (``torch.compiler.reset()`` and cleared Dynamo counters).
 """
@@ -24,8 +24,8 @@ import pytest
 
 from ragperf.errors import RagperfError
 
-# The perf gate (options, fixture, terminal summary) and the failure evidence live in their own modules.
-pytest_plugins = ["ragperf.perf.plugin", "ragperf.evidence.plugin"]
+# The perf gate, the failure evidence and the expected tables (options, fixtures, summaries) live in their own modules.
+pytest_plugins = ["ragperf.perf.plugin", "ragperf.evidence.plugin", "ragperf.compile.plugin"]
 
 MARKERS = {
     "correctness": "numerical parity of compiled vs eager, judged against a higher-precision reference",
@@ -210,17 +210,3 @@ def compile_probe():
 
     return CompileProbe
 
-
-@pytest.fixture(scope="session")
-def expected_compile(pytestconfig: pytest.Config):
-    """The expected-behaviour table of this torch/transformers; ``.verify(key, report)`` checks a row.
-
-    With ``--ragperf-update-expected`` it records the rows instead and writes the table at session end.
-    """
-    from ragperf.compile.expected import EXPECTED_DIR, ExpectedTable
-
-    table = ExpectedTable.load(pytestconfig.rootpath / EXPECTED_DIR)
-    table.updating = bool(pytestconfig.getoption("--ragperf-update-expected"))
-    yield table
-    if table.updating and table.rows:
-        table.save()

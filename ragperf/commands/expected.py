@@ -21,15 +21,23 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+# a row relative to the table: --update compares with the table it writes, a check with the reference
+WORDS = {"same": "ok", "changed": "CHANGED", "new": "NEW"}
+
+
 def run(args: argparse.Namespace) -> int:
+    """Check against the resolved reference (the exact table, else the nearest earlier one), or ``--update``
+    this version's own table: each row is ``ok``, ``CHANGED`` or ``NEW`` relative to the table written."""
+    from ragperf.compile.drift import compare, failure, resolve, summary_lines
     from ragperf.compile.expected import ExpectedTable
     from ragperf.compile.scenarios import cases, run_case, scenario
     from ragperf.compile.strategies import STRATEGIES
 
     wanted = [scenario(name).name for name in args.scenario] if args.scenario else None
-    table = ExpectedTable.load(args.dir)
+    ref = resolve(args.dir)
+    own = ExpectedTable.load(args.dir)  # this version's table: what --update writes
     models: dict = {}
-    failures = 0
+    outcomes = []
     for name, strategy_name in cases():
         if wanted and name not in wanted:
             continue
@@ -37,18 +45,25 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             print(f"skip {name} / {strategy_name}: {missing}", file=sys.stderr)
             continue
-        result = run_case(name, strategy_name, args.backend, models)
+        report = run_case(name, strategy_name, args.backend, models).report
         key = (name, strategy_name, args.backend)
-        problem = table.mismatch(key, result.report.counts())
+        reasons = [f"[{r.kind}] {r.reason}" for r in report.recompile_list]
+        vs_ref = compare(ref.table, key, report.counts(), reasons)
         if args.update:
-            table.record(key, result.report)
-        elif problem:
-            failures += 1
-        print(f"{'CHANGED' if problem else 'ok':8s} {' / '.join(key)}", file=sys.stderr, flush=True)
-        if problem and not args.update:
-            print(problem, file=sys.stderr)
+            mine = compare(own, key, report.counts(), reasons)
+            note = "" if ref.exact or not ref.found else f"  ({vs_ref.status} vs {ref.name})"
+            print(f"{WORDS[mine.status]:8s} {mine.label}{note}", file=sys.stderr, flush=True)
+            if mine.status == "changed":
+                print("  " + mine.describe(), file=sys.stderr)
+            own.record(key, report)
+            continue
+        outcomes.append(vs_ref)
+        print(f"{WORDS[vs_ref.status]:8s} {vs_ref.label}", file=sys.stderr, flush=True)
+        if vs_ref.status != "same":
+            print(failure(vs_ref, ref), file=sys.stderr)
     if args.update:
-        print(f"wrote {table.save()}")
+        print(f"wrote {own.save()}")
         return 0
-    print(f"{failures} case(s) differ from {table.path}" if failures else f"all cases match {table.path}")
-    return 1 if failures else 0
+    for line in summary_lines(ref, outcomes, "fail"):
+        print(line)
+    return 1 if any(o.status != "same" for o in outcomes) else 0

@@ -1,13 +1,14 @@
 """Expected-behaviour tables: what torch.compile is expected to do in each recompile scenario.
 
-One CSV per torch minor version and transformers major version, like PyTorch's
-``benchmarks/dynamo/ci_expected_accuracy`` CSVs: ``baselines/expected/torch2.13-transformers5.csv``.
+One CSV per torch minor version and transformers minor version, like PyTorch's
+``benchmarks/dynamo/ci_expected_accuracy`` CSVs: ``baselines/expected/torch2.13-transformers5.23.csv``.
 A row is keyed by (scenario, strategy, backend) and holds the counts of
 :data:`ragperf.compile.probe.COUNT_FIELDS`.
 
-A check fails when reality differs in *either* direction - an improvement is a change the table must
-record, or it stops being true - and the failure prints the row to paste and the command that
-regenerates the table (``ragperf expected --update``, or ``pytest tests/recompile
+Which table judges a run (its own, else the nearest earlier one) and how rows drifted from it:
+:mod:`ragperf.compile.drift`. A check fails when reality differs in *either* direction - an improvement
+is a change the table must record, or it stops being true - and the failure prints the row to paste and
+the command that regenerates the table (``ragperf expected --update``, or ``pytest tests/recompile
 --ragperf-update-expected``).
 """
 
@@ -35,7 +36,7 @@ Key = tuple[str, str, str]
 
 
 def table_name(torch_version: str | None = None, transformers_version: str | None = None) -> str:
-    """``torch2.13-transformers5.csv`` for the installed (or given) versions."""
+    """``torch2.13-transformers5.23.csv`` for the installed (or given) versions."""
     if torch_version is None:
         import torch
 
@@ -44,8 +45,11 @@ def table_name(torch_version: str | None = None, transformers_version: str | Non
         import transformers
 
         transformers_version = transformers.__version__
-    torch_minor = ".".join(torch_version.split("+")[0].split(".")[:2])
-    return f"torch{torch_minor}-transformers{transformers_version.split('.')[0]}.csv"
+    return f"torch{_minor(torch_version)}-transformers{_minor(transformers_version)}.csv"
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split("+")[0].split(".")[:2])
 
 
 def format_row(key: Key, counts: dict[str, int]) -> str:
@@ -62,7 +66,6 @@ class ExpectedTable:
 
     path: Path
     rows: dict[Key, dict[str, int]] = field(default_factory=dict)
-    updating: bool = False  # verify() records instead of checking (regeneration)
     recorded: set[Key] = field(default_factory=set, repr=False)  # keys record() wrote: they win in save()
 
     @classmethod
@@ -72,13 +75,6 @@ class ExpectedTable:
         if path.exists():
             table.rows = parse(path.read_text(encoding="utf-8"), source=str(path))
         return table
-
-    def verify(self, key: Key, report: ProbeReport | dict[str, int]) -> None:
-        """:meth:`check`, or :meth:`record` while the table is being regenerated."""
-        if self.updating:
-            self.record(key, report)
-        else:
-            self.check(key, report)
 
     def check(self, key: Key, report: ProbeReport | dict[str, int]) -> None:
         """Raise :class:`ExpectationMismatch` unless ``report``'s counts equal the row for ``key``."""

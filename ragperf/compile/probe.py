@@ -47,6 +47,7 @@ _CACHE_COUNTERS = {
     "autograd_bypass": ("aot_autograd", "autograd_cache_bypass"),
 }
 _ZERO_ONE = re.compile(r"expected \d+, actual [01]\b|0/1 specialization|\b2 <= \S*size\(\)")
+_ARITY = re.compile(r"^\S+: len\((args|kwargs)\) == \d+")  # a wrapper's *args/**kwargs count (the guard itself)
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ class Recompile:
 
     @property
     def kind(self) -> str:
-        """``0/1-specialization``, ``shape``, ``kv-cache-state``, ``grad-mode``, ``dispatch-keys`` or ``other``."""
+        """``0/1-specialization``, ``shape``, ``kv-cache-state``, ``grad-mode``, ``dispatch-keys``, ``call-arity``
+        or ``other``."""
         if _ZERO_ONE.search(self.reason):
             return "0/1-specialization"
         if "size mismatch" in self.reason or "stride mismatch" in self.reason:
@@ -68,6 +70,8 @@ class Recompile:
             return "grad-mode"
         if "dispatch key set mismatch" in self.reason:
             return "dispatch-keys"  # e.g. an inference tensor after a normal one (inference_mode vs no_grad)
+        if _ARITY.search(self.reason):
+            return "call-arity"  # e.g. transformers 5.24's deprecation wrapper, traced as its own frame
         return "other"
 
     @property
@@ -82,6 +86,8 @@ _HINTS = {
     "kv-cache-state": "a guard on the KV cache object's state: warm up with one prefill + decode, or use a "
                       "static cache",
     "grad-mode": "grad mode differs from the compile: call under the same no_grad/inference_mode",
+    "call-arity": "a traced Python wrapper (e.g. a deprecation decorator) was called with another number of "
+                  "positional/keyword arguments: call the model the same way each time",
     "dispatch-keys": "inference tensors vs normal tensors: build index and query inputs under the same "
                      "inference_mode/no_grad",
 }

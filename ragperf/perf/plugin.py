@@ -203,6 +203,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         stored = ", ".join(b.key for b in load_all(state.directory)) or "none"
         terminalreporter.write_line(f"REPORT ONLY: {gate.NO_BASELINE} (looked in {state.directory}; stored: {stored})")
     else:
+        from ragperf.perf.versions import upgrade_line
+
         terminalreporter.write_line(f"baseline: {state.baseline.path} ({state.baseline.source})")
+        terminalreporter.write_line(upgrade_line(state.baseline.fingerprint, state.fingerprint))
     terminalreporter.write_line(gate.table(state.decisions))
     terminalreporter.write_line(f"verdict: {gate.overall(state.decisions)}")

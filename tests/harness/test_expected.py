@@ -24,9 +24,9 @@ COUNTS = {"graphs": 2, "frames_total": 4, "frames_ok": 4, "fallbacks": 0, "ops_c
           "graph_breaks": 0, "recompiles": 1}
 
 
-def test_table_name_is_torch_minor_and_transformers_major():
-    assert table_name("2.13.0+cpu", "5.23.0") == "torch2.13-transformers5.csv"
-    assert table_name("2.7.1", "4.46.3") == "torch2.7-transformers4.csv"
+def test_table_name_is_torch_minor_and_transformers_minor():
+    assert table_name("2.13.0+cpu", "5.23.0") == "torch2.13-transformers5.23.csv"
+    assert table_name("2.7.1", "4.46.3") == "torch2.7-transformers4.46.csv"
 
 
 def test_round_trip(tmp_path):
@@ -106,5 +106,5 @@ def test_plugin_fails_exactly_the_edited_row_and_regenerates(tmp_path):
     path.write_text(path.read_text().replace("b,auto,eager,3,", "b,auto,eager,4,"))
     result = _pytest(tmp_path)
     assert result.returncode == 1 and "1 failed, 1 passed" in result.stdout, result.stdout
-    assert "test_row[b]" in result.stdout and "graphs expected 4, got 3" in result.stdout
+    assert "test_row[b]" in result.stdout and "graphs 4 -> 3" in result.stdout
     assert "b,auto,eager,3,4,4,0,9,0,1" in result.stdout  # the row to paste

@@ -83,6 +83,7 @@ def test_plugin_records_then_gates_and_fails_a_planted_regression(compiled_befor
     failed.assert_outcomes(failed=1)
     failed.stdout.fnmatch_lines(["*perf gate: embed/tiny-bert/compile@aot_eager/speedup: speedup *(95% CI *"
                                  "below baseline*", "*verdict: FAIL*"])
+    failed.stdout.fnmatch_lines(["*versions: baseline torch *; this run torch * (same versions: no software upgrade judged)"])
     report = json.loads((pytester.path / "r.json").read_text())
     assert report["verdict"] == gate.FAIL
     speedup = next(d for d in report["decisions"] if d["metric"].endswith("/speedup"))

@@ -83,7 +83,11 @@ def test_steady_state_passes_without_recompiles_and_lets_other_errors_through():
     ("0/0: kwargs['past_key_values'].layers[0].is_initialized == False  # if not self.is_initialized", "kv-cache-state"),
     ("0/0: GLOBAL_STATE changed: grad_mode ", "grad-mode"),
     ("0/0: tensor 'args[0]' dispatch key set mismatch. expected DispatchKeySet(CPU), actual ...", "dispatch-keys"),
+    # transformers 5.24 traces its deprecation wrapper as a frame (seq1 under backed_size_oblivious)
+    ("4/0: len(args) == 1        # func_name = f\"{args[0].__class__.__name__}\"  # transformers/utils/deprecation.py:126",
+     "call-arity"),
     ("0/0: ___check_obj_id(L['self'], 1234)", "other"),
+    ("0/0: len(L['self'].layers) == 2", "other"),  # a container's length is not a call's arity
 ])
 def test_recompile_reasons_are_classified(reason, kind):
     assert Recompile(reason).kind == kind

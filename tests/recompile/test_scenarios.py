@@ -1,6 +1,6 @@
 """Every recompile scenario under every dynamic-shape strategy, against the expected-behaviour table.
 
-Counts live in baselines/expected/torch<minor>-transformers<major>.csv, never in this file; a
+Counts live in baselines/expected/torch<minor>-transformers<minor>.csv, never in this file; a
 difference in either direction fails with the row to paste. The assertions here are the claims
 that hold whatever the counts: why each recompile happened, and that fallbacks are never hidden.
 """
@@ -22,7 +22,8 @@ def _explained(result, kinds):
 SEMANTICS = {
     # the blog's case: the batch-1 query recompiles only because of 0/1 specialization
     "index16-query1": lambda r: _explained(r, {"0/1-specialization"}),
-    "seq1": lambda r: _explained(r, {"0/1-specialization", "shape"}),
+    # on transformers >= 5.24 the one-token step also re-enters its deprecation wrapper with other arguments
+    "seq1": lambda r: _explained(r, {"0/1-specialization", "shape", "call-arity"}),
     "odd-lengths": lambda r: _explained(r, {"shape"}),
     # inference tensors from the index pass vs normal tensors at query time
     "grad-mode": lambda r: _explained(r, {"dispatch-keys", "grad-mode"}),
@@ -48,10 +49,11 @@ def test_scenario_matches_expected_table(name, strategy_name, scenario_models, e
     report = result.report
     print(report.summary())
     assert report.error is None, report.summary()
+    # first the table: a drifted row is then in the drift summary, also when a claim below fails
+    expected_compile.verify((name, strategy_name, BACKEND), report)
     if report.fallbacks:  # e.g. mark_unbacked: one graph, but frames run eagerly - never shown as clean
         assert not report.clean and "NOT A CLEAN COMPILE" in report.summary()
     if result.steady is not None:
         assert result.steady.graphs == 0 and result.steady.recompiles == 0, result.steady.summary()
     if name in SEMANTICS:
         SEMANTICS[name](result)
-    expected_compile.verify((name, strategy_name, BACKEND), report)
