@@ -22,7 +22,7 @@ KEY_FIELDS = ("model", "variant", "start_path", "backend")
 COUNT_FIELDS = ("graphs", "fxgraph_hit", "fxgraph_miss", "fxgraph_bypass", "autograd_hit", "autograd_miss",
                 "autograd_bypass", "megacache_entries", "fallback")
 REGENERATE = ("ragperf coldstart --model tiny-bert --update-expected "
-              "(or: pytest -m slow tests/deploy --ragperf-update-expected)")
+              "(or: pytest -m slow tests/coldstart --ragperf-update-expected)")
 
 
 @dataclass

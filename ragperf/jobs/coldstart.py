@@ -25,8 +25,6 @@ import json
 import time
 from pathlib import Path
 
-from ragperf.models.ladder import BLOG_SENTENCES
-
 PATHS = ("cold", "warm", "megacache", "aoti")  # start paths, in the order they are run
 STEPS = ("cold", "warm", "megacache", "package", "aoti")
 
@@ -39,7 +37,7 @@ def start(model: str, variant: str, path: str, artifacts: Path, *, rounds: int =
     from ragperf.compile import artifacts as carried
     from ragperf.compile.probe import CompileProbe
     from ragperf.models.embedders import load_embedder
-    from ragperf.models.ladder import build_variant
+    from ragperf.models.ladder import BLOG_SENTENCES, build_variant
 
     embedder = load_embedder(model, device=device)
     batch = embedder.tokenize(BLOG_SENTENCES)

@@ -56,6 +56,18 @@ def matrix(model: str, variants: Sequence[str] = COMPILED_RUNGS, paths: Sequence
     return {"model": model, "device": device, "backend": backend, "rounds": rounds, "results": results}
 
 
+def run_section(model: str, *, quick: bool, device: str = "cpu", backend: str = "inductor",
+                progress: Callable[[str], None] | None = None) -> dict:
+    """The ``ragperf run`` section: all rungs and paths (``quick``: the unfrozen and the last rung, fewer
+    rounds); a non-Inductor backend (tests) runs only what needs no Inductor."""
+    variants = ("compile", COMPILED_RUNGS[-1]) if quick else COMPILED_RUNGS
+    paths: Sequence[str] = PATHS
+    if backend != "inductor":
+        variants, paths = ("compile",), ("cold", "warm", "megacache")
+    return matrix(model, variants, paths, rounds=10 if quick else 30, device=device, backend=backend,
+                  progress=progress)
+
+
 def rows(data: dict) -> list[dict]:
     """One row per (rung, start path): first call, steady speed vs the JIT rung, parity, artifact size,
     cache counters, fallback, break-even vs eager (calls)."""
