@@ -52,6 +52,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write measured compile counts into baselines/expected/ instead of failing on differences")
     group.addoption("--ragperf-backend", default="inductor", choices=("inductor", "aot_eager", "eager"),
                     help="torch.compile backend for compiled fixtures (default: inductor)")
+    group.addoption("--ragperf-compile-sizes", default="1,2,4,8,16", metavar="1,2,4,8,16",
+                    help="batch sizes to compile ahead for (compile_sizes fixture; default 1,2,4,8,16)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -205,3 +207,14 @@ def expected_compile(pytestconfig: pytest.Config):
     yield table
     if table.updating and table.rows:
         table.save()
+
+
+@pytest.fixture(scope="session")
+def compile_sizes(pytestconfig: pytest.Config) -> tuple[int, ...]:
+    """The batch sizes of ``--ragperf-compile-sizes`` (see :mod:`ragperf.compile.sizes`)."""
+    from ragperf.compile.sizes import parse_sizes
+
+    try:
+        return parse_sizes(pytestconfig.getoption("--ragperf-compile-sizes"))
+    except RagperfError as exc:
+        raise _usage(exc) from None
