@@ -55,6 +55,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="decode batch sizes compiled and captured ahead of timing (default: 1)")
     group.addoption("--ragperf-backend", default="inductor", choices=("inductor", "aot_eager", "eager"),
                     help="torch.compile backend for compiled fixtures (default: inductor)")
+    group.addoption("--ragperf-compile-sizes", default="1,2,4,8,16", metavar="1,2,4,8,16",
+                    help="batch sizes to compile ahead for (compile_sizes fixture; default 1,2,4,8,16)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -210,3 +212,13 @@ def compile_probe():
 
     return CompileProbe
 
+
+@pytest.fixture(scope="session")
+def compile_sizes(pytestconfig: pytest.Config) -> tuple[int, ...]:
+    """The batch sizes of ``--ragperf-compile-sizes`` (see :mod:`ragperf.compile.sizes`)."""
+    from ragperf.compile.sizes import parse_sizes
+
+    try:
+        return parse_sizes(pytestconfig.getoption("--ragperf-compile-sizes"))
+    except RagperfError as exc:
+        raise _usage(exc) from None

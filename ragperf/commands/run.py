@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-SUITES = {"embed": ("embed", "compile_cost"), "rag": ("rag",), "decode": ("decode",),
-          "all": ("embed", "compile_cost", "rag", "decode")}
+SUITES = {"embed": ("embed", "compile_cost"), "rag": ("rag",), "decode": ("decode",), "coldstart": ("coldstart",),
+          "all": ("embed", "compile_cost", "coldstart", "rag", "decode")}
 DEFAULT_DECODERS = {"quick": ("tiny-llama",), "full": ("tiny-llama", "gpt2")}
 # (batch sizes, prompt tokens, new tokens) per decoder size class.
 DECODE_SHAPES = {"quick": ((1, 8), 32, 32), "full": ((1, 8, 32), 32, 64)}
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from ragperf.jobs import report as reports
     from ragperf.models.sources import resolve_embedder
 
-    if args.suite in ("embed", "rag", "all"):
+    if args.suite in ("embed", "rag", "coldstart", "all"):
         resolve_embedder(args.model)  # fail fast, in this process, on a bad model spec
     _check_decoders(args)
     size = "quick" if args.quick else "full"
@@ -156,7 +156,14 @@ def _decode(args, size: str) -> dict:
     return {"prompt_len": prompt_len, "new_tokens": new_tokens, "decoders": decoders}
 
 
-SECTION_JOBS = {"embed": _embed, "compile_cost": _compile_cost, "rag": _rag, "decode": _decode}
+def _coldstart(args, size: str) -> dict:
+    from ragperf.jobs.coldstart_matrix import run_section
+
+    return run_section(args.model, quick=size == "quick", device=args.device, backend=args.backend, progress=say)
+
+
+SECTION_JOBS = {"embed": _embed, "compile_cost": _compile_cost, "coldstart": _coldstart, "rag": _rag,
+                "decode": _decode}
 
 
 def _batch_sizes(args, decoder: str, size: str, default: tuple[int, ...]) -> tuple[int, ...]:

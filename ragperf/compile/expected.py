@@ -52,8 +52,8 @@ def _minor(version: str) -> str:
     return ".".join(version.split("+")[0].split(".")[:2])
 
 
-def format_row(key: Key, counts: dict[str, int]) -> str:
-    return ",".join([*key, *(str(int(counts[f])) for f in COUNT_FIELDS)])
+def format_row(key: Key, counts: dict[str, int], count_fields: tuple[str, ...] = COUNT_FIELDS) -> str:
+    return ",".join([*key, *(str(int(counts[f])) for f in count_fields)])
 
 
 class ExpectationMismatch(AssertionError):
@@ -66,6 +66,10 @@ class ExpectedTable:
 
     path: Path
     rows: dict[Key, dict[str, int]] = field(default_factory=dict)
+    # A table of other behaviour (e.g. ragperf.compile.bypass) subclasses with its own columns.
+    key_fields: tuple[str, ...] = field(default=KEY_FIELDS, init=False, repr=False)
+    count_fields: tuple[str, ...] = field(default=COUNT_FIELDS, init=False, repr=False)
+    regenerate: str = field(default=REGENERATE, init=False, repr=False)
     recorded: set[Key] = field(default_factory=set, repr=False)  # keys record() wrote: they win in save()
 
     @classmethod
@@ -73,27 +77,27 @@ class ExpectedTable:
         path = Path(directory) / (name or table_name())
         table = cls(path)
         if path.exists():
-            table.rows = parse(path.read_text(encoding="utf-8"), source=str(path))
+            table.rows = table.parse(path.read_text(encoding="utf-8"), source=str(path))
         return table
 
     def check(self, key: Key, report: ProbeReport | dict[str, int]) -> None:
         """Raise :class:`ExpectationMismatch` unless ``report``'s counts equal the row for ``key``."""
-        counts = report.counts() if isinstance(report, ProbeReport) else dict(report)
+        counts = self._counts(report)
         message = self.mismatch(key, counts)
         if message:
             raise ExpectationMismatch(message)
 
     def mismatch(self, key: Key, counts: dict[str, int]) -> str | None:
         """The failure message for ``key``, or None when the table agrees with ``counts``."""
-        paste = (f"Row to paste into {self.path}:\n  {format_row(key, counts)}\n"
-                 f"Or regenerate the table: {REGENERATE}")
+        paste = (f"Row to paste into {self.path}:\n  {format_row(key, counts, self.count_fields)}\n"
+                 f"Or regenerate the table: {self.regenerate}")
         label = " / ".join(key)
         expected = self.rows.get(key)
         if expected is None:
             where = "" if self.path.exists() else f" (no table {self.path.name} for this torch/transformers yet)"
             return f"{label}: no expected row{where}.\n{paste}"
         changes = []
-        for name in COUNT_FIELDS:
+        for name in self.count_fields:
             want, got = expected[name], int(counts[name])
             if want != got:
                 direction = "more" if got > want else "fewer: an improvement, but the table must record it"
@@ -103,17 +107,24 @@ class ExpectedTable:
         return f"{label}: " + "; ".join(changes) + f"\n{paste}"
 
     def record(self, key: Key, report: ProbeReport | dict[str, int]) -> None:
-        counts = report.counts() if isinstance(report, ProbeReport) else dict(report)
-        self.rows[key] = {f: int(counts[f]) for f in COUNT_FIELDS}
+        counts = self._counts(report)
+        self.rows[key] = {f: int(counts[f]) for f in self.count_fields}
         self.recorded.add(key)
 
     def dumps(self) -> str:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(COLUMNS)
+        writer.writerow(self.key_fields + self.count_fields)
         for key in sorted(self.rows):
-            writer.writerow([*key, *(self.rows[key][f] for f in COUNT_FIELDS)])
+            writer.writerow([*key, *(self.rows[key][f] for f in self.count_fields)])
         return out.getvalue()
+
+    def parse(self, text: str, source: str = "<table>") -> dict[Key, dict[str, int]]:
+        return parse(text, source, self.key_fields, self.count_fields, self.regenerate)
+
+    @staticmethod
+    def _counts(report: ProbeReport | dict[str, int]) -> dict[str, int]:
+        return report.counts() if isinstance(report, ProbeReport) else dict(report)
 
     def save(self) -> Path:
         """Merge this table into the file and write it atomically; safe when several processes (xdist
@@ -122,7 +133,7 @@ class ExpectedTable:
         only here are kept - no worker's rows are lost."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with save_lock(self.path):
-            on_disk = parse(self.path.read_text(encoding="utf-8"), str(self.path)) if self.path.exists() else {}
+            on_disk = self.parse(self.path.read_text(encoding="utf-8"), str(self.path)) if self.path.exists() else {}
             mine = {k: v for k, v in self.rows.items() if k in self.recorded or k not in on_disk}
             self.rows = {**on_disk, **mine}
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
@@ -137,16 +148,18 @@ def save_lock(path: Path) -> FileLock:
     return FileLock(Path(tempfile.gettempdir()) / f"ragperf-expected-{digest}.lock")
 
 
-def parse(text: str, source: str = "<table>") -> dict[Key, dict[str, int]]:
+def parse(text: str, source: str = "<table>", key_fields: tuple[str, ...] = KEY_FIELDS,
+          count_fields: tuple[str, ...] = COUNT_FIELDS, regenerate: str = REGENERATE) -> dict[Key, dict[str, int]]:
     """Rows of a table's CSV text; a malformed file is one clear error naming the line."""
     reader = csv.DictReader(io.StringIO(text))
-    if tuple(reader.fieldnames or ()) != COLUMNS:
-        raise RagperfError(f"{source}: header must be {','.join(COLUMNS)}; regenerate it with {REGENERATE}")
+    columns = key_fields + count_fields
+    if tuple(reader.fieldnames or ()) != columns:
+        raise RagperfError(f"{source}: header must be {','.join(columns)}; regenerate it with {regenerate}")
     rows: dict[Key, dict[str, int]] = {}
     for line_no, row in enumerate(reader, start=2):
-        key = tuple(row[k] for k in KEY_FIELDS)
+        key = tuple(row[k] for k in key_fields)
         try:
-            rows[key] = {f: int(row[f]) for f in COUNT_FIELDS}  # type: ignore[index]
+            rows[key] = {f: int(row[f]) for f in count_fields}  # type: ignore[index]
         except (TypeError, ValueError):
-            raise RagperfError(f"{source}:{line_no}: counts must be integers; regenerate with {REGENERATE}") from None
+            raise RagperfError(f"{source}:{line_no}: counts must be integers; regenerate with {regenerate}") from None
     return rows

@@ -22,6 +22,7 @@ from ragperf.jobs.decode_rates import rate_table
 SECTIONS = {
     "embed": "Embedding ladder",
     "compile_cost": "Compile cost",
+    "coldstart": "Cold start: carried caches and AOTInductor packages",
     "rag": "RAG: index build, query latency, recall@5",
     "decode": "Decoding (the overhead paper's Table 1)",
     "compile_summary": "Recompiles and parity",
@@ -188,13 +189,19 @@ def _compile_summary(data: dict) -> list[Block]:
     return [("table", ["what ran", "graphs", "recompiles", "why (first guard that failed)", "parity"], table)]
 
 
+def _coldstart(data: dict) -> list[Block]:
+    from ragperf.jobs.coldstart_report import blocks
+
+    return blocks(data)
+
+
 def _generic(data) -> list[Block]:
     return [("p", "```\n" + json.dumps(data, indent=1, default=str)[:3000] + "\n```")]
 
 
 RENDERERS: dict[str, Callable[[dict], list[Block]]] = {
     "embed": _embed, "compile_cost": _compile_cost, "rag": _rag, "decode": _decode,
-    "compile_summary": _compile_summary,
+    "compile_summary": _compile_summary, "coldstart": _coldstart,
 }
 
 

@@ -33,6 +33,8 @@ def report():
     r["sections"] = {
         "embed": {"status": "ok", "seconds": 30.0, "data": {"model": "minilm", "rounds": 20, "rows": [LADDER_ROW]}},
         "compile_cost": {"status": "failed", "seconds": 1.0, "error": "RagperfError: child died"},
+        "coldstart": {"status": "ok", "seconds": 2.0, "data": {"model": "minilm", "backend": "inductor", "results": {
+            "compile": {"warm": {"error": "child died"}}}}},
         "rag": {"status": "not available", "seconds": 0.0, "error": "no RAG module"},
         "decode": {"status": "ok", "seconds": 60.0,
                    "data": {"prompt_len": 32, "new_tokens": 4, "decoders": decoders}},

@@ -1,0 +1,82 @@
+"""``ragperf coldstart``: how fast a fresh process serves its first embedding, by start path.
+
+For each compiled ladder rung of the model: an empty Inductor cache, a warm local cache, a Mega-Cache
+carried into an empty cache dir, and an AOTInductor package - each in its own fresh process. Prints
+first call, steady speed vs the JIT rung, break-even, parity vs eager/fp64, artifact size and which
+caches hit, missed or were bypassed. ``--check-expected``/``--update-expected`` compare with (or
+regenerate) the what-bypasses-what table of this torch version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ragperf.compile.expected import EXPECTED_DIR
+
+
+def register(subparsers) -> None:
+    from ragperf.jobs.coldstart import PATHS
+    from ragperf.jobs.coldstart_matrix import COMPILED_RUNGS
+
+    parser = subparsers.add_parser("coldstart", help="first-call seconds of a fresh process, by start path",
+                                   description=__doc__)
+    parser.add_argument("--model", default="minilm", help="embedder: minilm (default), mpnet, tiny-bert, PATH")
+    parser.add_argument("--variant", action="append", choices=COMPILED_RUNGS, default=None,
+                        help="ladder rung (repeatable; default: all compiled rungs)")
+    parser.add_argument("--path", action="append", choices=PATHS, default=None,
+                        help="start path (repeatable; default: all)")
+    parser.add_argument("--rounds", type=int, default=30, help="timed interleaved rounds per start")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--backend", default="inductor", help=argparse.SUPPRESS)  # tests: aot_eager is fast
+    expected = parser.add_mutually_exclusive_group()
+    expected.add_argument("--check-expected", action="store_true",
+                          help="exit 1 when the cache behaviour differs from the expected table")
+    expected.add_argument("--update-expected", action="store_true", help="write the measured rows into the table")
+    parser.add_argument("--dir", type=Path, default=EXPECTED_DIR, help=f"folder of the tables (default {EXPECTED_DIR})")
+    parser.add_argument("--json", type=Path, default=None, help="also write the raw results here")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ragperf.compile.bypass import BypassTable, counts
+    from ragperf.jobs.coldstart import PATHS
+    from ragperf.jobs.coldstart_matrix import COMPILED_RUNGS, matrix
+    from ragperf.jobs.coldstart_report import blocks
+    from ragperf.jobs.report import _text_table
+    from ragperf.models.sources import resolve_embedder
+
+    resolve_embedder(args.model)  # fail fast on a bad model spec
+    data = matrix(args.model, args.variant or COMPILED_RUNGS, args.path or PATHS, rounds=args.rounds,
+                  device=args.device, backend=args.backend, progress=lambda line: _say(line))
+    for block in blocks(data):
+        print(_text_table(block[1], block[2]) if block[0] == "table" else block[1].replace("`", "").replace("*", ""))
+    if args.json:
+        args.json.write_text(json.dumps(data, indent=1, default=str) + "\n")
+    if not (args.check_expected or args.update_expected):
+        return 0
+    table = BypassTable.load(args.dir)
+    failures = 0
+    for variant, steps in data["results"].items():
+        for path in PATHS:
+            result = steps.get(path)
+            if result is None or "error" in result:
+                continue
+            key = (args.model, variant, path, args.backend)
+            if args.update_expected:
+                table.record(key, counts(result))
+                continue
+            problem = table.mismatch(key, counts(result))
+            failures += bool(problem)
+            print(problem or f"ok {' / '.join(key)}", file=sys.stderr)
+    if args.update_expected:
+        print(f"wrote {table.save()}")
+        return 0
+    print(f"{failures} start(s) differ from {table.path}" if failures else f"all starts match {table.path}")
+    return 1 if failures else 0
+
+
+def _say(line: str) -> None:
+    print(line if line.startswith("[ragperf]") else f"[ragperf] {line}", file=sys.stderr, flush=True)

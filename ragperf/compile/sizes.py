@@ -1,0 +1,100 @@
+"""Compile ahead for the batch sizes you serve (vLLM's advice), and prove serving them never recompiles.
+
+Two strategies over a ladder rung's compiled transformer:
+
+- ``per-size``: static shapes, one graph per listed size (each compiled by one warm-up call). An
+  unlisted size is a new static shape: a recompile (and one more graph) at serving time.
+- ``bounded``: ``mark_dynamic(batch, min, max)`` over the listed sizes >= 2 - one graph for the whole
+  range; size 1 gets its own graph (0/1 specialization holds even with ``mark_dynamic``). An unlisted
+  size inside the bounds is served by the dynamic graph; one outside them recompiles.
+
+:func:`compile_for_sizes` compiles and times it; :func:`serve` runs the listed sizes inside
+:func:`ragperf.compile.probe.steady_state` (any recompile raises); :func:`try_unlisted` reports what
+one unlisted size does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from ragperf.compile.probe import CompileProbe, ProbeReport, steady_state
+from ragperf.errors import RagperfError
+
+STRATEGIES = ("per-size", "bounded")
+Inputs = Callable[[int], dict[str, torch.Tensor]]  # batch size -> the model's keyword inputs
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """``"1,2,4,8,16"`` -> ``(1, 2, 4, 8, 16)``; anything else is one clear error."""
+    try:
+        sizes = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        sizes = ()
+    if not sizes or sizes[0] < 1:
+        raise RagperfError(f"compile sizes {text!r}: give positive batch sizes separated by commas, e.g. 1,2,4,8,16")
+    return sizes
+
+
+@dataclass
+class SizedCompile:
+    strategy: str
+    sizes: tuple[int, ...]
+    compile_s: float  # the warm-up calls that compiled, all sizes together
+    report: ProbeReport
+
+    @property
+    def graphs(self) -> int:
+        return self.report.graphs
+
+
+def compile_model(module: torch.nn.Module, strategy: str, backend: str = "inductor") -> Callable[..., object]:
+    """``torch.compile`` as the strategy needs it: ``per-size`` must be ``dynamic=False`` (else automatic
+    dynamic shapes turn the second size into a dynamic graph), with room for one graph per size."""
+    if strategy not in STRATEGIES:
+        raise RagperfError(f"unknown compile-sizes strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    return torch.compile(module, backend=backend, dynamic=False if strategy == "per-size" else None)
+
+
+def mark(inputs: dict[str, torch.Tensor], strategy: str, sizes: Sequence[int]) -> dict[str, torch.Tensor]:
+    """For ``bounded``: the batch dim of every input marked dynamic within the listed sizes >= 2."""
+    batch = next(iter(inputs.values())).shape[0]
+    ranged = [s for s in sizes if s >= 2]
+    if strategy == "bounded" and batch >= 2 and ranged:
+        for tensor in inputs.values():
+            torch._dynamo.mark_dynamic(tensor, 0, min=min(ranged), max=max(ranged))
+    return inputs
+
+
+def compile_for_sizes(model: Callable[..., object], inputs_for: Inputs, sizes: Sequence[int],
+                      strategy: str = "per-size") -> SizedCompile:
+    """Call ``model`` (from :func:`compile_model`) once per listed size (``bounded``: once for size 1 if
+    listed, once for the range), so that every listed size has its graph before serving."""
+    if len(sizes) > torch._dynamo.config.recompile_limit:
+        raise RagperfError(f"{len(sizes)} compile sizes exceed torch._dynamo.config.recompile_limit "
+                           f"({torch._dynamo.config.recompile_limit}); raise it or list fewer sizes")
+    warm = list(sizes) if strategy == "per-size" else sorted({1} & set(sizes)) + [max(sizes)] * any(s >= 2 for s in sizes)
+    begin = time.perf_counter()
+    with CompileProbe() as probe:
+        for size in warm:
+            model(**mark(inputs_for(size), strategy, sizes))
+    return SizedCompile(strategy, tuple(sizes), time.perf_counter() - begin, probe.report)
+
+
+def serve(model: Callable[..., object], inputs_for: Inputs, sizes: Sequence[int]) -> ProbeReport:
+    """Every listed size once, plain inputs (as a server gets them), inside ``steady_state()``: raises
+    ``RecompileInSteadyState`` on any recompile."""
+    with CompileProbe() as probe, steady_state():
+        for size in sizes:
+            model(**inputs_for(size))
+    return probe.report
+
+
+def try_unlisted(model: Callable[..., object], inputs_for: Inputs, size: int) -> ProbeReport:
+    """What serving an unlisted ``size`` does: the probe of that call (graphs, recompiles and why)."""
+    with CompileProbe() as probe:
+        model(**inputs_for(size))
+    return probe.report
