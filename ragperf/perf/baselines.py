@@ -150,7 +150,8 @@ def with_history(old: dict | None, new: dict, keep: int = HISTORY) -> dict:
 
 def record(fp: dict, metrics: dict[str, dict], directory: Path = DEFAULT_DIR, note: str = "") -> Path:
     """Add one run of ``metrics`` to this machine's measured baseline file (see :func:`with_history`);
-    metrics not measured this time are kept as they were."""
+    metrics not measured this time are kept as they were. ``note`` is written only when the file has
+    none yet: a note someone wrote into the file (recording conditions, say) is kept."""
     if fp.get("emulated"):
         raise RagperfError(f"not recording a baseline on {fp['emulated']}: timings under emulation are not "
                            "the hardware's; record on a real machine")
@@ -161,5 +162,5 @@ def record(fp: dict, metrics: dict[str, dict], directory: Path = DEFAULT_DIR, no
     baseline = BaselineFile(key=fp["key"], source="measured", match={name: fp.get(name) for name in KEY_FIELDS},
                             metrics=merged, fingerprint=fp,
                             recorded=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                            note=note or (existing.note if existing else ""))
+                            note=(existing.note if existing and existing.note else note))
     return save(baseline, path)
