@@ -43,3 +43,26 @@ def quiet_libraries() -> None:
 
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
+
+
+def worker_threads(workers: int, cores: int | None = None, env: dict[str, str] | None = None) -> int | None:
+    """Intra-op threads for one of ``workers`` processes sharing this machine: ``max(1, cores // workers)``,
+    so ``-n 16`` on 64 cores runs 4 threads each instead of 16 x 64. None when ``OMP_NUM_THREADS`` is
+    set (the user chose) or there is a single process."""
+    env = os.environ if env is None else env
+    if env.get("OMP_NUM_THREADS") or workers <= 1:
+        return None
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // workers)
+
+
+def share_threads_among(workers: int) -> int | None:
+    """Apply :func:`worker_threads` to this process (torch, and ``OMP_NUM_THREADS`` for its children)."""
+    threads = worker_threads(workers)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+    return threads

@@ -23,8 +23,8 @@ import pytest
 
 from ragperf.errors import RagperfError
 
-# The perf gate's options, fixture and terminal summary live in their own module.
-pytest_plugins = ["ragperf.perf.plugin"]
+# The perf gate (options, fixture, terminal summary) and the failure evidence live in their own modules.
+pytest_plugins = ["ragperf.perf.plugin", "ragperf.evidence.plugin"]
 
 MARKERS = {
     "correctness": "numerical parity of compiled vs eager, judged against a higher-precision reference",
@@ -57,6 +57,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, help_text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {help_text}")
+    if hasattr(config, "workerinput"):  # an xdist worker: share the cores with the other workers
+        from ragperf.knobs import share_threads_among
+
+        share_threads_among(int(config.workerinput["workercount"]))
     variants = config.getoption("--ragperf-variants", default=None)
     if variants:
         from ragperf.models.ladder import variant

@@ -50,6 +50,10 @@ def register(subparsers) -> None:
     summary.add_argument("report", type=Path)
     summary.add_argument("--markdown", action="store_true", help="Markdown (for $GITHUB_STEP_SUMMARY)")
     summary.set_defaults(func=run_summary)
+    merge = sub.add_parser("merge", help="merge many runners' gate reports: a Markdown section per fingerprint "
+                                         "and one overall verdict (exit 1 on FAIL)")
+    merge.add_argument("reports", type=Path, nargs="+", metavar="REPORT.json")
+    merge.set_defaults(func=run_merge)
     prove = sub.add_parser("prove-gate", help="A/A runs and planted slowdowns against the stored baseline")
     common(prove, cases=False)
     prove.add_argument("--case", default="embed:minilm:compile", help="KIND:MODEL:VARIANT[@BACKEND]")
@@ -137,26 +141,23 @@ def run_show(args) -> int:
 
 def run_summary(args) -> int:
     from ragperf.perf import gate
-    from ragperf.perf.gate import Decision, Measurement
+    from ragperf.perf.fleet import load_report
 
-    try:
-        data = json.loads(args.report.read_text())
-        decisions = [Decision(d["metric"], d["status"], Measurement(d["metric"], d["kind"], d["measured"], d["se"],
-                                                                    d["low"], d["high"]),
-                              {"value": d["baseline"]} if d["baseline"] is not None else None, d["change"],
-                              d["bound"], d["message"], d.get("baseline_source") or "", d.get("attempts", 1))
-                     for d in data["decisions"]]
-    except OSError as exc:
-        raise RagperfError(f"cannot read gate report {args.report}: {exc.strerror}") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise RagperfError(f"{args.report} is not a ragperf gate report ({exc}); write one with "
-                           "`pytest -m perf --ragperf-perf-report PATH`") from None
-    heading = "### ragperf perf gate: " if args.markdown else "ragperf perf gate: "
-    print(f"{heading}{data['verdict']} on `{data['fingerprint']['key']}`" if args.markdown else
-          f"{heading}{data['verdict']} on {data['fingerprint']['key']}")
-    print(f"\nbaseline: {data['baseline'] or 'none (report only)'}\n")
-    print(gate.table(decisions, markdown=args.markdown))
+    report = load_report(args.report)
+    verdict = gate.overall(report.decisions)
+    print(f"### ragperf perf gate: {verdict} on `{report.key}`" if args.markdown else
+          f"ragperf perf gate: {verdict} on {report.key}")
+    print(f"\nbaseline: {report.baseline or 'none (report only)'}\n")
+    print(gate.table(report.decisions, markdown=args.markdown))
     return 0
+
+
+def run_merge(args) -> int:
+    from ragperf.perf import fleet, gate
+
+    reports = [fleet.load_report(path) for path in args.reports]
+    print(fleet.merge(reports))
+    return 1 if fleet.overall(reports) == gate.FAIL else 0
 
 
 def run_prove(args) -> int:

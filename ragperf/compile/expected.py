@@ -14,9 +14,14 @@ regenerates the table (``ragperf expected --update``, or ``pytest tests/recompil
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from filelock import FileLock
 
 from ragperf.compile.probe import COUNT_FIELDS, ProbeReport
 from ragperf.errors import RagperfError
@@ -58,6 +63,7 @@ class ExpectedTable:
     path: Path
     rows: dict[Key, dict[str, int]] = field(default_factory=dict)
     updating: bool = False  # verify() records instead of checking (regeneration)
+    recorded: set[Key] = field(default_factory=set, repr=False)  # keys record() wrote: they win in save()
 
     @classmethod
     def load(cls, directory: Path | str = EXPECTED_DIR, name: str | None = None) -> ExpectedTable:
@@ -103,6 +109,7 @@ class ExpectedTable:
     def record(self, key: Key, report: ProbeReport | dict[str, int]) -> None:
         counts = report.counts() if isinstance(report, ProbeReport) else dict(report)
         self.rows[key] = {f: int(counts[f]) for f in COUNT_FIELDS}
+        self.recorded.add(key)
 
     def dumps(self) -> str:
         out = io.StringIO()
@@ -113,9 +120,25 @@ class ExpectedTable:
         return out.getvalue()
 
     def save(self) -> Path:
+        """Merge this table into the file and write it atomically; safe when several processes (xdist
+        workers updating the table) save at once: under a lock, rows recorded here win, the file's
+        rows win over rows merely loaded here (another worker may have re-recorded them), and rows
+        only here are kept - no worker's rows are lost."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(self.dumps(), encoding="utf-8")
+        with save_lock(self.path):
+            on_disk = parse(self.path.read_text(encoding="utf-8"), str(self.path)) if self.path.exists() else {}
+            mine = {k: v for k, v in self.rows.items() if k in self.recorded or k not in on_disk}
+            self.rows = {**on_disk, **mine}
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(self.dumps(), encoding="utf-8")
+            os.replace(tmp, self.path)
         return self.path
+
+
+def save_lock(path: Path) -> FileLock:
+    """The cross-process lock of one table file (kept in the temp folder, not next to the table)."""
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
+    return FileLock(Path(tempfile.gettempdir()) / f"ragperf-expected-{digest}.lock")
 
 
 def parse(text: str, source: str = "<table>") -> dict[Key, dict[str, int]]:

