@@ -24,7 +24,7 @@ import pytest
 from ragperf.errors import RagperfError
 
 # The perf gate (options, fixture, terminal summary) and the failure evidence live in their own modules.
-pytest_plugins = ["ragperf.perf.plugin", "ragperf.evidence.plugin"]
+pytest_plugins = ["ragperf.perf.plugin", "ragperf.evidence.plugin", "ragperf.oom"]
 
 MARKERS = {
     "correctness": "numerical parity of compiled vs eager, judged against a higher-precision reference",
