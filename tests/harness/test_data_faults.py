@@ -69,14 +69,14 @@ def test_a_recording_killed_mid_write_leaves_the_previous_baseline_loadable(tmp_
 def test_two_processes_recording_one_baseline_at_once_keep_both_runs(tmp_path):
     path = _record(tmp_path, 1.0)
     # Each recorder, once it has read the file, waits for the other to have read it too (at most
-    # 10 s): without the lock both read the same old file and the second write drops the first run;
+    # 5 s): without the lock both read the same old file and the second write drops the first run;
     # with it the second cannot read before the first has written, and the first waits in vain.
     script = """
         real_load = baselines.load
         def load_then_meet(p):
             got = real_load(p)
             Path(sys.argv[2]).touch()
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 5
             while not Path(sys.argv[3]).exists() and time.monotonic() < deadline:
                 time.sleep(0.05)
             return got
