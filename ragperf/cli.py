@@ -24,7 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ragperf.subproc import honour_sigint
+
     args = build_parser().parse_args(argv)
+    honour_sigint()  # Ctrl-C -> exit 130, also when started with SIGINT ignored
     try:
         return int(args.func(args) or 0)
     except RagperfError as exc:

@@ -24,8 +24,8 @@ import pytest
 
 from ragperf.errors import RagperfError
 
-# The perf gate, the failure evidence and the expected tables (options, fixtures, summaries) live in their own modules.
-pytest_plugins = ["ragperf.perf.plugin", "ragperf.evidence.plugin", "ragperf.compile.plugin"]
+# The perf gate, failure evidence, expected tables and GPU out-of-memory report live in their own modules.
+pytest_plugins = ["ragperf.perf.plugin", "ragperf.evidence.plugin", "ragperf.compile.plugin", "ragperf.oom"]
 
 MARKERS = {
     "correctness": "numerical parity of compiled vs eager, judged against a higher-precision reference",

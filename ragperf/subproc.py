@@ -1,54 +1,126 @@
 """Run one process-latched configuration in a child Python process and read back its JSON result.
 
 The child prints its result as the last line of stdout. Ctrl-C (or any exception) in the parent
-terminates the child and waits for it, so no orphan keeps a core busy.
+terminates the child and waits for it, so no orphan keeps a core busy; a child that runs past its
+timeout is killed the same way and reported as a :class:`RagperfError` naming it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ragperf import knobs
 from ragperf.errors import RagperfError
+
+TIMEOUT_ENV = "RAGPERF_JOB_TIMEOUT_S"
+DEFAULT_TIMEOUT_S = 7200.0  # a child job running longer than this is hung, not slow
 
 
 def run_json(module: str, args: list[str], env: dict[str, str] | None = None, timeout: float | None = None,
              progress: Callable[[str], None] | None = None) -> dict:
     """``python -m module *args`` with ``env`` overrides; returns the JSON object on its last stdout line.
 
-    With ``progress``, the child's stderr lines that start with ``[ragperf]`` are passed to it as
-    they arrive (the child says what it is compiling or timing).
+    With ``progress``, the parent first reports ``[ragperf]   started MODULE (pid N)`` - once the
+    child is running and a Ctrl-C is sure to stop it - then gets the child's stderr lines that start
+    with ``[ragperf]`` as they arrive (the child says what it is compiling or timing). ``timeout``
+    defaults to :func:`job_timeout`.
     """
     cmd = [sys.executable, "-m", module, *args]
-    proc = subprocess.Popen(cmd, env=knobs.subprocess_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    timeout = job_timeout() if timeout is None else timeout
     out: list[str] = []
     err: list[str] = []
-    readers = [threading.Thread(target=_drain, args=(proc.stdout, out, None), daemon=True),
-               threading.Thread(target=_drain, args=(proc.stderr, err, progress), daemon=True)]
-    for reader in readers:
-        reader.start()
+    proc = None
     try:
+        # An interrupt while the child is forked or its readers start would leave `proc` unset (or
+        # the `try` not yet entered) and the child running on; hold it until both are done.
+        with sigint_held():
+            proc = subprocess.Popen(cmd, env=knobs.subprocess_env(env), stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            readers = [threading.Thread(target=_drain, args=(proc.stdout, out, None), daemon=True),
+                       threading.Thread(target=_drain, args=(proc.stderr, err, progress), daemon=True)]
+            for reader in readers:
+                reader.start()
+        if progress is not None:
+            progress(f"[ragperf]   started {module} (pid {proc.pid})")
         proc.wait(timeout=timeout)
         for reader in readers:
             reader.join()
+    except subprocess.TimeoutExpired:
+        _stop(proc)
+        raise RagperfError(f"{module} {' '.join(args)} hung: killed after its {timeout:g} s timeout "
+                           f"(set {TIMEOUT_ENV} to allow longer)") from None
     except BaseException:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            _stop(proc)
         raise
     lines = "".join(out).strip().splitlines()
     if proc.returncode != 0 or not lines:
         tail = ("".join(err).strip().splitlines() or ["(no output)"])[-1]
         raise RagperfError(f"{module} {' '.join(args)} failed (exit {proc.returncode}): {tail}")
     return json.loads(lines[-1])
+
+
+def job_timeout() -> float:
+    """Seconds a child job may run: ``$RAGPERF_JOB_TIMEOUT_S``, else :data:`DEFAULT_TIMEOUT_S`."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise RagperfError(f"{TIMEOUT_ENV}={raw!r}: give a positive number of seconds")
+    return value
+
+
+def honour_sigint() -> None:
+    """Make SIGINT raise KeyboardInterrupt in this process even if it started with SIGINT ignored.
+
+    A non-interactive shell starts its background commands (``cmd &``, many CI steps) with SIGINT
+    ignored, and Python keeps that; a ``ragperf`` command would then run every child job to the end
+    on a Ctrl-C or ``kill -INT`` and exit 0. A handler the process set itself is left alone.
+    """
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@contextlib.contextmanager
+def sigint_held() -> Iterator[None]:
+    """A SIGINT arriving inside the block raises KeyboardInterrupt when the block ends, not inside it.
+
+    Only the main thread gets signals; elsewhere, and where SIGINT is not Python's default
+    handler (a caller's own), the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    caught: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _drain(stream, sink: list[str], progress: Callable[[str], None] | None) -> None:

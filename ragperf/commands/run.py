@@ -46,9 +46,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ragperf.compile.cache import check_env_cache_dir
     from ragperf.jobs import report as reports
     from ragperf.models.sources import resolve_embedder
 
+    check_env_cache_dir()  # the child jobs inherit it: a folder Inductor cannot write fails here, once
     if args.suite in ("embed", "rag", "coldstart", "all"):
         resolve_embedder(args.model)  # fail fast, in this process, on a bad model spec
     _check_decoders(args)
@@ -146,8 +148,9 @@ def _decode(args, size: str) -> dict:
             if args.device == "cuda":  # the decoders' serving precision on GPUs
                 job_args += ["--dtype", "bfloat16"]
             try:
-                decoders[decoder][mode] = run_json("ragperf.jobs.decode", job_args, progress=say,
-                                                   env={"TORCHINDUCTOR_CACHE_DIR": _fresh_dir()})
+                with _fresh_dir() as cache_dir:
+                    decoders[decoder][mode] = run_json("ragperf.jobs.decode", job_args, progress=say,
+                                                       env={"TORCHINDUCTOR_CACHE_DIR": cache_dir})
             except Exception as exc:  # noqa: BLE001 - one mode failing leaves the others' rows
                 say(f"decode {decoder} {mode}: FAILED - {exc}")
                 decoders[decoder][mode] = {"error": str(exc)}
@@ -172,10 +175,11 @@ def _batch_sizes(args, decoder: str, size: str, default: tuple[int, ...]) -> tup
     return default if decoder.startswith("tiny-") else REAL_SHAPE_BATCHES[size]
 
 
-def _fresh_dir() -> str:
+def _fresh_dir():
+    """An empty Inductor cache folder for one job, removed when the job ends (also on failure or Ctrl-C)."""
     import tempfile
 
-    return tempfile.mkdtemp(prefix="ragperf-inductor-")
+    return tempfile.TemporaryDirectory(prefix="ragperf-inductor-", ignore_cleanup_errors=True)
 
 
 def _check_decoders(args) -> None:

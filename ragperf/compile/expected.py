@@ -77,7 +77,7 @@ class ExpectedTable:
         path = Path(directory) / (name or table_name())
         table = cls(path)
         if path.exists():
-            table.rows = table.parse(path.read_text(encoding="utf-8"), source=str(path))
+            table.rows = table.parse(read(path), source=str(path))
         return table
 
     def check(self, key: Key, report: ProbeReport | dict[str, int]) -> None:
@@ -133,7 +133,7 @@ class ExpectedTable:
         only here are kept - no worker's rows are lost."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with save_lock(self.path):
-            on_disk = self.parse(self.path.read_text(encoding="utf-8"), str(self.path)) if self.path.exists() else {}
+            on_disk = self.parse(read(self.path), str(self.path)) if self.path.exists() else {}
             mine = {k: v for k, v in self.rows.items() if k in self.recorded or k not in on_disk}
             self.rows = {**on_disk, **mine}
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
@@ -146,6 +146,16 @@ def save_lock(path: Path) -> FileLock:
     """The cross-process lock of one table file (kept in the temp folder, not next to the table)."""
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
     return FileLock(Path(tempfile.gettempdir()) / f"ragperf-expected-{digest}.lock")
+
+
+def read(path: Path) -> str:
+    """A table file's text; an unreadable or non-text file is one clear error naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RagperfError(f"cannot read expected table {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise RagperfError(f"{path} is not a text CSV file; regenerate it with {REGENERATE}") from None
 
 
 def parse(text: str, source: str = "<table>", key_fields: tuple[str, ...] = KEY_FIELDS,

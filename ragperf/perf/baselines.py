@@ -5,13 +5,15 @@ for a machine kind (``source: published``, never measured here). Its ``match`` o
 fingerprint fields a machine must have for the file to apply; a measured file matches on every
 hard field of :data:`ragperf.perf.machine.KEY_FIELDS`, a published one on fewer (say, arch and CPU part).
 
-Files are written atomically (temporary file, then ``os.replace``); a file that is not valid JSON,
-not a ragperf baseline, or from a newer schema stops with one clear line.
+Files are written atomically (temporary file, then ``os.replace``); a recording holds the file's
+lock from read to write, so concurrent recordings (two processes, ``-n N``) each add their run; a
+file that is not valid JSON, not a ragperf baseline, or from a newer schema stops with one clear line.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import math
 import os
@@ -19,6 +21,8 @@ import statistics
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from filelock import FileLock
 
 from ragperf.errors import RagperfError
 from ragperf.perf.machine import KEY_FIELDS
@@ -150,16 +154,24 @@ def with_history(old: dict | None, new: dict, keep: int = HISTORY) -> dict:
 
 def record(fp: dict, metrics: dict[str, dict], directory: Path = DEFAULT_DIR, note: str = "") -> Path:
     """Add one run of ``metrics`` to this machine's measured baseline file (see :func:`with_history`);
-    metrics not measured this time are kept as they were."""
+    metrics not measured this time are kept as they were. ``note`` is written only when the file has
+    none yet: a note someone wrote into the file (recording conditions, say) is kept."""
     if fp.get("emulated"):
         raise RagperfError(f"not recording a baseline on {fp['emulated']}: timings under emulation are not "
                            "the hardware's; record on a real machine")
     path = path_for(fp, directory)
-    existing = load(path) if path.exists() else None
-    merged = dict(existing.metrics) if existing else {}
-    merged.update({name: with_history(merged.get(name), entry) for name, entry in metrics.items()})
-    baseline = BaselineFile(key=fp["key"], source="measured", match={name: fp.get(name) for name in KEY_FIELDS},
-                            metrics=merged, fingerprint=fp,
-                            recorded=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                            note=note or (existing.note if existing else ""))
-    return save(baseline, path)
+    with record_lock(path):
+        existing = load(path) if path.exists() else None
+        merged = dict(existing.metrics) if existing else {}
+        merged.update({name: with_history(merged.get(name), entry) for name, entry in metrics.items()})
+        baseline = BaselineFile(key=fp["key"], source="measured", match={name: fp.get(name) for name in KEY_FIELDS},
+                                metrics=merged, fingerprint=fp,
+                                recorded=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                                note=(existing.note if existing and existing.note else note))
+        return save(baseline, path)
+
+
+def record_lock(path: Path) -> FileLock:
+    """The cross-process lock of one baseline file (kept in the temp folder, not next to the file)."""
+    digest = hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:16]
+    return FileLock(Path(tempfile.gettempdir()) / f"ragperf-baseline-{digest}.lock")

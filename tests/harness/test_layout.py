@@ -13,7 +13,7 @@ RANKS = {
     "models": 1, "arm64": 1,
     "compile": 2, "numerics": 2, "perf": 2, "rag": 2,
     "jobs": 3, "evidence": 3,
-    "commands": 4, "plugin": 4, "cli": 4,
+    "commands": 4, "plugin": 4, "cli": 4, "oom": 4,
 }
 MAX_LINES = 300
 

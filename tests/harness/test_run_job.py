@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import re
 import signal
 import subprocess
 import sys
-import time
+import threading
 from argparse import Namespace
 
 import psutil
 import pytest
 import torch
 
+from ragperf import subproc
 from ragperf.commands import run as run_cmd
 from ragperf.jobs.decode import break_even_tokens, cumulative_seconds, measure_mode, phase_row
 from ragperf.models.generation import Generation
@@ -126,22 +129,83 @@ def test_ragperf_run_quick_embed_smoke(tmp_path):
     assert (tmp_path / "ladder.png").stat().st_size > 10_000
 
 
-def test_ctrl_c_leaves_no_orphan_process(tmp_path):
+def _stderr_lines(proc: subprocess.Popen) -> queue.Queue:
+    lines: queue.Queue = queue.Queue()
+
+    def drain():
+        for line in proc.stderr:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=drain, daemon=True).start()
+    return lines
+
+
+def _wait_for_line(lines: queue.Queue, pattern: str, seen: list[str]) -> re.Match:
+    """The first stderr line matching ``pattern``; fails the test if the process ends first."""
+    while True:
+        line = lines.get(timeout=300)
+        assert line is not None, f"no line matching {pattern!r}:\n" + "".join(seen[-40:])
+        seen.append(line)
+        if match := re.search(pattern, line):
+            return match
+
+
+def _descendants(parent: psutil.Process) -> list[psutil.Process]:
+    try:
+        return parent.children(recursive=True)
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return []
+
+
+@pytest.mark.parametrize("inherited", ["default", "ignored"])
+def test_ctrl_c_leaves_no_orphan_process(tmp_path, inherited):
+    """SIGINT once ``ragperf run`` says a decode job started: exit 130, no child left running.
+
+    ``ignored``: started as a non-interactive shell starts a background step (CI), with SIGINT
+    ignored - the interrupt used to be lost and the run went on to exit 0.
+    """
+    disposition = signal.SIG_DFL if inherited == "default" else signal.SIG_IGN
     proc = subprocess.Popen([sys.executable, "-m", "ragperf.cli", "run", "--suite", "decode", "--decoder", "tiny-llama",
-                             "--backend", "aot_eager", "--out", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    parent = psutil.Process(proc.pid)
-    deadline = time.monotonic() + 120
-    children: list[psutil.Process] = []
-    while not children and time.monotonic() < deadline and proc.poll() is None:
-        children = [c for c in parent.children(recursive=True) if "ragperf.jobs.decode" in " ".join(c.cmdline())]
-        time.sleep(0.2)
-    assert children, "ragperf run never started a decode job"
-    time.sleep(1.0)  # let the child get going (imports, model)
-    descendants = parent.children(recursive=True)
-    os.kill(proc.pid, signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr[-2000:]
-    assert "interrupted" in stderr
-    gone, alive = psutil.wait_procs(descendants, timeout=15)
-    assert not alive, f"orphans left running: {[p.cmdline() for p in alive]}"
+                             "--quick", "--backend", "aot_eager", "--out", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, disposition))
+    try:
+        lines, seen = _stderr_lines(proc), []
+        # The parent's own report that the child runs and an interrupt now stops it - no sleep.
+        child = int(_wait_for_line(lines, r"started ragperf\.jobs\.decode \(pid (\d+)\)", seen).group(1))
+        descendants = [psutil.Process(child), *_descendants(psutil.Process(proc.pid))]
+        os.kill(proc.pid, signal.SIGINT)
+        _wait_for_line(lines, r"ragperf: interrupted", seen)
+        assert proc.wait(timeout=60) == 130, "".join(seen[-40:])
+        gone, alive = psutil.wait_procs(descendants, timeout=15)
+        assert not alive, f"orphans left running: {alive}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_sigint_while_a_child_is_being_started_still_stops_it(monkeypatch):
+    """The vulnerable point, hit on purpose: SIGINT the moment the child exists, before its readers run."""
+    started: list[subprocess.Popen] = []
+    real_popen = subprocess.Popen
+
+    def popen_then_interrupt(*args, **kwargs):
+        started.append(real_popen(*args, **kwargs))
+        signal.raise_signal(signal.SIGINT)  # as if Ctrl-C landed right after the fork
+        return started[-1]
+
+    monkeypatch.setattr(subproc.subprocess, "Popen", popen_then_interrupt)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # also when pytest runs with it ignored
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            subproc.run_json("timeit", ["-n", "1", "-r", "1", "import time; time.sleep(120)"])
+        (child,) = started
+        assert child.poll() is not None, "the child outlived the interrupt"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for child in started:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
