@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-SUITES = {"embed": ("embed", "compile_cost"), "rag": ("rag",), "decode": ("decode",),
-          "all": ("embed", "compile_cost", "rag", "decode")}
+SUITES = {"embed": ("embed", "compile_cost"), "rag": ("rag",), "decode": ("decode",), "serve": ("serve",),
+          "all": ("embed", "compile_cost", "rag", "decode", "serve")}
 DEFAULT_DECODERS = {"quick": ("tiny-llama",), "full": ("tiny-llama", "gpt2")}
 # (batch sizes, prompt tokens, new tokens) per decoder size class.
 DECODE_SHAPES = {"quick": ((1, 8), 32, 32), "full": ((1, 8, 32), 32, 64)}
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from ragperf.jobs import report as reports
     from ragperf.models.sources import resolve_embedder
 
-    if args.suite in ("embed", "rag", "all"):
+    if args.suite in ("embed", "rag", "serve", "all"):
         resolve_embedder(args.model)  # fail fast, in this process, on a bad model spec
     _check_decoders(args)
     size = "quick" if args.quick else "full"
@@ -153,7 +153,23 @@ def _decode(args, size: str) -> dict:
     return {"prompt_len": prompt_len, "new_tokens": new_tokens, "decoders": decoders}
 
 
-SECTION_JOBS = {"embed": _embed, "compile_cost": _compile_cost, "rag": _rag, "decode": _decode}
+def _serve(args, size: str) -> dict:
+    from ragperf.jobs.serve import measure_serve
+
+    say(f"serve: {args.model} behind uvicorn, locust load, eager vs compiled (one server per variant)")
+    quick = size == "quick"
+    return measure_serve(args.model, rounds=2 if quick else 3, seconds=3.0 if quick else 5.0, backend=args.backend,
+                         variants=_serve_variants(args.backend), progress=say)
+
+
+def _serve_variants(backend: str) -> tuple[str, ...]:
+    from ragperf.jobs.serve import DEFAULT_VARIANTS
+    from ragperf.models.ladder import variant
+
+    return tuple(v for v in DEFAULT_VARIANTS if backend == "inductor" or not variant(v).freezing)
+
+
+SECTION_JOBS = {"embed": _embed, "compile_cost": _compile_cost, "rag": _rag, "decode": _decode, "serve": _serve}
 
 
 def _batch_sizes(args, decoder: str, size: str, default: tuple[int, ...]) -> tuple[int, ...]:
