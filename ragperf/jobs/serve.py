@@ -54,7 +54,7 @@ def measure_serve(model: str = "minilm", layouts=DEFAULT_LAYOUTS, variants=DEFAU
                         "p50_ms": max(x.p50_ms for x in last), "p90_ms": max(x.p90_ms for x in last),
                         "p99_ms": max(x.p99_ms for x in last), "requests": sum(x.requests for x in last),
                         "errors": sum(x.failures for x in last), "recompiles": servers[name].recompiles(),
-                        "ratio": ratio.ratio, "ratio_low": ratio.low, "ratio_high": ratio.high,
+                        "ratio": ratio.ratio, "ratio_low": ratio.low, "ratio_high": ratio.high, "ratio_se": ratio.se,
                     })
     return {"model": model, "rounds": rounds, "seconds": seconds, "users": users, "rows": rows}
 
