@@ -158,7 +158,7 @@ def _serve(args, size: str) -> dict:
 
     say(f"serve: {args.model} behind uvicorn, locust load, eager vs compiled (one server per variant)")
     quick = size == "quick"
-    return measure_serve(args.model, rounds=2 if quick else 3, seconds=3.0 if quick else 5.0, backend=args.backend,
+    return measure_serve(args.model, rounds=2 if quick else 3, seconds=2.0 if quick else 3.0, backend=args.backend,
                          variants=_serve_variants(args.backend), progress=say)
 
 
