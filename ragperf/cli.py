@@ -12,7 +12,7 @@ import sys
 
 from ragperf.errors import RagperfError
 
-COMMAND_MODULES = ("run", "arm64", "env", "baseline", "recompiles", "expected", "parity", "repro", "coldstart")
+COMMAND_MODULES = ("run", "arm64", "env", "baseline", "recompiles", "expected", "parity", "repro", "coldstart", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+# coldstart is not part of "all": its fresh-process matrix takes tens of minutes on a small machine.
 SUITES = {"embed": ("embed", "compile_cost"), "rag": ("rag",), "decode": ("decode",), "coldstart": ("coldstart",),
-          "all": ("embed", "compile_cost", "coldstart", "rag", "decode")}
+          "serve": ("serve",), "all": ("embed", "compile_cost", "rag", "decode", "serve")}
 DEFAULT_DECODERS = {"quick": ("tiny-llama",), "full": ("tiny-llama", "gpt2")}
 # (batch sizes, prompt tokens, new tokens) per decoder size class.
 DECODE_SHAPES = {"quick": ((1, 8), 32, 32), "full": ((1, 8, 32), 32, 64)}
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from ragperf.models.sources import resolve_embedder
 
     check_env_cache_dir()  # the child jobs inherit it: a folder Inductor cannot write fails here, once
-    if args.suite in ("embed", "rag", "coldstart", "all"):
+    if args.suite in ("embed", "rag", "coldstart", "serve", "all"):
         resolve_embedder(args.model)  # fail fast, in this process, on a bad model spec
     _check_decoders(args)
     size = "quick" if args.quick else "full"
@@ -165,8 +166,24 @@ def _coldstart(args, size: str) -> dict:
     return run_section(args.model, quick=size == "quick", device=args.device, backend=args.backend, progress=say)
 
 
-SECTION_JOBS = {"embed": _embed, "compile_cost": _compile_cost, "coldstart": _coldstart, "rag": _rag,
-                "decode": _decode}
+def _serve(args, size: str) -> dict:
+    from ragperf.jobs.serve import measure_serve
+
+    say(f"serve: {args.model} behind uvicorn, locust load, eager vs compiled (one server per variant)")
+    quick = size == "quick"
+    return measure_serve(args.model, rounds=2 if quick else 3, seconds=2.0 if quick else 3.0, backend=args.backend,
+                         variants=_serve_variants(args.backend), progress=say)
+
+
+def _serve_variants(backend: str) -> tuple[str, ...]:
+    from ragperf.jobs.serve import DEFAULT_VARIANTS
+    from ragperf.models.ladder import variant
+
+    return tuple(v for v in DEFAULT_VARIANTS if backend == "inductor" or not variant(v).freezing)
+
+
+SECTION_JOBS = {"embed": _embed, "compile_cost": _compile_cost, "rag": _rag, "decode": _decode,
+                "coldstart": _coldstart, "serve": _serve}
 
 
 def _batch_sizes(args, decoder: str, size: str, default: tuple[int, ...]) -> tuple[int, ...]:

@@ -25,6 +25,7 @@ SECTIONS = {
     "coldstart": "Cold start: carried caches and AOTInductor packages",
     "rag": "RAG: index build, query latency, recall@5",
     "decode": "Decoding (the overhead paper's Table 1)",
+    "serve": "Serving: the RAG endpoint under load (the TorchServe seed)",
     "compile_summary": "Recompiles and parity",
 }
 Block = tuple  # ("p", text), ("md", preformatted markdown) or ("table", headers, rows)
@@ -195,13 +196,20 @@ def _coldstart(data: dict) -> list[Block]:
     return blocks(data)
 
 
+def _serve(data: dict) -> list[Block]:
+    from ragperf.jobs.serve import serve_table
+
+    return [("p", f"`{data['model']}` behind uvicorn, {data['users']} locust users in a closed loop, {data['rounds']} "
+                  f"alternating rounds of {data['seconds']:.0f} s per variant."), ("md", serve_table(data))]
+
+
 def _generic(data) -> list[Block]:
     return [("p", "```\n" + json.dumps(data, indent=1, default=str)[:3000] + "\n```")]
 
 
 RENDERERS: dict[str, Callable[[dict], list[Block]]] = {
     "embed": _embed, "compile_cost": _compile_cost, "rag": _rag, "decode": _decode,
-    "compile_summary": _compile_summary, "coldstart": _coldstart,
+    "compile_summary": _compile_summary, "coldstart": _coldstart, "serve": _serve,
 }
 
 

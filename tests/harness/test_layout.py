@@ -12,6 +12,7 @@ RANKS = {
     "errors": 0, "knobs": 0, "subproc": 0, "__init__": 0,
     "models": 1, "arm64": 1,
     "compile": 2, "numerics": 2, "perf": 2, "rag": 2,
+    "serve": 2.5,  # uses rag and perf, used by jobs
     "jobs": 3, "evidence": 3,
     "commands": 4, "plugin": 4, "cli": 4, "oom": 4,
 }

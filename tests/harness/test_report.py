@@ -38,6 +38,10 @@ def report():
         "rag": {"status": "not available", "seconds": 0.0, "error": "no RAG module"},
         "decode": {"status": "ok", "seconds": 60.0,
                    "data": {"prompt_len": 32, "new_tokens": 4, "decoders": decoders}},
+        "serve": {"status": "ok", "seconds": 90.0, "data": {"model": "minilm", "rounds": 3, "seconds": 3.0, "users": 4,
+                  "rows": [{"workers": 2, "threads": 1, "variant": "compile", "rps": 96.2, "ratio": 1.11,
+                            "ratio_low": 1.09, "ratio_high": 1.12, "p50_ms": 44.0, "p99_ms": 79.0, "errors": 0,
+                            "requests": 1148, "recompiles": 0}]}},
     }
     r["sections"]["compile_summary"] = {"status": "ok", "seconds": None,
                                         "data": reports.compile_summary(r["sections"])}
@@ -60,6 +64,7 @@ def test_markdown_has_every_section_and_the_ladder_table(report):
         assert f"## {title}" in md
     # each variant beside the eager it was timed against in its own process; eager's row spans processes
     assert "| compile+freeze | 6.00 | 10.00 | 1.66x | 1.60-1.70x | 12.0 | 1 | pass |" in md
+    assert "| 2 x 1 | compile | 96.2 | 1.11x | 1.09-1.12x | 44 | 79 | 0 / 1148 | 0 |" in md
     assert "| eager | 10.00 | 10.00-10.00 | 1.00x |" in md
     assert "**FAILED** (1 s): RagperfError: child died" in md
     assert "**NOT AVAILABLE** (0 s): no RAG module" in md

@@ -85,15 +85,15 @@ def test_a_failing_section_is_reported_and_the_rest_still_runs(tmp_path, monkeyp
         return {"prompt_len": TINY["prompt_len"], "new_tokens": TINY["new_tokens"], "decoders": {"tiny-llama": jobs}}
 
     monkeypatch.setattr(run_cmd, "SECTION_JOBS", {"embed": broken, "compile_cost": broken, "rag": unavailable,
-                                                  "decode": decode})
+                                                  "decode": decode, "serve": unavailable})
     args = Namespace(suite="all", model="tiny-bert", decoder=None, device="cpu", quick=True, rounds=None,
                      batch_sizes=None, new_tokens=None, backend="aot_eager", out=tmp_path)
     assert run_cmd.run(args) == 1  # a failed section fails the exit code ...
-    assert calls == ["embed", "embed", "rag", "decode"]  # ... but every section ran
+    assert calls == ["embed", "embed", "rag", "decode", "rag"]  # ... but every section ran
     report = json.loads((tmp_path / "report.json").read_text())
     statuses = {name: s["status"] for name, s in report["sections"].items()}
     assert statuses == {"embed": "failed", "compile_cost": "failed", "rag": "not available", "decode": "ok",
-                        "compile_summary": "ok"}
+                        "serve": "not available", "compile_summary": "ok"}
     assert report["sections"]["embed"]["error"] == "RuntimeError: last line says why"
     out = capsys.readouterr()
     assert "FAILED" in out.out and "NOT AVAILABLE" in out.out and "break-even" in out.out

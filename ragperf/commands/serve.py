@@ -1,0 +1,62 @@
+"""``ragperf serve``: a user's embedder behind the RAG endpoint, W workers x T threads, on loopback.
+
+Indexes the offline corpus with the model (eager), starts uvicorn on a free 127.0.0.1 port, waits until
+every worker has compiled and warmed, prints the URL, and serves until Ctrl-C or ``--seconds``. With
+``--users C`` it puts C locust users on it for ``--load-seconds`` and prints req/s, p50/p90/p99, errors
+and recompiles instead of waiting. Shutdown stops every process it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("serve", help="serve a model's RAG retriever over HTTP (loopback) and load it",
+                                   description=__doc__)
+    parser.add_argument("--model", default="minilm", help="embedder: minilm (default), mpnet, tiny-bert, PATH")
+    parser.add_argument("--variant", default="compile", help="ladder variant (default compile)")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    parser.add_argument("--seconds", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
+    parser.add_argument("--users", type=int, default=0, help="put this many closed-loop locust users on it")
+    parser.add_argument("--load-seconds", type=float, default=10.0)
+    parser.add_argument("--backend", default="inductor", help=argparse.SUPPRESS)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ragperf.errors import RagperfError
+    from ragperf.models.ladder import variant
+    from ragperf.models.sources import resolve_embedder
+    from ragperf.serve.launcher import serving
+    from ragperf.serve.load import run_load
+    from ragperf.serve.retriever import ServeConfig, build_index_dir
+
+    resolve_embedder(args.model)
+    variant(args.variant)
+    if args.workers < 1 or args.threads < 1 or args.users < 0:
+        raise RagperfError("--workers and --threads must be at least 1, --users at least 0")
+    with tempfile.TemporaryDirectory(prefix="ragperf-serve-index-") as tmp:
+        print(f"[ragperf] indexing the corpus with {args.model}", file=sys.stderr, flush=True)
+        index = build_index_dir(args.model, Path(tmp) / "index")
+        config = ServeConfig(args.model, args.variant, str(index), args.workers, args.threads, args.backend)
+        with serving(config) as server:
+            print(f"[ragperf] serving {args.model} {args.variant} at {server.url} "
+                  f"({args.workers} worker(s) x {args.threads} thread(s)): POST /retrieve, GET /health",
+                  file=sys.stderr, flush=True)
+            if args.users:
+                result = run_load(server.url, args.users, args.load_seconds)
+                print(json.dumps({**result.to_dict(), "recompiles": server.recompiles()}))
+                return 1 if result.failures or server.recompiles() else 0
+            deadline = time.monotonic() + args.seconds if args.seconds else None
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(0.5)
+                if server.process.poll() is not None:
+                    raise RagperfError(f"the server exited (code {server.process.returncode})")
+    return 0

@@ -1,0 +1,70 @@
+"""The TorchServe seed's table: endpoint req/s, eager vs compiled variants, per workers x threads layout.
+
+For each layout (W workers x T threads) one server per variant is started (each worker process latched
+to its variant), all warmed before any load; then ``rounds`` rounds of locust load run against them in
+alternating order, so a load burst on the shared box hits every variant alike. The ratio compiled/eager
+req/s comes from the paired rounds with a bootstrap interval (:func:`ragperf.perf.timing.speedup` over
+seconds per request); recompiles under load come from the workers (``fail_on_recompile``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+DEFAULT_LAYOUTS = ((2, 1), (1, 2))
+DEFAULT_VARIANTS = ("eager", "compile", "compile+freeze+inference_mode")
+
+
+def measure_serve(model: str = "minilm", layouts=DEFAULT_LAYOUTS, variants=DEFAULT_VARIANTS, rounds: int = 3,
+                  seconds: float = 5.0, users: int = 4, backend: str = "inductor", progress=None) -> dict:
+    """Rows per (layout, variant): median req/s, p50/p90/p99 ms, errors, recompiles, ratio over eager."""
+    from ragperf.perf.timing import Samples, speedup
+    from ragperf.serve.launcher import serving
+    from ragperf.serve.load import run_load
+    from ragperf.serve.retriever import ServeConfig, build_index_dir
+
+    say = progress or (lambda line: None)
+    with tempfile.TemporaryDirectory(prefix="ragperf-serve-index-") as tmp:
+        say(f"serve: indexing the corpus with {model} (eager, once)")
+        index = str(build_index_dir(model, Path(tmp) / "index"))
+        rows = []
+        for workers, threads in layouts:
+            with ExitStack() as stack:
+                servers = {}
+                for name in variants:
+                    say(f"serve: {workers} worker(s) x {threads} thread(s), {name}: load, compile, warm")
+                    config = ServeConfig(model, name, index, workers, threads, backend)
+                    servers[name] = stack.enter_context(serving(config))
+                runs: dict[str, list] = {name: [] for name in variants}
+                for r in range(rounds):
+                    order = list(variants)[r % len(variants):] + list(variants)[:r % len(variants)]
+                    for name in order:
+                        runs[name].append(run_load(servers[name].url, users, seconds))
+                    say(f"serve: {workers}x{threads} round {r + 1}/{rounds}: "
+                        + ", ".join(f"{n} {runs[n][-1].rps:.1f} req/s" for n in variants))
+                per_request = {n: Samples(n, [1 / max(x.rps, 1e-9) for x in runs[n]]) for n in variants}
+                for name in variants:
+                    ratio = speedup(per_request[variants[0]], per_request[name])
+                    last = runs[name]
+                    rows.append({
+                        "workers": workers, "threads": threads, "variant": name, "users": users,
+                        "rps": sorted(x.rps for x in last)[len(last) // 2], "rps_runs": [x.rps for x in last],
+                        "p50_ms": max(x.p50_ms for x in last), "p90_ms": max(x.p90_ms for x in last),
+                        "p99_ms": max(x.p99_ms for x in last), "requests": sum(x.requests for x in last),
+                        "errors": sum(x.failures for x in last), "recompiles": servers[name].recompiles(),
+                        "ratio": ratio.ratio, "ratio_low": ratio.low, "ratio_high": ratio.high, "ratio_se": ratio.se,
+                    })
+    return {"model": model, "rounds": rounds, "seconds": seconds, "users": users, "rows": rows}
+
+
+def serve_table(result: dict) -> str:
+    """Markdown table of :func:`measure_serve`'s result."""
+    lines = ["| workers x threads | variant | req/s | vs eager | 95% CI | p50 ms | p99 ms | errors | recompiles |",
+             "|---|---|---:|---:|---|---:|---:|---:|---:|"]
+    for r in result["rows"]:
+        lines.append(f"| {r['workers']} x {r['threads']} | {r['variant']} | {r['rps']:.1f} | {r['ratio']:.2f}x | "
+                     f"{r['ratio_low']:.2f}-{r['ratio_high']:.2f}x | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | "
+                     f"{r['errors']} / {r['requests']} | {r['recompiles']} |")
+    return "\n".join(lines)

@@ -1,0 +1,156 @@
+"""Start a served retriever on a free loopback port, wait until every worker is ready, and stop it cleanly.
+
+``with serving(config) as server: ...`` starts ``python -m ragperf.serve.worker`` in its own process
+group (its own session, so a terminal's Ctrl-C reaches only ragperf, which then stops it), waits until
+each of the ``workers`` processes has written its ready file and ``/health`` answers, and on exit - normal,
+exception or KeyboardInterrupt - terminates the whole group, kills what is left after a grace period, and
+checks with psutil that no process of it survives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ragperf import knobs
+from ragperf.errors import RagperfError
+from ragperf.serve.retriever import ServeConfig
+from ragperf.serve.worker import CONFIG_ENV, STATE_ENV
+
+READY_TIMEOUT_S = 600.0
+
+
+@dataclass
+class Server:
+    url: str
+    config: ServeConfig
+    process: subprocess.Popen
+    state_dir: Path
+    pids: set[int] = field(default_factory=set)
+
+    def workers(self) -> list[dict]:
+        """Each worker's state file: pid, graphs at ready, errors and recompiles under load."""
+        return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(self.state_dir.glob("*.json"))]
+
+    def recompiles(self) -> int:
+        return sum(w["recompiles"] for w in self.workers())
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(config: ServeConfig, ready_timeout: float = READY_TIMEOUT_S, log=None) -> Iterator[Server]:
+    """Serve ``config``; yields a :class:`Server` once every worker has loaded, compiled and warmed."""
+    if config.workers < 1 or config.threads < 1:
+        raise RagperfError(f"--workers and --threads must be at least 1 (got {config.workers} x {config.threads})")
+    state_dir = Path(tempfile.mkdtemp(prefix="ragperf-serve-"))
+    port = free_port()
+    env = knobs.subprocess_env({CONFIG_ENV: config.to_json(), STATE_ENV: str(state_dir),
+                                "OMP_NUM_THREADS": str(config.threads)})
+    stderr = open(state_dir / "server.log", "w+", encoding="utf-8")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen([sys.executable, "-m", "ragperf.serve.worker", str(port)], env=env,
+                            stdout=stderr, stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(f"http://127.0.0.1:{port}", config, proc, state_dir)
+    try:
+        _wait_ready(server, ready_timeout, stderr)
+        yield server
+    finally:
+        stop(server)
+        stderr.close()
+
+
+def _wait_ready(server: Server, timeout: float, log) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        server.pids |= _group_pids(server.process.pid)
+        if server.process.poll() is not None:
+            raise RagperfError(f"the server exited (code {server.process.returncode}) before it was ready: "
+                               f"{_last_line(log)}")
+        if len(server.workers()) >= server.config.workers and _healthy(server.url):
+            server.pids |= _group_pids(server.process.pid)
+            return
+        time.sleep(0.2)
+    raise RagperfError(f"the server was not ready after {timeout:.0f} s ({len(server.workers())} of "
+                       f"{server.config.workers} workers warmed): {_last_line(log)}")
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with _opener().open(f"{url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _opener():
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
+
+
+def stop(server: Server, grace_s: float = 10.0) -> None:
+    """Terminate the server's process group, kill it after ``grace_s``; RagperfError if a process survives."""
+    import psutil
+
+    server.pids |= _group_pids(server.process.pid)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(server.process.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            server.process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            continue
+        _, alive = psutil.wait_procs(_alive(server.pids), timeout=grace_s)
+        if not alive:
+            break
+    for proc in _alive(server.pids):  # outside the group (setsid by a child): by pid
+        proc.kill()
+    left = [p.pid for p in psutil.wait_procs(_alive(server.pids), timeout=5)[1]]
+    if left:
+        raise RagperfError(f"server processes {left} survived shutdown; kill them by pid")
+
+
+def _alive(pids: set[int]) -> list:
+    import psutil
+
+    out = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                out.append(proc)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def _group_pids(root: int) -> set[int]:
+    import psutil
+
+    try:
+        parent = psutil.Process(root)
+        return {root, *(c.pid for c in parent.children(recursive=True))}
+    except psutil.NoSuchProcess:
+        return set()
+
+
+def _last_line(log) -> str:
+    log.flush()
+    log.seek(0)
+    lines = [line.strip() for line in log.read().splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"

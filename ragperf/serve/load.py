@@ -1,0 +1,71 @@
+"""Load from locust in headless mode: C users in a closed loop against a loopback server, bounded in seconds.
+
+:func:`run_load` runs ``locust --headless`` in a child process (locust monkey-patches the process with
+gevent; torch must not share it), bounded by ``--run-time`` and a hard timeout, and reads its CSV stats:
+requests, failures, req/s, p50/p90/p99 latency.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ragperf import knobs
+from ragperf.errors import RagperfError
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+
+
+@dataclass
+class LoadResult:
+    users: int
+    seconds: float
+    requests: int
+    failures: int
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_load(url: str, users: int, seconds: float, k: int = 5) -> LoadResult:
+    """``users`` closed-loop users for ``seconds`` against ``url`` (must be loopback)."""
+    if not url.startswith("http://127.0.0.1:"):
+        raise RagperfError(f"load goes to loopback only (got {url})")
+    if users < 1 or seconds <= 0:
+        raise RagperfError(f"load needs at least 1 user and a positive duration (got {users} users, {seconds} s)")
+    with tempfile.TemporaryDirectory(prefix="ragperf-load-") as tmp:
+        prefix = Path(tmp) / "load"
+        cmd = [sys.executable, "-m", "locust", "--headless", "-f", str(LOCUSTFILE), "--host", url,
+               "--users", str(users), "--spawn-rate", str(users), "--run-time", f"{max(1, round(seconds))}s",
+               "--stop-timeout", "5", "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING",
+               "--exit-code-on-error", "0"]
+        env = knobs.subprocess_env({"RAGPERF_LOAD_K": str(k), "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"})
+        try:
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60)
+        except subprocess.TimeoutExpired:
+            raise RagperfError(f"locust did not finish within {seconds + 60:.0f} s") from None
+        stats = Path(f"{prefix}_stats.csv")
+        if done.returncode != 0 or not stats.is_file():
+            tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+            raise RagperfError(f"locust failed (exit {done.returncode}): {tail}")
+        return _parse(stats, users, seconds)
+
+
+def _parse(path: Path, users: int, seconds: float) -> LoadResult:
+    with path.open(encoding="utf-8") as f:
+        rows = {row["Name"]: row for row in csv.DictReader(f)}
+    row = rows.get("Aggregated") or rows.get("/retrieve")
+    if row is None:
+        raise RagperfError(f"locust wrote no stats row to {path}")
+    return LoadResult(users=users, seconds=seconds, requests=int(row["Request Count"]),
+                      failures=int(row["Failure Count"]), rps=float(row["Requests/s"]),
+                      p50_ms=float(row["50%"] or "nan"), p90_ms=float(row["90%"] or "nan"),
+                      p99_ms=float(row["99%"] or "nan"))

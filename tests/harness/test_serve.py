@@ -1,0 +1,102 @@
+"""The served retriever (ragperf.serve): real uvicorn workers on loopback, real locust load, clean shutdown.
+
+Deterministic: nothing here asserts a timing; tiny-bert compiled with aot_eager keeps it to seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import psutil
+import pytest
+
+from ragperf.models.embedders import load_embedder
+from ragperf.models.ladder import build_variant
+from ragperf.rag.corpus import load_known_answers
+from ragperf.rag.embeddings import LadderEmbeddings
+from ragperf.rag.pipeline import build_index, chunk_keys, crawl_corpus, retrieve
+from ragperf.serve.launcher import serving
+from ragperf.serve.load import run_load
+from ragperf.serve.retriever import ServeConfig, build_index_dir
+
+QUESTIONS = [q.question for q in load_known_answers().questions]
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def post(url: str, body: bytes) -> tuple[int, dict]:
+    request = urllib.request.Request(f"{url}/retrieve", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with _OPENER.open(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def _survivors(pids: set[int]) -> list[int]:
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory):
+    return build_index_dir("tiny-bert", tmp_path_factory.mktemp("serve") / "index")
+
+
+@pytest.fixture(scope="module")
+def server(index_dir):
+    config = ServeConfig("tiny-bert", "compile", str(index_dir), workers=2, threads=1, backend="aot_eager")
+    with serving(config) as served:
+        yield served
+    assert not _survivors(served.pids), "a server process survived shutdown"
+
+
+def test_load_answers_every_request_with_the_in_process_top5_and_no_recompile(server):
+    result = run_load(server.url, users=4, seconds=3)
+    assert result.requests > 0 and result.failures == 0, result
+    assert server.recompiles() == 0, server.workers()
+    assert len(server.workers()) == 2
+    store = build_index(crawl_corpus(), LadderEmbeddings(build_variant(load_embedder("tiny-bert"), "eager")))
+    for question in QUESTIONS:
+        status, body = post(server.url, json.dumps({"query": question, "k": 5}).encode())
+        assert status == 200, body
+        assert [c["text"] for c in body["chunks"]] == chunk_keys(retrieve(store, question, 5)), question
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    (b'{"query": "", "k": 5}', 422),
+    (b'{"query": "   "}', 422),
+    (json.dumps({"query": "x" * 1_000_000, "k": 5}).encode(), 413),
+    (b"{not json", 400),
+    (b'["query"]', 400),
+    (b'{"k": 5}', 422),
+    (b'{"query": "json", "k": 0}', 422),
+    (b'{"query": "json", "k": -3}', 422),
+    (b'{"query": "json", "k": 1000000}', 422),
+    (b'{"query": "json", "k": "five"}', 422),
+])
+def test_bad_request_gets_a_4xx_with_one_line_and_the_worker_keeps_serving(server, body, status):
+    workers = {w["pid"] for w in server.workers()}
+    got, answer = post(server.url, body)
+    assert got == status, answer
+    assert answer["error"] and "\n" not in answer["error"]
+    assert post(server.url, b'{"query": "What is JSON?", "k": 5}')[0] == 200
+    assert {w["pid"] for w in server.workers()} == workers
+    assert not _survivors(set()) and all(psutil.pid_exists(p) for p in workers)
+
+
+def test_ctrl_c_leaves_no_process_behind(index_dir):
+    config = ServeConfig("tiny-bert", "eager", str(index_dir), workers=2, threads=1)
+    with pytest.raises(KeyboardInterrupt), serving(config) as served:
+        pids = set(served.pids)
+        assert len(pids) >= 3  # the supervisor and its two workers
+        raise KeyboardInterrupt
+    assert not _survivors(pids)
