@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from ragperf import argtypes
 from ragperf.errors import RagperfError
 from ragperf.perf import gate
 
@@ -31,14 +32,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ragperf")
     group.addoption("--ragperf-update-baselines", action="store_true",
                     help="perf: record the measured figures as this machine's baseline instead of gating")
-    group.addoption("--ragperf-baselines", default=None, metavar="DIR",
+    group.addoption("--ragperf-baselines", default=None, type=argtypes.existing_dir, metavar="DIR",
                     help="perf: baseline folder (default: <rootdir>/baselines/perf)")
-    group.addoption("--ragperf-plant-slowdown", type=float, default=0.0, metavar="FRACTION",
+    group.addoption("--ragperf-plant-slowdown", type=argtypes.slowdown, default=0.0, metavar="FRACTION",
                     help="perf: make every compiled candidate FRACTION slower (e.g. 0.1) to prove the gate fails")
     group.addoption("--ragperf-tolerance", type=gate.fraction, default=None, metavar="FRACTION",
                     help="perf: the speedup drop always allowed (default: the metric's stored tolerance, else "
                          f"{gate.TOLERANCE:g}); a runner with a tight history can gate tighter, e.g. 0.03")
-    group.addoption("--ragperf-perf-report", default=None, metavar="PATH",
+    group.addoption("--ragperf-perf-report", default=None, type=argtypes.output_file, metavar="PATH",
                     help="perf: write the gate's decisions as JSON (render with `ragperf baseline summary`)")
 
 
