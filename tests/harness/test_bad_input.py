@@ -142,3 +142,8 @@ def test_the_catalogue_covers_every_subcommand_and_plugin_option():
         module.pytest_addoption(recorder)
     taking_values = {name for name, settings in recorder.options.items() if not settings.get("action")}
     assert taking_values <= {shlex.split(r["args"])[0].split("=")[0] for r in PLUGIN_ROWS}
+
+
+def test_the_readme_states_how_many_cases_the_catalogue_covers():
+    readme = (Path(cli.__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert f"**{len(COMMAND_ROWS) + len(PLUGIN_ROWS)} cases** ({len(COMMAND_ROWS)} command lines" in readme
