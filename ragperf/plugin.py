@@ -80,6 +80,27 @@ def pytest_configure(config: pytest.Config) -> None:
             [variant(v) for v in variants.split(",")]
         except RagperfError as exc:
             raise pytest.UsageError(f"--ragperf-variants: {exc}") from None
+    _check_models(config)
+
+
+def _check_models(config: pytest.Config) -> None:
+    """A bad --ragperf-embedder/--ragperf-decoder is one usage error at start-up, not an error in every fixture."""
+    from pathlib import Path
+
+    embedder, decoder = config.getoption("--ragperf-embedder"), config.getoption("--ragperf-decoder")
+    try:
+        if embedder != "minilm":  # the default is checked where it is loaded (it needs its package)
+            from ragperf.models.sources import resolve_embedder
+
+            resolve_embedder(embedder)
+        if decoder != "tiny-llama" and not (Path(decoder).expanduser() / "config.json").is_file():
+            from ragperf.models.decoders import DECODER_NAMES
+
+            if decoder not in DECODER_NAMES:
+                raise RagperfError(f"unknown decoder {decoder!r}: not one of {', '.join(DECODER_NAMES)} "
+                                   "and no local checkpoint folder with a config.json")
+    except RagperfError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

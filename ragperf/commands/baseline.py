@@ -12,6 +12,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from ragperf import argtypes
 from ragperf.errors import RagperfError
 from ragperf.perf.gate import TOLERANCE, fraction
 
@@ -26,20 +27,20 @@ def register(subparsers) -> None:
                                    description=__doc__)
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    def common(p, cases=True):
-        p.add_argument("--dir", type=Path, default=Path("baselines/perf"), help="baseline folder (default: %(default)s)")
+    def common(p, cases=True, dir_type=argtypes.existing_dir):
+        p.add_argument("--dir", type=dir_type, default=Path("baselines/perf"), help="baseline folder (default: %(default)s)")
         if cases:
             p.add_argument("--cases", default=DEFAULT_CASES, help="comma list of KIND:MODEL:VARIANT[@BACKEND]")
-            p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per case")
+            p.add_argument("--rounds", type=argtypes.positive_int, default=None, help="interleaved rounds per case")
 
     record = sub.add_parser("record", help="measure the cases and store them as this machine's baseline")
-    common(record)
+    common(record, dir_type=argtypes.output_dir)
     record.set_defaults(func=run_record)
     compare = sub.add_parser("compare", help="measure the cases and gate them (exit 1 on FAIL)")
     common(compare)
-    compare.add_argument("--report", type=Path, default=None, help="also write the decisions as JSON")
+    compare.add_argument("--report", type=argtypes.output_file, default=None, help="also write the decisions as JSON")
     compare.add_argument("--markdown", action="store_true", help="print the table as Markdown")
-    compare.add_argument("--plant-slowdown", type=float, default=0.0, help="make the compiled path this much slower")
+    compare.add_argument("--plant-slowdown", type=argtypes.slowdown, default=0.0, help="make the compiled path this much slower")
     compare.add_argument("--tolerance", type=fraction, default=None, help=TOLERANCE_HELP)
     compare.set_defaults(func=run_compare)
     show = sub.add_parser("show", help="print the baseline that applies to this machine (or --all)")
@@ -57,11 +58,11 @@ def register(subparsers) -> None:
     prove = sub.add_parser("prove-gate", help="A/A runs and planted slowdowns against the stored baseline")
     common(prove, cases=False)
     prove.add_argument("--case", default="embed:minilm:compile", help="KIND:MODEL:VARIANT[@BACKEND]")
-    prove.add_argument("--rounds", type=int, default=None)
-    prove.add_argument("--aa-runs", type=int, default=20)
-    prove.add_argument("--slowdowns", default="0.10,0.05", help="planted slowdowns of the compiled path")
-    prove.add_argument("--planted-runs", type=int, default=10, help="runs per planted slowdown")
-    prove.add_argument("--processes", type=int, default=4, help="fresh processes the runs are spread over")
+    prove.add_argument("--rounds", type=argtypes.positive_int, default=None)
+    prove.add_argument("--aa-runs", type=argtypes.positive_int, default=20)
+    prove.add_argument("--slowdowns", type=argtypes.slowdowns, default="0.10,0.05", help="planted slowdowns of the compiled path")
+    prove.add_argument("--planted-runs", type=argtypes.positive_int, default=10, help="runs per planted slowdown")
+    prove.add_argument("--processes", type=argtypes.positive_int, default=4, help="fresh processes the runs are spread over")
     prove.add_argument("--tolerance", type=fraction, default=None, help=TOLERANCE_HELP)
     prove.add_argument("--seed", type=int, default=0)
     prove.set_defaults(func=run_prove)
@@ -69,8 +70,13 @@ def register(subparsers) -> None:
 
 def _cases(args):
     from ragperf.perf.cases import parse_case
+    from ragperf.perf.checks import check_case
 
-    return [parse_case(spec.strip(), args.rounds) for spec in args.cases.split(",") if spec.strip()]
+    cases = [check_case(parse_case(spec.strip(), args.rounds)) for spec in args.cases.split(",") if spec.strip()]
+    if not cases:
+        raise RagperfError(f"--cases {args.cases!r} names no case; give KIND:MODEL:VARIANT[@BACKEND],... "
+                           f"e.g. {DEFAULT_CASES.split(',')[0]}")
+    return cases
 
 
 def _progress(text: str) -> None:
@@ -81,8 +87,9 @@ def run_record(args) -> int:
     from ragperf.perf import baselines
     from ragperf.perf.machine import fingerprint
 
+    cases = _cases(args)  # every case checked before the first is measured
     fp, metrics = fingerprint(), {}
-    for case in _cases(args):
+    for case in cases:
         _progress(f"{case.prefix}: measuring in a fresh process...")
         for name, m in case.measurements(case.measure_fresh()).items():
             metrics[name] = baselines.metric(m.kind, m.value, m.se, low=m.low, high=m.high)
@@ -96,12 +103,13 @@ def run_compare(args) -> int:
     from ragperf.perf.machine import fingerprint
     from ragperf.perf.plugin import report_json
 
+    cases = _cases(args)  # every case checked before the first is measured
     fp = fingerprint()
     baseline = baselines.find(fp, args.dir)
     if baseline is None:
         print(f"{fp['key']}: {gate.NO_BASELINE}")
     decisions, rules = [], {"tolerance": args.tolerance}
-    for case in _cases(args):
+    for case in cases:
         _progress(f"{case.prefix}: measuring in a fresh process...")
         measured = case.measurements(case.measure_fresh(args.plant_slowdown))
         decisions += gate.confirm(gate.gate(measured, baseline, **rules), baseline,
@@ -165,15 +173,16 @@ def run_prove(args) -> int:
     against the stored baseline; a suspect is confirmed by a run of the same kind from another process."""
     from ragperf.perf import baselines, gate
     from ragperf.perf.cases import parse_case
+    from ragperf.perf.checks import check_case
     from ragperf.perf.machine import fingerprint
     from ragperf.subproc import run_json
 
-    case = parse_case(args.case, args.rounds)
+    case = check_case(parse_case(args.case, args.rounds))
     baseline = baselines.find(fingerprint(), args.dir)
     if baseline is None or f"{case.prefix}/speedup" not in baseline.metrics:
         raise RagperfError(f"no stored baseline for {case.prefix} on this machine: run "
                            f"`ragperf baseline record --cases {args.case}` first")
-    slowdowns = [float(s) for s in args.slowdowns.split(",") if s.strip()]
+    slowdowns = args.slowdowns
     plan = [0.0] * args.aa_runs + [s for s in slowdowns for _ in range(args.planted_runs)]
     random.Random(args.seed).shuffle(plan)
     chunks = [plan[i::args.processes] for i in range(args.processes)]

@@ -16,8 +16,9 @@ def register(subparsers) -> None:
     parser.add_argument("--scenario", action="append", default=None, metavar="NAME",
                         help="only this scenario (repeatable; default: all)")
     parser.add_argument("--backend", default="eager", choices=("eager", "aot_eager", "inductor"))
-    parser.add_argument("--dir", type=Path, default=EXPECTED_DIR,
-                        help=f"folder of the tables (default: {EXPECTED_DIR}, relative to the repository root)")
+    parser.add_argument("--dir", type=Path, default=None,
+                        help=f"folder of the tables (default: {EXPECTED_DIR} in the project around the working "
+                             "directory, found by its pyproject.toml); must exist unless --update")
     parser.set_defaults(func=run)
 
 
@@ -34,8 +35,9 @@ def run(args: argparse.Namespace) -> int:
     from ragperf.compile.strategies import STRATEGIES
 
     wanted = [scenario(name).name for name in args.scenario] if args.scenario else None
-    ref = resolve(args.dir)
-    own = ExpectedTable.load(args.dir)  # this version's table: what --update writes
+    directory = _table_dir(args)
+    ref = resolve(directory)
+    own = ExpectedTable.load(directory)  # this version's table: what --update writes
     models: dict = {}
     outcomes = []
     for name, strategy_name in cases():
@@ -67,3 +69,18 @@ def run(args: argparse.Namespace) -> int:
     for line in summary_lines(ref, outcomes, "fail"):
         print(line)
     return 1 if any(o.status != "same" for o in outcomes) else 0
+
+
+def _table_dir(args: argparse.Namespace) -> Path:
+    """``--dir`` checked (an existing folder; with --update one that can be created), else the project's."""
+    from ragperf import argtypes
+    from ragperf.errors import RagperfError
+    from ragperf.numerics.tolerances import find_pyproject
+
+    if args.dir is None:
+        pyproject = find_pyproject()
+        return (pyproject.parent if pyproject else Path.cwd()) / EXPECTED_DIR
+    try:
+        return (argtypes.output_dir if args.update else argtypes.existing_dir)(str(args.dir))
+    except argtypes.Bad as exc:
+        raise RagperfError(f"--dir: {exc}") from None

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 
+from ragperf import argtypes
 from ragperf.errors import RagperfError
 
 EXIT_SKIPPED = 3
@@ -33,9 +34,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fastmath", default="off", choices=("off", "real", "emulated"),
                         help="BF16 fastmath lane (default: off = fp32)")
     parser.add_argument("--decoder", action="store_true", help="treat a model folder as a causal LM")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--device", default="cpu", type=argtypes.device, metavar="cpu|cuda")
     parser.add_argument("--backend", default="inductor", choices=("inductor", "aot_eager", "eager"))
-    parser.add_argument("--new-tokens", type=int, default=8, help="decoders: greedy tokens to generate")
+    parser.add_argument("--new-tokens", type=argtypes.positive_int, default=8, help="decoders: greedy tokens to generate")
     parser.add_argument("--json", action="store_true", help="print the verdict as one JSON object")
     parser.add_argument("--in-child", action="store_true", help=argparse.SUPPRESS)
 
@@ -84,7 +85,9 @@ def evaluate(args: argparse.Namespace) -> dict:
     from ragperf.models.embedders import load_embedder
     from ragperf.models.ladder import variant as check_variant
 
-    check_variant(args.variant)
+    chosen = check_variant(args.variant)
+    if args.backend != "inductor" and (chosen.freezing or chosen.mode):
+        raise RagperfError(f"variant {args.variant!r} needs backend 'inductor' (got backend {args.backend!r})")
     verdict = parity.embedder_parity(load_embedder(args.model, device=args.device), args.variant, args.fastmath,
                                      tolerance, backend=args.backend)
     return {**head, "outcome": "pass" if verdict.passed else "fail", "message": verdict.message(),

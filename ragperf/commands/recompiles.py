@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 
+from ragperf import argtypes
 from ragperf.compile.strategies import STRATEGIES
+from ragperf.errors import RagperfError
 
 
 def register(subparsers) -> None:
@@ -20,7 +22,7 @@ def register(subparsers) -> None:
     parser.add_argument("--backend", default="eager", choices=("eager", "aot_eager", "inductor"),
                         help="eager/aot_eager answer graph questions in seconds; inductor compiles for real")
     parser.add_argument("--fullgraph", action="store_true", help="compile with fullgraph=True (a break is an error)")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--device", default="cpu", type=argtypes.device, metavar="cpu|cuda")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run)
 
@@ -33,6 +35,10 @@ def run(args: argparse.Namespace) -> int:
     shapes = parse_shapes(args.shapes)  # bad input fails before the model loads
     chosen = strategy(args.strategy).require()
     embedder = load_embedder(args.model, device=args.device)
+    too_long = [n for _, n in shapes if n > embedder.max_length]
+    if too_long:
+        raise RagperfError(f"--shapes length {max(too_long)} is past {args.model}'s {embedder.max_length} positions; "
+                           f"give lengths up to {embedder.max_length}")
     report = probe_shapes(embedder, shapes, chosen, backend=args.backend, fullgraph=args.fullgraph)
     if args.json:
         print(json.dumps({"model": args.model, "shapes": shapes, "strategy": chosen.name, "backend": args.backend,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ragperf import argtypes
 from ragperf.errors import RagperfError
 
 
@@ -15,7 +16,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("repro", help="re-run a failed test's repro bundle and say whether it still fails",
                                    description=__doc__)
     parser.add_argument("path", type=Path, help="the bundle folder (<trace dir>/<test>/repro) named in the failure")
-    parser.add_argument("--timeout", type=float, default=None, metavar="S", help="give up after S seconds")
+    parser.add_argument("--timeout", type=argtypes.positive_float, default=None, metavar="S", help="give up after S seconds")
     parser.set_defaults(func=run)
 
 

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ragperf import argtypes
+
 # coldstart is not part of "all": its fresh-process matrix takes tens of minutes on a small machine.
 SUITES = {"embed": ("embed", "compile_cost"), "rag": ("rag",), "decode": ("decode",), "coldstart": ("coldstart",),
           "serve": ("serve",), "all": ("embed", "compile_cost", "rag", "decode", "serve")}
@@ -36,13 +38,13 @@ def register(subparsers) -> None:
     parser.add_argument("--decoder", action="append", default=None,
                         help="decoder for the decode section (repeatable): tiny-llama, tiny-gpt2, gpt2, "
                              "llama-3.2-1b, PATH (default: tiny-llama; with no --quick also gpt2)")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--device", default="cpu", type=argtypes.device, metavar="cpu|cuda")
     parser.add_argument("--quick", action="store_true", help="fewer rounds, tokens and batch sizes (< 10 min here)")
-    parser.add_argument("--rounds", type=int, default=None, help="timed rounds per ladder variant")
+    parser.add_argument("--rounds", type=argtypes.positive_int, default=None, help="timed rounds per ladder variant")
     parser.add_argument("--batch-sizes", default=None, help="decode batch sizes, e.g. 1,8,32")
-    parser.add_argument("--new-tokens", type=int, default=None, help="decode tokens generated per run")
-    parser.add_argument("--backend", default="inductor", help=argparse.SUPPRESS)  # tests: aot_eager is fast
-    parser.add_argument("--out", type=Path, default=Path("ragperf-out"), help="output folder (default ./ragperf-out)")
+    parser.add_argument("--new-tokens", type=argtypes.positive_int, default=None, help="decode tokens generated per run")
+    parser.add_argument("--backend", default="inductor", choices=argtypes.BACKENDS, help=argparse.SUPPRESS)  # tests: aot_eager is fast
+    parser.add_argument("--out", type=argtypes.output_dir, default=Path("ragperf-out"), help="output folder (default ./ragperf-out)")
     parser.set_defaults(func=run)
 
 

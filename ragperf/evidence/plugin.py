@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ragperf import argtypes
 from ragperf.evidence import bundle
 from ragperf.evidence.trace import StructuredTrace, render
 
@@ -25,7 +26,7 @@ _TRACE = pytest.StashKey[StructuredTrace]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ragperf")
-    group.addoption("--ragperf-trace-dir", default=None, metavar="DIR",
+    group.addoption("--ragperf-trace-dir", default=None, type=argtypes.output_dir, metavar="DIR",
                     help=f"evidence of failed recompile/correctness/perf tests: structured trace, tlparse "
                          f"report, repro bundle (default: <rootdir>/{DEFAULT_DIR})")
     group.addoption("--ragperf-keep-traces", action="store_true",

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from ragperf import argtypes
 from ragperf.errors import RagperfError
 from ragperf.perf import gate
 
@@ -33,12 +34,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="perf: record the measured figures as this machine's baseline instead of gating")
     group.addoption("--ragperf-baselines", default=None, metavar="DIR",
                     help="perf: baseline folder (default: <rootdir>/baselines/perf)")
-    group.addoption("--ragperf-plant-slowdown", type=float, default=0.0, metavar="FRACTION",
+    group.addoption("--ragperf-plant-slowdown", type=argtypes.slowdown, default=0.0, metavar="FRACTION",
                     help="perf: make every compiled candidate FRACTION slower (e.g. 0.1) to prove the gate fails")
     group.addoption("--ragperf-tolerance", type=gate.fraction, default=None, metavar="FRACTION",
                     help="perf: the speedup drop always allowed (default: the metric's stored tolerance, else "
                          f"{gate.TOLERANCE:g}); a runner with a tight history can gate tighter, e.g. 0.03")
-    group.addoption("--ragperf-perf-report", default=None, metavar="PATH",
+    group.addoption("--ragperf-perf-report", default=None, type=argtypes.output_file, metavar="PATH",
                     help="perf: write the gate's decisions as JSON (render with `ragperf baseline summary`)")
 
 
@@ -47,7 +48,15 @@ ALONE_MARKERS = ("perf", "arm64")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Refuse, at start-up, an xdist run whose ``-m`` asks for perf or arm64 tests (one line: use -n 0)."""
+    """Refuse, at start-up, a --ragperf-baselines folder that is not there (unless recording), and an xdist
+    run whose ``-m`` asks for perf or arm64 tests (one line: use -n 0)."""
+    directory = config.getoption("--ragperf-baselines", None)
+    if directory:  # a mistyped folder must not quietly make the gate report-only
+        check = argtypes.output_dir if config.getoption("--ragperf-update-baselines") else argtypes.existing_dir
+        try:
+            check(directory)
+        except argtypes.Bad as exc:
+            raise pytest.UsageError(f"--ragperf-baselines: {exc}") from None
     workers = _xdist_workers(config)
     markexpr = config.getoption("markexpr", "") or ""
     alone = [m for m in ALONE_MARKERS if re.search(rf"\b{m}\b", markexpr) and _selects(markexpr, m)]

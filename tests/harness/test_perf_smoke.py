@@ -61,6 +61,7 @@ def test_plugin_records_then_gates_and_fails_a_planted_regression(compiled_befor
     store = pytester.path / "store"
     common = ["-p", "no:cacheprovider", "-m", "perf", f"--ragperf-baselines={store}"]
 
+    (pytester.path / "empty").mkdir()
     alone = pytester.runpytest_inprocess(*common[:-1], f"--ragperf-baselines={pytester.path / 'empty'}")
     alone.assert_outcomes(passed=1)
     alone.stdout.fnmatch_lines(["*REPORT ONLY: no baseline matches*", "*verdict: REPORT*"])

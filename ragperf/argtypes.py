@@ -1,0 +1,118 @@
+"""Command-line value checks shared by the ``ragperf`` command and the pytest plugin.
+
+Each function takes the option's text and returns the parsed value, or raises
+:class:`argparse.ArgumentTypeError` with one line that says what to give instead. Used as argparse
+``type=`` (the ``ragperf`` command, and pytest's ``addoption``), so a bad value is refused while the
+command line is read - before any model loads or anything is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+BACKENDS = ("inductor", "aot_eager", "eager")
+Bad = argparse.ArgumentTypeError
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (rounds, tokens, processes, runs)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise Bad(f"{text!r} is not a positive integer; give 1 or more")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A number > 0 (seconds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise Bad(f"{text!r} is not a positive number of seconds, e.g. 600")
+    return value
+
+
+def slowdown(text: str) -> float:
+    """A planted slowdown: a fraction >= 0 of the compiled path's time (0.1 = 10% slower)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 10:
+        raise Bad(f"{text!r} is not a slowdown fraction; give 0 or more, e.g. 0.1 for 10% slower")
+    return value
+
+
+def slowdowns(text: str) -> list[float]:
+    """A comma list of planted slowdowns, each > 0, e.g. ``0.10,0.05``."""
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        values = [-1.0]
+    if any(not 0 < v < 10 for v in values):
+        raise Bad(f"{text!r} is not a comma list of slowdown fractions; write e.g. 0.10,0.05")
+    return values
+
+
+def device(text: str) -> str:
+    """``cpu``, or ``cuda`` when this torch sees a GPU."""
+    if text not in ("cpu", "cuda"):
+        raise Bad(f"unknown device {text!r}; choose cpu or cuda")
+    if text == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise Bad(f"cuda is not available (torch {torch.__version__}: torch.cuda.is_available() is False); "
+                      "use --device cpu or a CUDA build of torch on a GPU machine")
+    return text
+
+
+def existing_file(text: str) -> Path:
+    """A file that exists and can be read."""
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise Bad(f"{text} does not exist; give an existing file")
+    if not path.is_file():
+        raise Bad(f"{text} is not a file; give a file")
+    if not os.access(path, os.R_OK):
+        raise Bad(f"{text} is not readable; fix its permissions")
+    return path
+
+
+def existing_dir(text: str) -> Path:
+    """A folder that exists (a mistyped one must not quietly mean 'empty')."""
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        what = "is a file, not a folder" if path.exists() else "does not exist"
+        raise Bad(f"{text} {what}; give an existing folder")
+    return path
+
+
+def output_dir(text: str) -> Path:
+    """A folder to write into: it may not exist yet, but it must not be a file and must be writable."""
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise Bad(f"{text} is a file; give a folder to write into (it is created if missing)")
+    parent = next((p for p in (path, *path.absolute().parents) if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise Bad(f"cannot write into {text}: {parent} is not a writable folder; give another output folder")
+    return path
+
+
+def output_file(text: str) -> Path:
+    """A file to write: its folder must exist and be writable; it must not be a folder."""
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise Bad(f"{text} is a folder; give a file name to write")
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        raise Bad(f"folder {parent} does not exist; create it first or give a path in an existing folder")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise Bad(f"cannot write {text}: permission denied; give a writable path")
+    return path
