@@ -27,6 +27,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (an optional count: 0 means none)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise Bad(f"{text!r} is not a count; give 0 or more")
+    return value
+
+
 def positive_float(text: str) -> float:
     """A number > 0 (seconds)."""
     try:

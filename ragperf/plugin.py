@@ -66,12 +66,13 @@ def pytest_configure(config: pytest.Config) -> None:
         from ragperf.knobs import share_threads_among
 
         share_threads_among(int(config.workerinput["workercount"]))
-    from ragperf.compile.ahead import parse_sizes
+    from ragperf.compile.sizes import parse_sizes
 
-    try:
-        parse_sizes(config.getoption("--ragperf-decode-sizes", default="1"))
-    except RagperfError as exc:
-        raise pytest.UsageError(f"--ragperf-decode-sizes: {exc}") from None
+    for option, default in (("--ragperf-decode-sizes", "1"), ("--ragperf-compile-sizes", "1,2,4,8,16")):
+        try:
+            parse_sizes(config.getoption(option, default=default), option.removeprefix("--ragperf-").replace("-", " "))
+        except RagperfError as exc:
+            raise pytest.UsageError(f"{option}: {exc}") from None
     variants = config.getoption("--ragperf-variants", default=None)
     if variants:
         from ragperf.models.ladder import variant

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
+from ragperf import argtypes
 from ragperf.compile.expected import EXPECTED_DIR
 
 
@@ -28,15 +28,15 @@ def register(subparsers) -> None:
                         help="ladder rung (repeatable; default: all compiled rungs)")
     parser.add_argument("--path", action="append", choices=PATHS, default=None,
                         help="start path (repeatable; default: all)")
-    parser.add_argument("--rounds", type=int, default=30, help="timed interleaved rounds per start")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--rounds", type=argtypes.positive_int, default=30, help="timed interleaved rounds per start")
+    parser.add_argument("--device", default="cpu", type=argtypes.device, metavar="cpu|cuda")
     parser.add_argument("--backend", default="inductor", help=argparse.SUPPRESS)  # tests: aot_eager is fast
     expected = parser.add_mutually_exclusive_group()
     expected.add_argument("--check-expected", action="store_true",
                           help="exit 1 when the cache behaviour differs from the expected table")
     expected.add_argument("--update-expected", action="store_true", help="write the measured rows into the table")
-    parser.add_argument("--dir", type=Path, default=EXPECTED_DIR, help=f"folder of the tables (default {EXPECTED_DIR})")
-    parser.add_argument("--json", type=Path, default=None, help="also write the raw results here")
+    parser.add_argument("--dir", type=argtypes.output_dir, default=EXPECTED_DIR, help=f"folder of the tables (default {EXPECTED_DIR})")
+    parser.add_argument("--json", type=argtypes.output_file, default=None, help="also write the raw results here")
     parser.set_defaults(func=run)
 
 

@@ -15,17 +15,19 @@ import tempfile
 import time
 from pathlib import Path
 
+from ragperf import argtypes
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("serve", help="serve a model's RAG retriever over HTTP (loopback) and load it",
                                    description=__doc__)
     parser.add_argument("--model", default="minilm", help="embedder: minilm (default), mpnet, tiny-bert, PATH")
     parser.add_argument("--variant", default="compile", help="ladder variant (default compile)")
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per worker")
-    parser.add_argument("--seconds", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
-    parser.add_argument("--users", type=int, default=0, help="put this many closed-loop locust users on it")
-    parser.add_argument("--load-seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=argtypes.positive_int, default=1)
+    parser.add_argument("--threads", type=argtypes.positive_int, default=1, help="torch threads per worker")
+    parser.add_argument("--seconds", type=argtypes.positive_float, default=None, help="stop after this many seconds (default: Ctrl-C)")
+    parser.add_argument("--users", type=argtypes.non_negative_int, default=0, help="put this many closed-loop locust users on it")
+    parser.add_argument("--load-seconds", type=argtypes.positive_float, default=10.0)
     parser.add_argument("--backend", default="inductor", help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
@@ -40,8 +42,6 @@ def run(args: argparse.Namespace) -> int:
 
     resolve_embedder(args.model)
     variant(args.variant)
-    if args.workers < 1 or args.threads < 1 or args.users < 0:
-        raise RagperfError("--workers and --threads must be at least 1, --users at least 0")
     with tempfile.TemporaryDirectory(prefix="ragperf-serve-index-") as tmp:
         print(f"[ragperf] indexing the corpus with {args.model}", file=sys.stderr, flush=True)
         index = build_index_dir(args.model, Path(tmp) / "index")

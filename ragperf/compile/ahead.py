@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ragperf.compile.probe import CompileProbe, ProbeReport, RecompileInSteadyState, steady_decode
+from ragperf.compile.sizes import parse_sizes as _parse_sizes
 from ragperf.errors import RagperfError
 from ragperf.models.decoders import Decoder, random_prompts
 
@@ -27,14 +28,8 @@ CAPTURE_RUNS = 2  # compile (+ CUDA-graph warm-up), then record
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
-    """``"1,2,4,8"`` -> (1, 2, 4, 8); RagperfError (one line) for anything but distinct positive integers."""
-    try:
-        sizes = tuple(int(part) for part in str(text).split(","))
-    except ValueError:
-        sizes = ()
-    if not sizes or min(sizes) < 1 or len(set(sizes)) != len(sizes):
-        raise RagperfError(f"decode sizes {text!r}: give distinct positive batch sizes separated by commas, e.g. 1,2,4,8")
-    return sizes
+    """The decode sizes of ``--ragperf-decode-sizes`` (see :func:`ragperf.compile.sizes.parse_sizes`)."""
+    return _parse_sizes(text, "decode sizes")
 
 
 def check_recompile_room(sizes: tuple[int, ...]) -> None:

@@ -28,15 +28,16 @@ STRATEGIES = ("per-size", "bounded")
 Inputs = Callable[[int], dict[str, torch.Tensor]]  # batch size -> the model's keyword inputs
 
 
-def parse_sizes(text: str) -> tuple[int, ...]:
-    """``"1,2,4,8,16"`` -> ``(1, 2, 4, 8, 16)``; anything else is one clear error."""
+def parse_sizes(text: str, what: str = "compile sizes") -> tuple[int, ...]:
+    """``"1,2,4,8,16"`` -> ``(1, 2, 4, 8, 16)`` (sorted); anything but distinct positive integers is one clear
+    error. ``what`` names the option in it (the decode sizes of :mod:`ragperf.compile.ahead` share this)."""
     try:
-        sizes = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+        given = [int(part) for part in str(text).split(",")]
     except ValueError:
-        sizes = ()
-    if not sizes or sizes[0] < 1:
-        raise RagperfError(f"compile sizes {text!r}: give positive batch sizes separated by commas, e.g. 1,2,4,8,16")
-    return sizes
+        given = []
+    if not given or min(given) < 1 or len(set(given)) != len(given):
+        raise RagperfError(f"{what} {text!r}: give distinct positive batch sizes separated by commas, e.g. 1,2,4,8")
+    return tuple(sorted(given))
 
 
 @dataclass

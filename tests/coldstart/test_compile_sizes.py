@@ -37,4 +37,6 @@ def test_listed_sizes_never_recompile_and_unlisted_sizes_do_what_the_strategy_sa
 def test_bad_sizes_are_one_clear_error():
     with pytest.raises(RagperfError, match="positive batch sizes"):
         S.parse_sizes("1,two,4")
-    assert S.parse_sizes("16, 1,4,4") == (1, 4, 16)
+    assert S.parse_sizes("16, 1,4") == (1, 4, 16)
+    with pytest.raises(RagperfError, match="distinct"):
+        S.parse_sizes("1,4,4")
