@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ragperf.evidence import bundle
-from ragperf.evidence.trace import StructuredTrace, render
+from ragperf.evidence.trace import StructuredTrace, detach_foreign_handlers, render
 
 TRACED_MARKERS = ("recompile", "correctness", "perf")
 DEFAULT_DIR = "ragperf-traces"
@@ -43,7 +43,20 @@ def evidence_folder(config: pytest.Config, nodeid: str) -> Path:
 
 
 @pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    detach_foreign_handlers()  # inside pytest's per-phase log capture, which attached them
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item):
+    detach_foreign_handlers()
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item):
+    detach_foreign_handlers()
     if not any(item.get_closest_marker(m) for m in TRACED_MARKERS):
         yield
         return
