@@ -27,7 +27,7 @@ def run_planted(pytester, *args):
 
 
 def test_a_planted_wrong_op_fails_with_a_tlparse_report_of_the_compiled_frames(pytester):
-    result = run_planted(pytester)
+    result = run_planted(pytester, "--ragperf-minify-timeout", "0")  # the minifier is off: tested below
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*tiny-bert compile [[]off]: FAIL*", "*ragperf evidence*",
                                  "tlparse report:*/tlparse/index.html", "repro bundle:*/repro *ragperf repro*"])
@@ -43,6 +43,61 @@ def test_a_planted_wrong_op_fails_with_a_tlparse_report_of_the_compiled_frames(p
                            capture_output=True, text=True, timeout=300)
     assert repro.returncode == 1, repro.stdout[-2000:] + repro.stderr[-2000:]
     assert "still fails: test_planted_parity.py::test_wrong_op_matches_eager" in repro.stdout
+    assert "minified repro" not in result.stdout.str() and not (folder / "repro" / "minifier").exists()
+
+
+@pytest.mark.slow
+def test_the_minifier_shrinks_the_planted_failure_to_the_wrong_op(pytester):
+    result = run_planted(pytester, "--ragperf-minify-timeout", "900")  # ~50 s idle; a loaded machine needs more
+    result.assert_outcomes(failed=1)
+    repro = pytester.path.joinpath(*FOLDER, "repro")
+    result.stdout.fnmatch_lines([f"minified repro: {repro / 'minifier' / 'repro.py'}"])
+    code = (repro / "minifier" / "repro.py").read_text()
+    assert "gelu(" in code and "backend='ragperf_wrong_op'" in code and "class Repro" in code
+    assert not (repro / "minifier.txt").exists()
+
+
+# A graph of one GELU compiled by the wrong-op backend: fails in seconds, without a model.
+SMALL = '''
+import pytest, torch
+from ragperf.compile.planted import WRONG_OP
+
+@pytest.mark.correctness
+def test_one_gelu():
+    x = torch.linspace(-3, 3, 64)
+    error = (torch.compile(torch.nn.functional.gelu, backend=WRONG_OP)(x) - torch.nn.functional.gelu(x)).abs().max()
+    assert error < 1e-6
+
+@pytest.mark.correctness
+def test_no_compile():
+    assert 1 == 2
+
+@pytest.mark.recompile
+def test_recompile_marked():
+    assert torch.compile(torch.nn.functional.gelu, backend=WRONG_OP)(torch.ones(1)) == 0
+'''
+
+
+def _small(pytester, *args):
+    pytester.makepyfile(test_small=SMALL)
+    result = pytester.runpytest_subprocess("-p", "no:randomly", *args)
+    result.assert_outcomes(failed=2)
+    return result, pytester.path / "ragperf-traces"
+
+
+def test_the_minifier_gives_up_in_bounded_time_and_says_so(pytester):
+    result, traces = _small(pytester, "--ragperf-minify-timeout", "0.5", "-k", "one_gelu or recompile_marked")
+    give_up = (traces / "test_small.py_test_one_gelu" / "repro" / "minifier.txt").read_text()
+    assert give_up.startswith("no minified repro: timeout") and "--ragperf-minify-timeout" in give_up
+    result.stdout.fnmatch_lines(["minified repro: none (timeout*"])
+    assert result.stdout.str().count("minified repro:") == 1  # recompile tests are not minified
+    assert not (traces / "test_small.py_test_recompile_marked" / "repro" / "minifier").exists()
+
+
+def test_the_minifier_says_when_no_compiled_graph_reproduces_the_failure(pytester):
+    _, traces = _small(pytester, "--ragperf-minify-timeout", "120", "-k", "no_compile or recompile_marked")
+    give_up = (traces / "test_small.py_test_no_compile" / "repro" / "minifier.txt").read_text()
+    assert give_up.startswith("no minified repro: not reproducible in one graph")
 
 
 def test_the_wrong_op_backend_rewrites_gelu_only():
