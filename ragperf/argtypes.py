@@ -49,6 +49,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    """A number >= 0 (seconds, where 0 turns the thing off)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise Bad(f"{text!r} is not a number of seconds >= 0 (0 turns it off)")
+    return value
+
+
 def slowdown(text: str) -> float:
     """A planted slowdown: a fraction >= 0 of the compiled path's time (0.1 = 10% slower)."""
     try:

@@ -148,11 +148,13 @@ def ragperf_device(pytestconfig: pytest.Config):
 
 @pytest.fixture(scope="session")
 def load_embedder(ragperf_device):
+    from ragperf.evidence.weights import note_loaded
     from ragperf.models import embedders
 
     loaded: dict[str, embedders.Embedder] = {}
 
     def load(spec: str) -> embedders.Embedder:
+        note_loaded(spec)  # for --ragperf-bundle-weights
         if spec not in loaded:
             try:
                 loaded[spec] = embedders.load_embedder(spec, device=ragperf_device)

@@ -7,6 +7,7 @@ library versions, and the test's parameters). :func:`rerun` replays it with that
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -69,18 +70,30 @@ def load(folder: Path) -> tuple[list[str], dict]:
     return argv[1:], env
 
 
-def rerun(folder: Path, extra: list[str] | None = None, timeout: float | None = None) -> int:
-    """Run the bundle's pytest command in a fresh process with its latched environment; pytest's exit code."""
-    args, env = load(folder)
-    child_env = knobs.subprocess_env({k: v for k, v in env["latched_env"].items() if v is not None})
-    for name, value in env["latched_env"].items():
+def child_env(env: dict, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a re-run: this one with the bundle's latched settings (unset ones removed), then ``extra``."""
+    latched = env["latched_env"]
+    result = knobs.subprocess_env({k: v for k, v in latched.items() if v is not None})
+    for name, value in latched.items():
         if value is None:
-            child_env.pop(name, None)
+            result.pop(name, None)
+    return result | (extra or {})
+
+
+def rerun(folder: Path, extra: list[str] | None = None, timeout: float | None = None,
+          env_extra: dict[str, str] | None = None, output: Path | None = None) -> int:
+    """Run the bundle's pytest command in a fresh process with its latched environment; pytest's exit code.
+
+    ``env_extra`` is added to that environment; ``output`` (a file) takes the run's stdout and stderr.
+    """
+    args, env = load(folder)
     cwd = env.get("cwd") or "."
     if not Path(cwd).is_dir():
         raise RagperfError(f"{folder}: the bundle ran from {cwd}, which does not exist here")
-    try:
-        return subprocess.run([sys.executable, "-m", "pytest", *args, *(extra or [])], cwd=cwd,
-                              env=child_env, timeout=timeout).returncode
-    except subprocess.TimeoutExpired:
-        raise RagperfError(f"the re-run took over {timeout} s") from None
+    with open(output, "w", encoding="utf-8") if output else contextlib.nullcontext() as out:
+        try:
+            return subprocess.run([sys.executable, "-m", "pytest", *args, *(extra or [])], cwd=cwd,
+                                  env=child_env(env, env_extra), timeout=timeout, stdout=out,
+                                  stderr=subprocess.STDOUT if out else None).returncode
+        except subprocess.TimeoutExpired:
+            raise RagperfError(f"the re-run took over {timeout} s") from None

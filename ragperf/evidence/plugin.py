@@ -3,8 +3,10 @@
 Tests marked ``recompile``, ``correctness`` or ``perf`` run their call phase under a
 :class:`~ragperf.evidence.trace.StructuredTrace` in ``<trace dir>/<test>/trace/``. When such a test
 fails, the trace is rendered by tlparse into ``<test>/tlparse/``, a repro bundle is written to
-``<test>/repro/``, and the failure report gets a "ragperf evidence" section naming all three. A
-passing test leaves nothing behind unless ``--ragperf-keep-traces``.
+``<test>/repro/``, and the failure report gets a "ragperf evidence" section naming all three. A failed
+``correctness`` test's bundle also gets a minified repro (:mod:`ragperf.evidence.minify`, bounded by
+``--ragperf-minify-timeout``, 0 turns it off), and with ``--ragperf-bundle-weights`` the tiny models it
+loaded. A passing test leaves nothing behind unless ``--ragperf-keep-traces``.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from pathlib import Path
 import pytest
 
 from ragperf import argtypes
-from ragperf.evidence import bundle
-from ragperf.evidence.trace import StructuredTrace, render
+from ragperf.evidence import bundle, weights
+from ragperf.evidence.trace import StructuredTrace, detach_foreign_handlers, render
 
 TRACED_MARKERS = ("recompile", "correctness", "perf")
 DEFAULT_DIR = "ragperf-traces"
+MINIFY_TIMEOUT_S = 120.0
 _TRACE = pytest.StashKey[StructuredTrace]()
 
 
@@ -31,6 +34,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          f"report, repro bundle (default: <rootdir>/{DEFAULT_DIR})")
     group.addoption("--ragperf-keep-traces", action="store_true",
                     help="keep the structured trace of passing tests too")
+    group.addoption("--ragperf-bundle-weights", action="store_true",
+                    help="a failed test's bundle also gets a copy of the tiny embedders it loaded (tiny models only)")
+    group.addoption("--ragperf-minify-timeout", type=argtypes.non_negative_float, default=MINIFY_TIMEOUT_S, metavar="S",
+                    help="a failed correctness test's bundle gets a minified repro from torch's accuracy "
+                         f"minifier, given up after S seconds (default {MINIFY_TIMEOUT_S:g}; 0: off)")
 
 
 def _root(config: pytest.Config) -> Path:
@@ -44,7 +52,21 @@ def evidence_folder(config: pytest.Config, nodeid: str) -> Path:
 
 
 @pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    detach_foreign_handlers()  # inside pytest's per-phase log capture, which attached them
+    weights.start_test()
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item):
+    detach_foreign_handlers()
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item):
+    detach_foreign_handlers()
     if not any(item.get_closest_marker(m) for m in TRACED_MARKERS):
         yield
         return
@@ -85,4 +107,12 @@ def _evidence(item: pytest.Item, trace: StructuredTrace) -> str:
     params = getattr(getattr(item, "callspec", None), "params", {})
     repro = bundle.write(trace.folder.parent / "repro", args, cwd, item.nodeid, params)
     lines.append(f"repro bundle:   {repro}  (re-run: ragperf repro {repro})")
+    if config.getoption("--ragperf-bundle-weights"):
+        lines.append(weights.bundle_weights(repro, weights.used_embedders(item)))
+    timeout = config.getoption("--ragperf-minify-timeout")
+    if item.get_closest_marker("correctness") and timeout > 0:
+        from ragperf.evidence.minify import minify
+
+        found, why = minify(repro, timeout)
+        lines.append(f"minified repro: {found or 'none'}" + (f" ({why})" if why else ""))
     return "\n".join(lines)

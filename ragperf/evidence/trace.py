@@ -25,6 +25,7 @@ class StructuredTrace:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self._handler = None
+        self._saved: tuple[int, bool] = (0, False)
 
     def __enter__(self) -> StructuredTrace:
         from torch._logging import _internal, structured
@@ -34,14 +35,21 @@ class StructuredTrace:
         structured.INTERN_TABLE.clear()
         self._handler = _internal.LazyTraceHandler(str(self.folder))
         self._handler.setFormatter(_internal.TorchLogsFormatter(trace=True))
-        _internal.trace_log.setLevel(10)  # DEBUG: the trace log is always at debug level
-        _internal.trace_log.addHandler(self._handler)
+        log = _internal.trace_log
+        self._saved = (log.level, log.propagate)
+        # DEBUG: the trace log is always at debug level. It must not propagate (see detach_foreign_handlers).
+        log.setLevel(10)
+        log.propagate = False
+        log.addHandler(self._handler)
         return self
 
     def __exit__(self, *exc) -> None:
         from torch._logging import _internal
 
-        _internal.trace_log.removeHandler(self._handler)
+        log = _internal.trace_log
+        log.removeHandler(self._handler)
+        log.setLevel(self._saved[0])
+        log.propagate = self._saved[1]
         self._handler.close()
 
     @property
@@ -50,6 +58,22 @@ class StructuredTrace:
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def detach_foreign_handlers() -> None:
+    """Leave only torch's own trace handlers on torch's trace log (a no-op before torch is imported).
+
+    pytest's log capture attaches its handlers to every non-propagating logger, torch's trace log
+    included, and torch builds every structured-trace event whenever that log has any handler: so
+    every compile of every test paid for events nobody reads, and failure reports printed them as
+    empty DEBUG lines.
+    """
+    internal = sys.modules.get("torch._logging._internal")
+    if internal is None:
+        return
+    for handler in list(internal.trace_log.handlers):
+        if not isinstance(handler, internal.LazyTraceHandler):
+            internal.trace_log.removeHandler(handler)
 
 
 def tlparse_command() -> str | None:

@@ -55,3 +55,16 @@ def test_ragperf_repro_says_whether_the_bundle_still_fails(pytester):
     assert fixed.returncode == 0 and "passes now" in fixed.stdout
     bad = ragperf_repro(pytester.path / "nowhere")
     assert bad.returncode == 2 and "is not a repro bundle" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_compiles_outside_a_trace_build_no_trace_events(pytester):
+    """pytest's log capture attaches to torch's (non-propagating) trace log; with its handlers there, torch
+    would build structured-trace events for every compile of every test, and print them in failure reports."""
+    pytester.makepyfile(test_untraced='''
+import torch
+
+def test_compiles(caplog):
+    torch.compile(lambda x: x * 2, backend="eager")(torch.ones(3))
+    assert not [r for r in caplog.records if r.name == "torch.__trace"]
+''')
+    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=1)
