@@ -27,6 +27,7 @@ def _start(path, artifacts, cache_dir, variant="compile", backend="aot_eager"):
     return result, said
 
 
+@pytest.mark.slow  # kept out of the default suite for its time budget (CI: 2 cores, 15 min)
 def test_cold_and_warm_starts_compile_once_and_keep_parity_and_clean_up(own_tempdir):
     data = matrix(MODEL, ["compile"], ["cold", "warm", "megacache"], rounds=3, backend="aot_eager")
     by_path = {r["path"]: r for r in rows(data)}

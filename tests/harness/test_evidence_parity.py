@@ -94,6 +94,7 @@ def test_the_minifier_gives_up_in_bounded_time_and_says_so(pytester):
     assert not (traces / "test_small.py_test_recompile_marked" / "repro" / "minifier").exists()
 
 
+@pytest.mark.slow  # kept out of the default suite for its time budget (CI: 2 cores, 15 min)
 def test_the_minifier_says_when_no_compiled_graph_reproduces_the_failure(pytester):
     _, traces = _small(pytester, "--ragperf-minify-timeout", "120", "-k", "no_compile or recompile_marked")
     give_up = (traces / "test_small.py_test_no_compile" / "repro" / "minifier.txt").read_text()

@@ -1,5 +1,7 @@
 """Bundles hold no weights unless ``--ragperf-bundle-weights``, and then only the tiny models' folders."""
 
+import pytest
+
 PLANTED = '''
 import pytest
 
@@ -20,6 +22,7 @@ def _weight_files(folder):
     return sorted(p.name for p in folder.rglob("*") if p.suffix in (".safetensors", ".bin"))
 
 
+@pytest.mark.slow  # kept out of the default suite for its time budget (CI: 2 cores, 15 min)
 def test_bundle_weights_copies_the_tiny_model_and_refuses_a_real_one(pytester):
     pytester.makepyfile(test_weights=PLANTED)
     result = pytester.runpytest_subprocess("-p", "no:randomly", "--ragperf-bundle-weights")
