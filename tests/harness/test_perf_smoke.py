@@ -56,7 +56,10 @@ def compiled_before_pytester():
     fingerprint()
 
 
-def test_plugin_records_then_gates_and_fails_a_planted_regression(compiled_before_pytester, pytester):
+def test_plugin_records_then_gates_and_fails_a_planted_regression(compiled_before_pytester, pytester, monkeypatch):
+    # Under pytest-xdist the inner in-process run would inherit PYTEST_XDIST_WORKER, and pytest-benchmark
+    # disables itself whenever that is set; the inner run is not an xdist worker.
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     pytester.makepyfile(test_perf_smoke_user=PERF_TEST)
     store = pytester.path / "store"
     common = ["-p", "no:cacheprovider", "-m", "perf", f"--ragperf-baselines={store}"]
