@@ -16,59 +16,41 @@ BACKENDS = ("inductor", "aot_eager", "eager")
 Bad = argparse.ArgumentTypeError
 
 
+def _number(text: str, kind: type, accepts, why: str):
+    """``text`` as ``kind`` when ``accepts(value)``, else :data:`Bad` with ``why`` (unparsable text too)."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise Bad(why) from None
+    if not accepts(value):
+        raise Bad(why)
+    return value
+
+
 def positive_int(text: str) -> int:
     """An integer >= 1 (rounds, tokens, processes, runs)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise Bad(f"{text!r} is not a positive integer; give 1 or more")
-    return value
+    return _number(text, int, lambda v: v >= 1, f"{text!r} is not a positive integer; give 1 or more")
 
 
 def non_negative_int(text: str) -> int:
     """An integer >= 0 (an optional count: 0 means none)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise Bad(f"{text!r} is not a count; give 0 or more")
-    return value
+    return _number(text, int, lambda v: v >= 0, f"{text!r} is not a count; give 0 or more")
 
 
 def positive_float(text: str) -> float:
     """A number > 0 (seconds)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise Bad(f"{text!r} is not a positive number of seconds, e.g. 600")
-    return value
+    return _number(text, float, lambda v: v > 0, f"{text!r} is not a positive number of seconds, e.g. 600")
 
 
 def non_negative_float(text: str) -> float:
     """A number >= 0 (seconds, where 0 turns the thing off)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise Bad(f"{text!r} is not a number of seconds >= 0 (0 turns it off)")
-    return value
+    return _number(text, float, lambda v: v >= 0, f"{text!r} is not a number of seconds >= 0 (0 turns it off)")
 
 
 def slowdown(text: str) -> float:
     """A planted slowdown: a fraction >= 0 of the compiled path's time (0.1 = 10% slower)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < 10:
-        raise Bad(f"{text!r} is not a slowdown fraction; give 0 or more, e.g. 0.1 for 10% slower")
-    return value
+    return _number(text, float, lambda v: 0 <= v < 10,
+                   f"{text!r} is not a slowdown fraction; give 0 or more, e.g. 0.1 for 10% slower")
 
 
 def slowdowns(text: str) -> list[float]:

@@ -51,11 +51,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="ladder variants to parametrize over (default: all)")
     group.addoption("--ragperf-update-expected", action="store_true",
                     help="write measured compile counts into baselines/expected/ instead of failing on differences")
-    group.addoption("--ragperf-decode-sizes", default="1", metavar="1,2,4,8",
+    group.addoption("--ragperf-decode-sizes", default=SIZE_OPTIONS["--ragperf-decode-sizes"], metavar="1,2,4,8",
                     help="decode batch sizes compiled and captured ahead of timing (default: 1)")
     group.addoption("--ragperf-backend", default="inductor", choices=("inductor", "aot_eager", "eager"),
                     help="torch.compile backend for compiled fixtures (default: inductor)")
-    group.addoption("--ragperf-compile-sizes", default="1,2,4,8,16", metavar="1,2,4,8,16",
+    group.addoption("--ragperf-compile-sizes", default=SIZE_OPTIONS["--ragperf-compile-sizes"], metavar="1,2,4,8,16",
                     help="batch sizes to compile ahead for (compile_sizes fixture; default 1,2,4,8,16)")
 
 
@@ -66,13 +66,8 @@ def pytest_configure(config: pytest.Config) -> None:
         from ragperf.knobs import share_threads_among
 
         share_threads_among(int(config.workerinput["workercount"]))
-    from ragperf.compile.sizes import parse_sizes
-
-    for option, default in (("--ragperf-decode-sizes", "1"), ("--ragperf-compile-sizes", "1,2,4,8,16")):
-        try:
-            parse_sizes(config.getoption(option, default=default), option.removeprefix("--ragperf-").replace("-", " "))
-        except RagperfError as exc:
-            raise pytest.UsageError(f"{option}: {exc}") from None
+    for option in SIZE_OPTIONS:
+        sizes_option(config, option)
     variants = config.getoption("--ragperf-variants", default=None)
     if variants:
         from ragperf.models.ladder import variant
@@ -82,6 +77,20 @@ def pytest_configure(config: pytest.Config) -> None:
         except RagperfError as exc:
             raise pytest.UsageError(f"--ragperf-variants: {exc}") from None
     _check_models(config)
+
+
+SIZE_OPTIONS = {"--ragperf-decode-sizes": "1", "--ragperf-compile-sizes": "1,2,4,8,16"}  # option -> default
+
+
+def sizes_option(config: pytest.Config, option: str) -> tuple[int, ...]:
+    """The batch sizes given to ``option`` (one of :data:`SIZE_OPTIONS`); a usage error naming it otherwise."""
+    from ragperf.compile.sizes import parse_sizes
+
+    try:
+        return parse_sizes(config.getoption(option, default=SIZE_OPTIONS[option]),
+                           option.removeprefix("--ragperf-").replace("-", " "))
+    except RagperfError as exc:
+        raise pytest.UsageError(f"{option}: {exc}") from None
 
 
 def _check_models(config: pytest.Config) -> None:
@@ -214,12 +223,7 @@ def decoder(pytestconfig: pytest.Config, ragperf_device):
 
 @pytest.fixture(scope="session")
 def ragperf_decode_sizes(pytestconfig: pytest.Config) -> tuple[int, ...]:
-    from ragperf.compile.ahead import parse_sizes
-
-    try:
-        return parse_sizes(pytestconfig.getoption("--ragperf-decode-sizes"))
-    except RagperfError as exc:
-        raise _usage(exc) from None
+    return sizes_option(pytestconfig, "--ragperf-decode-sizes")
 
 
 @pytest.fixture
@@ -240,9 +244,4 @@ def compile_probe():
 @pytest.fixture(scope="session")
 def compile_sizes(pytestconfig: pytest.Config) -> tuple[int, ...]:
     """The batch sizes of ``--ragperf-compile-sizes`` (see :mod:`ragperf.compile.sizes`)."""
-    from ragperf.compile.sizes import parse_sizes
-
-    try:
-        return parse_sizes(pytestconfig.getoption("--ragperf-compile-sizes"))
-    except RagperfError as exc:
-        raise _usage(exc) from None
+    return sizes_option(pytestconfig, "--ragperf-compile-sizes")
