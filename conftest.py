@@ -22,3 +22,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """tempfile's folder for this test alone, so the temporary folders a job leaves behind are this test's."""
+    import tempfile
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder

@@ -14,14 +14,3 @@ def bypass_table(pytestconfig: pytest.Config):
     yield table
     if table.updating and table.recorded:
         table.save()
-
-
-@pytest.fixture
-def own_tempdir(tmp_path, monkeypatch):
-    """The matrix's temporary folders go under a folder of this test's own, to prove they are removed."""
-    import tempfile
-
-    root = tmp_path / "tmp"
-    root.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(root))
-    return root

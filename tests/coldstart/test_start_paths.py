@@ -28,7 +28,7 @@ def _start(path, artifacts, cache_dir, variant="compile", backend="aot_eager"):
 
 
 @pytest.mark.slow  # kept out of the default suite for its time budget (CI: 2 cores, 15 min)
-def test_cold_and_warm_starts_compile_once_and_keep_parity_and_clean_up(own_tempdir):
+def test_cold_and_warm_starts_compile_once_and_keep_parity_and_clean_up(private_tmp):
     data = matrix(MODEL, ["compile"], ["cold", "warm", "megacache"], rounds=3, backend="aot_eager")
     by_path = {r["path"]: r for r in rows(data)}
     assert set(by_path) == {"cold", "warm", "megacache"}
@@ -40,7 +40,7 @@ def test_cold_and_warm_starts_compile_once_and_keep_parity_and_clean_up(own_temp
     assert data["results"]["compile"]["cold"]["megacache_entries"] == 0
     assert "Mega-Cache not used" in by_path["megacache"]["fallback"]
     assert by_path["cold"]["fallback"] is None and by_path["warm"]["fallback"] is None
-    assert list(own_tempdir.iterdir()) == [], "the matrix left its cache dirs behind"
+    assert list(private_tmp.iterdir()) == [], "the matrix left its cache dirs behind"
 
 
 def test_megacache_from_another_torch_falls_back_to_compiling_and_says_so(tmp_path):
@@ -80,7 +80,7 @@ def test_unloadable_aoti_package_with_a_good_manifest_falls_back(tmp_path, load_
     assert model.transformer is not load_embedder(MODEL).transformer  # a torch.compile'd rung instead
 
 
-def test_megacache_makes_a_fresh_process_compile_hit_the_caches(own_tempdir, bypass_table):
+def test_megacache_makes_a_fresh_process_compile_hit_the_caches(private_tmp, bypass_table):
     """The one Inductor test of the default suite: cold compiles (misses), saves the Mega-Cache; a fresh
     process with an empty cache dir loads it and its compile is all hits."""
     data = matrix(MODEL, ["compile"], ["cold", "megacache"], rounds=3)
@@ -109,7 +109,7 @@ def test_aoti_package_starts_without_compiling(tmp_path):
 
 
 @pytest.mark.slow
-def test_matrix_matches_the_bypass_table(own_tempdir, bypass_table):
+def test_matrix_matches_the_bypass_table(private_tmp, bypass_table):
     """Every rung x start path on tiny-bert with Inductor; fails when torch changes what bypasses what."""
     data = matrix(MODEL, rounds=3)
     problems = []
@@ -123,5 +123,5 @@ def test_matrix_matches_the_bypass_table(own_tempdir, bypass_table):
             except AssertionError as exc:
                 problems.append(str(exc))
     assert not problems, "\n".join(problems)
-    assert list(own_tempdir.iterdir()) == []
+    assert list(private_tmp.iterdir()) == []
 

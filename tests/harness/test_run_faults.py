@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 from argparse import Namespace
 
 import psutil
@@ -30,15 +29,6 @@ def _args(tmp_path, **overrides) -> Namespace:
     return Namespace(**{"suite": "all", "model": "tiny-bert", "decoder": ["tiny-llama"], "device": "cpu", "quick": True,
                         "rounds": None, "batch_sizes": "1", "new_tokens": 2, "backend": "aot_eager",
                         "out": tmp_path / "out", **overrides})
-
-
-@pytest.fixture
-def private_tmp(tmp_path, monkeypatch):
-    """tempfile's folder for this test alone, so leftovers are this test's."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def test_a_hung_decode_job_is_killed_at_its_timeout_and_the_report_is_still_written(tmp_path, monkeypatch, capsys,
