@@ -5,7 +5,7 @@ same). For every mode: compile and capture every batch size ahead (:mod:`ragperf
 then ``--repeats`` timed rounds inside ``steady_decode`` (a recompile, a CUDA-graph re-record or a
 skip fails the mode, with the reason); tok/s = batch / median step time (CUDA events, one sync per
 generation). One more generation with logits checks the greedy tokens against HF eager (near-tie
-rule). Prints one table: tok/s, % of the fastest reference, % of the datasheet bandwidth and of the
+rule, then the fp64-anchored verdict at the first differing step). Prints one table: tok/s, % of the fastest reference, % of the datasheet bandwidth and of the
 copy bandwidth measured on the device in this run, compile seconds, CUDA graphs recorded / skipped
 / pool MiB, tokens vs eager; then the issue's acceptance lines. The JSON (``--json``) is rewritten
 after every mode, so a run cut short keeps what it measured.
@@ -41,7 +41,7 @@ def measure(decoder, mode: str, sizes, prompt_len: int, new_tokens: int, repeats
 
     from ragperf.compile.ahead import compile_ahead
     from ragperf.models.generation import build_generator
-    from ragperf.numerics.parity import greedy_agreement
+    from ragperf.numerics.parity import fp64_anchor, greedy_agreement
     from ragperf.perf import roofline
 
     started = time.perf_counter()
@@ -69,8 +69,10 @@ def measure(decoder, mode: str, sizes, prompt_len: int, new_tokens: int, repeats
         out["rows"].append(row)
     if 1 in ahead.prompts and eager_run is not None:  # batch 1, the prompt eager_run decoded
         checked = generator.generate(ahead.prompts[1], new_tokens, record_logits=True)
-        agree, detail = greedy_agreement(eager_run, checked, tolerance)
-        out["tokens"] = "equal" if detail.startswith("greedy tokens equal") else ("near-tie" if agree else "DIFFER")
+        agree, detail = greedy_agreement(eager_run, checked, tolerance,
+                                         anchor=fp64_anchor(decoder, ahead.prompts[1], eager_run.tokens))
+        out["tokens"] = ("equal" if detail.startswith("greedy tokens equal") else "DIFFER" if not agree
+                         else "fp64-anchored" if "fp64-anchored" in detail else "near-tie")
         out["tokens_detail"] = detail
         if not agree:
             out["problems"].append(f"tokens vs eager: {detail}")

@@ -149,15 +149,34 @@ def teacher_forced_logits(decoder: Decoder, prompt: torch.Tensor, tokens: torch.
     return [logits[:, start + i, :] for i in range(tokens.shape[1])]
 
 
-def greedy_agreement(eager, candidate, tolerance: Tolerance) -> tuple[bool, str]:
+def greedy_agreement(eager, candidate, tolerance: Tolerance, anchor: Callable[[int], torch.Tensor] | None = None
+                     ) -> tuple[bool, str]:
     """Two :class:`~ragperf.models.generation.Generation` s (logits recorded) agree: equal greedy tokens,
-    or a near-tie at the first differing step. Returns (agree, what happened)."""
+    or a near-tie at the first differing step, or - given ``anchor`` (step -> fp64 logits on the shared
+    prefix, e.g. :func:`fp64_anchor`) - the candidate's logits at that step pass the fp64-anchored
+    verdict (:func:`~ragperf.numerics.verdicts.judge`): the flip is within the rounding eager itself
+    shows against fp64, which a long low-precision generation reaches sooner or later (a wrong op
+    does not pass that verdict). Returns (agree, what happened)."""
     mismatch = _first_mismatch(eager.tokens, candidate.tokens)
     if mismatch is None:
         return True, f"greedy tokens equal ({eager.tokens.shape[1]} steps)"
     tie, detail = _near_tie(eager.logits[mismatch], candidate.logits[mismatch], eager.tokens[:, mismatch],
                             candidate.tokens[:, mismatch], tolerance)
-    return tie, f"greedy tokens first differ at step {mismatch}: {detail}"
+    detail = f"greedy tokens first differ at step {mismatch}: {detail}"
+    if tie or anchor is None:
+        return tie, detail
+    verdict = judge(eager.logits[mismatch], candidate.logits[mismatch], anchor(mismatch), tolerance,
+                    name=f"step {mismatch} logits vs fp64")
+    return verdict.passed, (f"{detail}; fp64-anchored at that step: RMSE(candidate, fp64) "
+                            f"{verdict.rmse_compiled:.3g}, budget {verdict.budget:.3g} ({verdict.k:g} x eager's "
+                            f"{verdict.rmse_eager:.3g} + tol/10) -> "
+                            f"{'rounding divergence, not a bug' if verdict.passed else 'beyond rounding: DIFFER'}")
+
+
+def fp64_anchor(decoder: Decoder, prompt: torch.Tensor, tokens: torch.Tensor) -> Callable[[int], torch.Tensor]:
+    """step -> the fp64 model's next-token logits at that step of the path ``prompt + tokens`` (lazy: the
+    fp64 copy is made only when asked)."""
+    return lambda step: teacher_forced_logits(fp64_decoder(decoder), prompt, tokens[:, :step + 1])[step]
 
 
 def _first_mismatch(a: torch.Tensor, b: torch.Tensor) -> int | None:
