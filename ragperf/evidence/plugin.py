@@ -34,6 +34,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          f"report, repro bundle (default: <rootdir>/{DEFAULT_DIR})")
     group.addoption("--ragperf-keep-traces", action="store_true",
                     help="keep the structured trace of passing tests too")
+    group.addoption("--ragperf-no-evidence", action="store_true",
+                    help="run without structured traces or repro bundles (what the tracing costs is the "
+                         "difference against a run without this flag)")
     group.addoption("--ragperf-bundle-weights", action="store_true",
                     help="a failed test's bundle also gets a copy of the tiny embedders it loaded (tiny models only)")
     group.addoption("--ragperf-minify-timeout", type=argtypes.non_negative_float, default=MINIFY_TIMEOUT_S, metavar="S",
@@ -67,7 +70,7 @@ def pytest_runtest_teardown(item: pytest.Item):
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     detach_foreign_handlers()
-    if not any(item.get_closest_marker(m) for m in TRACED_MARKERS):
+    if item.config.getoption("--ragperf-no-evidence") or not any(item.get_closest_marker(m) for m in TRACED_MARKERS):
         yield
         return
     folder = evidence_folder(item.config, item.nodeid)

@@ -38,6 +38,12 @@ def test_a_passing_test_keeps_its_trace_only_when_asked(pytester, keep):
     assert (pytester.path / "ragperf-traces").exists() and any((pytester.path / "ragperf-traces").iterdir()) == keep
 
 
+def test_no_evidence_runs_the_failing_test_without_a_trace(pytester):
+    result = _run(pytester, 1, "--ragperf-no-evidence")
+    result.assert_outcomes(failed=1)
+    assert "ragperf evidence" not in result.stdout.str() and not (pytester.path / "ragperf-traces").exists()
+
+
 def test_ragperf_repro_says_whether_the_bundle_still_fails(pytester):
     import subprocess
     import sys
