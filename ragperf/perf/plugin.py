@@ -39,9 +39,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ragperf-tolerance", type=gate.fraction, default=None, metavar="FRACTION",
                     help="perf: the speedup drop always allowed (default: the metric's stored tolerance, else "
                          f"{gate.TOLERANCE:g}); a runner with a tight history can gate tighter, e.g. 0.03")
+    group.addoption("--ragperf-processes", type=argtypes.positive_int, default=PROCESSES, metavar="N",
+                    help=f"perf: measure each gated case in N processes (this one + N-1 fresh) and gate the median, "
+                         f"the spread between processes as its noise (default {PROCESSES})")
     group.addoption("--ragperf-perf-report", default=None, type=argtypes.output_file, metavar="PATH",
                     help="perf: write the gate's decisions as JSON (render with `ragperf baseline summary`)")
 
+
+PROCESSES = 3  # see docs/perf.md "Several processes per case" for the measurement behind it
 
 # Lanes whose timings (perf) or emulated CPU (arm64, under QEMU) are corrupted by co-running workers.
 ALONE_MARKERS = ("perf", "arm64")
@@ -101,6 +106,7 @@ class PerfGate:
         self.config = config
         self.update = config.getoption("--ragperf-update-baselines")
         self.slowdown = config.getoption("--ragperf-plant-slowdown")
+        self.processes = config.getoption("--ragperf-processes")
         self.rules = {"tolerance": config.getoption("--ragperf-tolerance")}
         directory = config.getoption("--ragperf-baselines")
         self.directory = Path(directory) if directory else config.rootpath / "baselines" / "perf"
@@ -129,12 +135,16 @@ class PerfGate:
 
     def check(self, benchmark, case) -> list[gate.Decision]:
         """Measure ``case`` (a :class:`ragperf.perf.cases.Case`) through ``benchmark`` and gate it."""
+        from ragperf.perf import processes
+
         try:
-            figures = case.measure(benchmark=benchmark, slowdown=self.slowdown)
+            figures = processes.measure(case, self.processes, slowdown=self.slowdown,
+                                        first=case.measure(benchmark=benchmark, slowdown=self.slowdown))
         except RagperfError as exc:
             pytest.fail(str(exc), pytrace=False)
         return self.check_measured(case.measurements(figures), benchmark=benchmark, figures=figures,
-                                   remeasure=lambda: case.measurements(case.measure_fresh(self.slowdown)))
+                                   remeasure=lambda: case.measurements(
+                                       processes.measure(case, self.processes, slowdown=self.slowdown)))
 
     def check_measured(self, measured: dict[str, gate.Measurement], *, benchmark=None, figures: dict | None = None,
                        remeasure: Callable[[], dict[str, gate.Measurement]] | None = None) -> list[gate.Decision]:
@@ -142,7 +152,8 @@ class PerfGate:
         from ragperf.perf import baselines
 
         if self.update:
-            self.to_record.update({name: baselines.metric(m.kind, m.value, m.se, low=m.low, high=m.high)
+            self.to_record.update({name: baselines.metric(m.kind, m.value, m.se, low=m.low, high=m.high,
+                                                          processes=m.processes)
                                    for name, m in measured.items()})
             decisions = [gate.Decision(name, gate.REPORT, m, message=f"{name}: {m.shown()} (recorded)")
                          for name, m in measured.items()]
@@ -216,5 +227,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 
         terminalreporter.write_line(f"baseline: {state.baseline.path} ({state.baseline.source})")
         terminalreporter.write_line(upgrade_line(state.baseline.fingerprint, state.fingerprint))
+        from ragperf.perf.baselines import schema_line
+
+        if schema_line(state.baseline):
+            terminalreporter.write_line(schema_line(state.baseline))
     terminalreporter.write_line(gate.table(state.decisions))
     terminalreporter.write_line(f"verdict: {gate.overall(state.decisions)}")
