@@ -21,6 +21,9 @@ own. The baseline's se is the se of its pooled per-process median (see
   median of N processes is re-measured in N more and judged on all 2N pooled.
 * A speedup measured in N >= 2 processes is judged with :data:`PROCESS_TOLERANCE` (unless the metric
   or ``--ragperf-tolerance`` sets one) and :data:`PROCESS_Z` instead of :data:`Z`.
+* **compile** (cold/warm first-call seconds, :mod:`ragperf.perf.compile_time`) and **memory** (compiled/eager
+  peak, :mod:`ragperf.perf.memory`): FAIL on an increase beyond ``max(tolerance, 2 * noise)`` with their
+  own tolerances (:data:`KIND_TOLERANCE`: 5% and 10%); within the tolerance PASS, else WARN.
 * No baseline for this machine, or none for a metric: REPORT (report-only), never a crash.
 """
 
@@ -45,6 +48,9 @@ MAX_NOISE = 0.15
 # the pooled 2N processes of the confirmation too (see :func:`confirm`).
 PROCESS_TOLERANCE = 0.03
 PROCESS_Z = 2.0
+# Compile seconds (cold/warm first call) and peak-memory ratios: FAIL on an increase beyond
+# max(tolerance, PROCESS_Z x noise); their own tolerances (a metric's stored one still wins).
+KIND_TOLERANCE = {"compile": 0.05, "memory": 0.10}
 
 
 @dataclass
@@ -143,6 +149,13 @@ def judge(m: Measurement, base: dict | None, *, tolerance: float | None = None, 
             status = FAIL if drop > bound else WARN
         word = "below" if drop > 0 else "above"
         message = f"{m.name}: speedup {m.shown()} is {abs(drop):.1%} {word} {against}; {rule}"
+    elif m.kind in KIND_TOLERANCE:
+        tolerance = float(base.get("tolerance", KIND_TOLERANCE[m.kind])) if tolerance is None else tolerance
+        z = PROCESS_Z if z == Z else z
+        slower, bound = change, max(tolerance, z * noise)
+        rule = f"allowed +{bound:.1%} = max(tolerance {tolerance:.1%}, {z:g} x noise {noise:.1%})"
+        status = PASS if slower <= tolerance else (FAIL if slower > bound else WARN)
+        message = f"{m.name}: {m.kind} {m.shown()} is {slower:+.1%} vs {against}; {rule}"
     else:
         slower, bound = change, max(latency_fail, z * noise)
         rule = f"fail at +{latency_fail:.0%} beyond {z:g} x noise {noise:.1%}"
@@ -249,6 +262,8 @@ def table(decisions: list[Decision], markdown: bool = False) -> str:
 
 
 def _fmt(kind: str) -> Callable[[float | None], str]:
-    if kind == "speedup":
+    if kind in ("speedup", "memory"):
         return lambda v: "-" if v is None else f"{v:.3f}x"
+    if kind == "compile":
+        return lambda v: "-" if v is None else f"{v:.2f}s"
     return lambda v: "-" if v is None else f"{v * 1e3:.2f}ms"

@@ -36,6 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="perf: baseline folder (default: <rootdir>/baselines/perf)")
     group.addoption("--ragperf-plant-slowdown", type=argtypes.slowdown, default=0.0, metavar="FRACTION",
                     help="perf: make every compiled candidate FRACTION slower (e.g. 0.1) to prove the gate fails")
+    group.addoption("--ragperf-plant-compile-slowdown", type=argtypes.slowdown, default=0.0, metavar="FRACTION",
+                    help="perf: make the compiler backend FRACTION slower (e.g. 0.1) to prove the compile-time gate")
     group.addoption("--ragperf-tolerance", type=gate.fraction, default=None, metavar="FRACTION",
                     help="perf: the speedup drop always allowed (default: the metric's stored tolerance, else "
                          f"{gate.TOLERANCE:g}); a runner with a tight history can gate tighter, e.g. 0.03")
@@ -107,6 +109,7 @@ class PerfGate:
         self.update = config.getoption("--ragperf-update-baselines")
         self.slowdown = config.getoption("--ragperf-plant-slowdown")
         self.processes = config.getoption("--ragperf-processes")
+        self.compile_slowdown = config.getoption("--ragperf-plant-compile-slowdown")
         self.rules = {"tolerance": config.getoption("--ragperf-tolerance")}
         directory = config.getoption("--ragperf-baselines")
         self.directory = Path(directory) if directory else config.rootpath / "baselines" / "perf"
@@ -145,6 +148,20 @@ class PerfGate:
         return self.check_measured(case.measurements(figures), benchmark=benchmark, figures=figures,
                                    remeasure=lambda: case.measurements(
                                        processes.measure(case, self.processes, slowdown=self.slowdown)))
+
+    def check_compile(self, case) -> list[gate.Decision]:
+        """Gate ``case``'s cold (empty Inductor cache) and warm first calls, measured in fresh processes."""
+        from ragperf.perf import compile_time
+
+        def measure():
+            return compile_time.measurements(case.prefix, compile_time.measure(case, self.processes,
+                                                                               self.compile_slowdown))
+
+        try:
+            measured = measure()
+        except RagperfError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        return self.check_measured(measured, remeasure=measure)
 
     def check_measured(self, measured: dict[str, gate.Measurement], *, benchmark=None, figures: dict | None = None,
                        remeasure: Callable[[], dict[str, gate.Measurement]] | None = None) -> list[gate.Decision]:

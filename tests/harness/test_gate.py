@@ -225,3 +225,34 @@ def test_a_five_percent_slowdown_of_a_median_of_processes_fails_and_a_a_stays_gr
     assert caught.count(gate.FAIL) >= 18, caught
     second = gate.confirm(gate.gate(run(0.05), base), base, lambda: run(0.05))[0]
     assert second.attempts == 2 and len(second.measured.processes) == 6  # pooled: 3 + 3 processes
+
+
+def test_planted_compile_slowdown_spins_its_fraction_of_the_compile_and_is_removed_after():
+    import time
+
+    import torch
+    from torch._dynamo.backends import registry
+    from torch._dynamo.utils import compilation_time_metrics
+
+    from ragperf.perf import compile_time
+
+    before = registry.lookup_backend("eager")
+    started = [time.perf_counter()]
+    with compile_time.planted("eager", 3.0, started):
+        fn = torch.compile(lambda x: torch.sin(x) + 1, backend="eager")
+        compilation_time_metrics.clear()
+        started[0] = time.perf_counter()
+        fn(torch.ones(3))
+        total = time.perf_counter() - started[0]
+    backend_s = sum(compilation_time_metrics["OutputGraph.call_user_compiler"])
+    # the spin (3 x the compile up to the backend's return) is most of the first call, and inside the backend
+    assert backend_s >= 0.6 * total
+    assert registry.lookup_backend("eager") is before
+
+
+@pytest.mark.parametrize("change, status", [(0.02, gate.PASS), (0.10, gate.FAIL), (-0.2, gate.PASS)])
+def test_compile_seconds_fail_on_a_ten_percent_increase_beyond_the_noise(change, status):
+    base = baselines.metric("compile", 20.0, 0.005, process_sd=0.02)
+    m = gate.Measurement("x/cold_compile_s", "compile", 20.0 * (1 + change), 0.01, processes=[20.0 * (1 + change)] * 3)
+    d = gate.judge(m, base)
+    assert d.status == status and "allowed +5.0%" in d.message
