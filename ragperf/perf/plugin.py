@@ -163,6 +163,19 @@ class PerfGate:
             pytest.fail(str(exc), pytrace=False)
         return self.check_measured(measured, remeasure=measure)
 
+    def check_memory(self, case) -> list[gate.Decision]:
+        """Gate ``case``'s compiled/eager peak memory, each arm in its own fresh process."""
+        from ragperf.perf import memory
+
+        def measure():
+            return memory.measurements(case.prefix, memory.measure(case, self.processes))
+
+        try:
+            measured = measure()
+        except RagperfError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        return self.check_measured(measured, remeasure=measure)
+
     def check_measured(self, measured: dict[str, gate.Measurement], *, benchmark=None, figures: dict | None = None,
                        remeasure: Callable[[], dict[str, gate.Measurement]] | None = None) -> list[gate.Decision]:
         """Gate figures measured elsewhere; ``remeasure`` (fresh process) confirms a suspect."""
