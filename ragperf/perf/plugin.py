@@ -177,8 +177,10 @@ class PerfGate:
         return self.check_measured(measured, remeasure=measure)
 
     def check_measured(self, measured: dict[str, gate.Measurement], *, benchmark=None, figures: dict | None = None,
-                       remeasure: Callable[[], dict[str, gate.Measurement]] | None = None) -> list[gate.Decision]:
-        """Gate figures measured elsewhere; ``remeasure`` (fresh process) confirms a suspect."""
+                       remeasure: Callable[[], dict[str, gate.Measurement]] | None = None,
+                       report_only: str = "") -> list[gate.Decision]:
+        """Gate figures measured elsewhere; ``remeasure`` (fresh process) confirms a suspect. ``report_only``
+        (the measured reason) judges and shows them but never fails: every decision becomes REPORT."""
         from ragperf.perf import baselines
 
         if self.update:
@@ -193,7 +195,11 @@ class PerfGate:
             except RagperfError as exc:
                 pytest.fail(str(exc), pytrace=False)
             decisions = gate.gate(measured, baseline, **self.rules)
-            if remeasure is not None:
+            if report_only:
+                for d in decisions:
+                    d.message += f" [{d.status}; report only: {report_only}]"
+                    d.status = gate.REPORT
+            elif remeasure is not None:
                 decisions = gate.confirm(decisions, baseline, remeasure, **self.rules)
         self.decisions.extend(decisions)
         if benchmark is not None:

@@ -256,3 +256,18 @@ def test_compile_seconds_fail_on_a_ten_percent_increase_beyond_the_noise(change,
     m = gate.Measurement("x/cold_compile_s", "compile", 20.0 * (1 + change), 0.01, processes=[20.0 * (1 + change)] * 3)
     d = gate.judge(m, base)
     assert d.status == status and "allowed +5.0%" in d.message
+
+
+def test_a_report_only_case_is_judged_and_shown_but_never_fails():
+    from types import SimpleNamespace
+
+    from ragperf.perf.plugin import PerfGate
+
+    state = PerfGate.__new__(PerfGate)
+    state.update, state.rules, state.decisions, state._loaded = False, {"tolerance": None}, [], True
+    state._baseline = baseline_of(measured(1.5, 0.01, seed=100))
+    state.config = SimpleNamespace()
+    slow = {"embed/m/compile/speedup": measured(1.0, 0.01, seed=1)}
+    decisions = state.check_measured(slow, report_only="too noisy here")
+    assert [d.status for d in decisions] == [gate.REPORT]
+    assert "[FAIL; report only: too noisy here]" in decisions[0].message
