@@ -25,7 +25,7 @@ import pytest
 
 from ragperf import argtypes
 from ragperf.errors import RagperfError
-from ragperf.perf import gate
+from ragperf.perf import gate, processes
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,14 +41,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ragperf-tolerance", type=gate.fraction, default=None, metavar="FRACTION",
                     help="perf: the speedup drop always allowed (default: the metric's stored tolerance, else "
                          f"{gate.TOLERANCE:g}); a runner with a tight history can gate tighter, e.g. 0.03")
-    group.addoption("--ragperf-processes", type=argtypes.positive_int, default=PROCESSES, metavar="N",
+    group.addoption("--ragperf-processes", type=argtypes.positive_int, default=processes.DEFAULT, metavar="N",
                     help=f"perf: measure each gated case in N processes (this one + N-1 fresh) and gate the median, "
-                         f"the spread between processes as its noise (default {PROCESSES})")
+                         f"the spread between processes as its noise (default {processes.DEFAULT})")
     group.addoption("--ragperf-perf-report", default=None, type=argtypes.output_file, metavar="PATH",
                     help="perf: write the gate's decisions as JSON (render with `ragperf baseline summary`)")
 
-
-PROCESSES = 3  # see docs/perf.md "Several processes per case" for the measurement behind it
 
 # Lanes whose timings (perf) or emulated CPU (arm64, under QEMU) are corrupted by co-running workers.
 ALONE_MARKERS = ("perf", "arm64")
@@ -138,8 +136,6 @@ class PerfGate:
 
     def check(self, benchmark, case) -> list[gate.Decision]:
         """Measure ``case`` (a :class:`ragperf.perf.cases.Case`) through ``benchmark`` and gate it."""
-        from ragperf.perf import processes
-
         try:
             figures = processes.measure(case, self.processes, slowdown=self.slowdown,
                                         first=case.measure(benchmark=benchmark, slowdown=self.slowdown))

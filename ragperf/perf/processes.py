@@ -23,6 +23,7 @@ import statistics
 
 import numpy as np
 
+DEFAULT = 3  # processes per gated case; docs/perf.md "Several processes per case" says why
 MEDIAN_EFFICIENCY = math.sqrt(math.pi / 2)  # 1.2533: se(median) / se(mean) for a normal spread
 
 
