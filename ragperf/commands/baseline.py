@@ -132,7 +132,7 @@ def run_compare(args) -> int:
 
 
 def run_show(args) -> int:
-    from ragperf.perf import baselines
+    from ragperf.perf import baselines, gate
     from ragperf.perf.machine import fingerprint
 
     fp = fingerprint()
@@ -148,7 +148,7 @@ def run_show(args) -> int:
         return 0
     print(f"{b.path} ({b.source}, recorded {b.recorded or '-'}){': ' + b.note if b.note else ''}")
     for name, entry in b.metrics.items():
-        value = f"{entry['value']:.3f}x" if entry["kind"] == "speedup" else f"{entry['value'] * 1e3:.2f}ms"
+        value = gate._fmt(entry["kind"])(entry["value"])
         print(f"  {name:55} {value:>10}  se {entry.get('se', 0):.1%}")
     return 0
 
