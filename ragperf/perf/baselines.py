@@ -8,6 +8,11 @@ hard field of :data:`ragperf.perf.machine.KEY_FIELDS`, a published one on fewer 
 Files are written atomically (temporary file, then ``os.replace``); a recording holds the file's
 lock from read to write, so concurrent recordings (two processes, ``-n N``) each add their run; a
 file that is not valid JSON, not a ragperf baseline, or from a newer schema stops with one clear line.
+
+Schema 2 stores, for each recorded run, the per-process values (``history[i]["processes"]``, see
+:mod:`ragperf.perf.processes`); a schema-1 file (one value per run) is upgraded when read - each
+stored run counts as one process and every metric is re-summarized by the schema-2 rule - and
+:func:`schema_line` says so in one line; the next recording writes schema 2.
 """
 
 from __future__ import annotations
@@ -28,9 +33,9 @@ from ragperf.errors import RagperfError
 from ragperf.perf.machine import KEY_FIELDS
 
 SCHEMA = "ragperf-perf-baseline"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_DIR = Path("baselines") / "perf"
-METRIC_KINDS = ("speedup", "latency")
+METRIC_KINDS = ("speedup", "latency", "compile", "memory")
 SOURCES = ("measured", "published")
 
 
@@ -46,6 +51,7 @@ class BaselineFile:
     recorded: str = ""
     note: str = ""
     path: Path | None = None
+    upgraded_from: int | None = None
 
     def matches(self, fp: dict) -> bool:
         if fp.get("emulated"):  # timings under emulation say nothing about the emulated hardware
@@ -93,9 +99,28 @@ def load(path: Path) -> BaselineFile:
                 raise ValueError(f"metric {name!r} has non-positive value {entry['value']}")
     except (KeyError, ValueError, AttributeError, TypeError) as exc:
         raise RagperfError(f"baseline {path} is malformed ({exc}); {fix}") from None
+    if version < SCHEMA_VERSION:
+        metrics = {name: upgraded(entry) for name, entry in metrics.items()}
     return BaselineFile(key=data.get("key", path.stem), source=source, match=match, metrics=metrics,
                         fingerprint=data.get("fingerprint", {}), recorded=data.get("recorded", ""),
-                        note=data.get("note", ""), path=path)
+                        note=data.get("note", ""), path=path,
+                        upgraded_from=version if version < SCHEMA_VERSION else None)
+
+
+def upgraded(entry: dict) -> dict:
+    """A schema-1 metric in schema 2: its recorded runs (one value each) re-summarized by :func:`summarize`."""
+    if not entry.get("history"):
+        return entry
+    return {**entry, **summarize(entry["history"])}
+
+
+def schema_line(baseline: BaselineFile) -> str | None:
+    """One line when ``baseline`` was read from an older schema (None otherwise)."""
+    if baseline.upgraded_from is None:
+        return None
+    return (f"baseline {baseline.path.name if baseline.path else baseline.key}: schema {baseline.upgraded_from} "
+            f"upgraded to {SCHEMA_VERSION} on read (each stored run counts as one process); the next recording "
+            f"(--ragperf-update-baselines) writes schema {SCHEMA_VERSION}")
 
 
 def save(baseline: BaselineFile, path: Path) -> Path:
@@ -137,18 +162,35 @@ def path_for(fp: dict, directory: Path = DEFAULT_DIR) -> Path:
 HISTORY = 10
 
 
+def run_values(run: dict) -> list[float]:
+    """The per-process values of one recorded run (a schema-1 run: its one value)."""
+    return list(run.get("processes") or [run["value"]])
+
+
+def summarize(runs: list[dict]) -> dict:
+    """``value``, ``se`` and ``process_sd`` of recorded ``runs``: all their per-process values pooled -
+    value = their median, process_sd = their robust spread (which includes any drift between the
+    runs), se = the se of a median of that many processes, floored by the runs' within-run se."""
+    from ragperf.perf.processes import se_of_median, spread
+
+    pooled = [v for r in runs for v in run_values(r)]
+    sd = spread(pooled)
+    within = statistics.median(r["se"] for r in runs) / math.sqrt(len(runs))
+    return {"value": statistics.median(pooled), "se": max(se_of_median(sd, len(pooled)), within), "process_sd": sd}
+
+
 def with_history(old: dict | None, new: dict, keep: int = HISTORY) -> dict:
-    """``new`` merged with the last ``keep`` recorded runs: value = their median, se = within-run se
-    combined with the run-to-run spread (noise between processes dwarfs noise within one)."""
-    runs = (old or {}).get("history", []) + [{"value": new["value"], "se": new["se"]}]
-    runs = runs[-keep:]
-    values = [r["value"] for r in runs]
-    within = statistics.median(r["se"] for r in runs)
-    between = statistics.stdev(values) / statistics.mean(values) if len(values) > 1 else 0.0
-    extra = {k: v for k, v in new.items() if k not in ("value", "se", "kind", "history")}
+    """``new`` merged with the last ``keep`` recorded runs, summarized by :func:`summarize` (each run
+    keeps its per-process values under ``processes`` when it was measured in several)."""
+    run = {"value": new["value"], "se": new["se"]}
+    if new.get("processes"):
+        run["processes"] = list(new["processes"])
+    runs = ((old or {}).get("history", []) + [run])[-keep:]
+    extra = {k: v for k, v in new.items() if k not in ("value", "se", "kind", "history", "processes")}
     if old and "tolerance" in old and "tolerance" not in extra:
         extra["tolerance"] = old["tolerance"]
-    return metric(new["kind"], statistics.median(values), math.hypot(within, between), history=runs,
+    summary = summarize(runs)
+    return metric(new["kind"], summary["value"], summary["se"], process_sd=summary["process_sd"], history=runs,
                   **{k: v for k, v in extra.items() if k in ("tolerance",)}, last=extra)
 
 

@@ -137,8 +137,8 @@ def parse_case(spec: str, rounds: int | None = None) -> Case:
     return Case(*parts, **kwargs)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ragperf.perf.cases", description=__doc__)
+def add_case_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments :meth:`Case.args` writes (the child-process protocol)."""
     parser.add_argument("kind", choices=KINDS)
     parser.add_argument("--model", required=True)
     parser.add_argument("--variant", required=True)
@@ -150,6 +150,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--slowdown", type=float, default=0.0)
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ragperf.perf.cases", description=__doc__)
+    add_case_arguments(parser)
     parser.add_argument("--plan", default=None, metavar="S1,S2,...",
                         help="measure once per listed slowdown in this one process (compiling once); "
                              "prints {\"runs\": [...]}")

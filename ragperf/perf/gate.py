@@ -2,9 +2,12 @@
 
 Rules (``noise`` = sqrt(se_measured**2 + se_baseline**2), relative standard errors):
 
-The baseline's se includes the run-to-run spread of its recorded history (see
-:func:`ragperf.perf.baselines.with_history`), so ``noise`` covers drift between processes, not only
-the jitter inside this run.
+A metric measured in N fresh processes (``--ragperf-processes``, :mod:`ragperf.perf.processes`) is
+the median of their values, and its se is the *between-process* one: ``1.2533 * sd / sqrt(N)``,
+with ``sd`` the baseline's stored ``process_sd`` (the robust spread of all its recorded
+per-process values - a far better estimate than N values give) when it has one, else this run's
+own. The baseline's se is the se of its pooled per-process median (see
+:func:`ragperf.perf.baselines.summarize`). This run's own spread still decides INCONCLUSIVE.
 
 * **speedup** (eager/compiled, measured interleaved in one process): FAIL when it falls below the
   baseline by more than ``max(tolerance, 3 * noise)``; PASS when the drop is within ``tolerance``;
@@ -14,7 +17,13 @@ the jitter inside this run.
 * INCONCLUSIVE: a change that would matter, measured by a run whose own noise (``3 * se``) exceeds
   ``max_noise`` (15%) - the run cannot tell.
 * FAIL and INCONCLUSIVE are *suspects*: :func:`confirm` re-measures once (in a fresh process) and
-  the second judgement stands - still inconclusive then means FAIL, the noise too high to clear.
+  the second judgement stands - still inconclusive then means FAIL, the noise too high to clear. A
+  median of N processes is re-measured in N more and judged on all 2N pooled.
+* A speedup measured in N >= 2 processes is judged with :data:`PROCESS_TOLERANCE` (unless the metric
+  or ``--ragperf-tolerance`` sets one) and :data:`PROCESS_Z` instead of :data:`Z`.
+* **compile** (cold/warm first-call seconds, :mod:`ragperf.perf.compile_time`) and **memory** (compiled/eager
+  peak, :mod:`ragperf.perf.memory`): FAIL on an increase beyond ``max(tolerance, 2 * noise)`` with their
+  own tolerances (:data:`KIND_TOLERANCE`: 5% and 10%); within the tolerance PASS, else WARN.
 * No baseline for this machine, or none for a metric: REPORT (report-only), never a crash.
 """
 
@@ -34,6 +43,14 @@ LATENCY_FAIL = 0.15
 LATENCY_WARN = 0.05
 Z = 3.0
 MAX_NOISE = 0.15
+# A speedup that is the median of >= 2 fresh processes: a 5% slowdown (a 4.8% drop) must be able to fail,
+# so the default tolerance is 3%, and the bound 2 x noise - a false alarm needs this run beyond it and then
+# the pooled 2N processes of the confirmation too (see :func:`confirm`).
+PROCESS_TOLERANCE = 0.03
+PROCESS_Z = 2.0
+# Compile seconds (cold/warm first call) and peak-memory ratios: FAIL on an increase beyond
+# max(tolerance, PROCESS_Z x noise); their own tolerances (a metric's stored one still wins).
+KIND_TOLERANCE = {"compile": 0.05, "memory": 0.10}
 
 
 @dataclass
@@ -46,6 +63,7 @@ class Measurement:
     se: float
     low: float | None = None
     high: float | None = None
+    processes: list[float] | None = None  # the per-process values the value is the median of
 
     def shown(self) -> str:
         fmt = _fmt(self.kind)
@@ -76,12 +94,25 @@ class Decision:
 
 def from_figures(prefix: str, figures: dict) -> dict[str, Measurement]:
     """The gated metrics of one :meth:`ragperf.perf.timing.Comparison.figures`: speedup and median latency."""
+    procs = figures.get("processes") or []
     return {
         f"{prefix}/speedup": Measurement(f"{prefix}/speedup", "speedup", figures["speedup"], figures["speedup_se"],
-                                         figures["speedup_low"], figures["speedup_high"]),
+                                         figures["speedup_low"], figures["speedup_high"],
+                                         [p["speedup"] for p in procs] or None),
         f"{prefix}/median_s": Measurement(f"{prefix}/median_s", "latency", figures["median_s"],
-                                          figures["latency_se"]),
+                                          figures["latency_se"], processes=[p["median_s"] for p in procs] or None),
     }
+
+
+def measured_se(m: Measurement, base: dict) -> float:
+    """The se this measurement enters the noise with: a median of N >= 2 processes uses the baseline's
+    between-process spread (``process_sd``) when stored; else its own se."""
+    n = len(m.processes or ())
+    if n >= 2 and base.get("process_sd"):
+        from ragperf.perf.processes import se_of_median
+
+        return se_of_median(float(base["process_sd"]), n)
+    return m.se
 
 
 def tolerance_for(base: dict, tolerance: float | None = None) -> float:
@@ -97,8 +128,12 @@ def judge(m: Measurement, base: dict | None, *, tolerance: float | None = None, 
     if base is None:
         return Decision(m.name, REPORT, m,
                         message=f"{m.name}: {m.shown()}; no baseline for this metric (report only)")
+    several = len(m.processes or ()) >= 2
+    if several and m.kind == "speedup":
+        tolerance = float(base.get("tolerance", PROCESS_TOLERANCE)) if tolerance is None else tolerance
+        z = PROCESS_Z if z == Z else z
     tolerance = tolerance_for(base, tolerance)
-    noise = math.hypot(m.se, float(base.get("se", 0.0)))
+    noise = math.hypot(measured_se(m, base), float(base.get("se", 0.0)))
     change = m.value / base["value"] - 1
     fmt = _fmt(m.kind)
     against = f"baseline {fmt(base['value'])}{' (' + source + ')' if source else ''}"
@@ -114,6 +149,13 @@ def judge(m: Measurement, base: dict | None, *, tolerance: float | None = None, 
             status = FAIL if drop > bound else WARN
         word = "below" if drop > 0 else "above"
         message = f"{m.name}: speedup {m.shown()} is {abs(drop):.1%} {word} {against}; {rule}"
+    elif m.kind in KIND_TOLERANCE:
+        tolerance = float(base.get("tolerance", KIND_TOLERANCE[m.kind])) if tolerance is None else tolerance
+        z = PROCESS_Z if z == Z else z
+        slower, bound = change, max(tolerance, z * noise)
+        rule = f"allowed +{bound:.1%} = max(tolerance {tolerance:.1%}, {z:g} x noise {noise:.1%})"
+        status = PASS if slower <= tolerance else (FAIL if slower > bound else WARN)
+        message = f"{m.name}: {m.kind} {m.shown()} is {slower:+.1%} vs {against}; {rule}"
     else:
         slower, bound = change, max(latency_fail, z * noise)
         rule = f"fail at +{latency_fail:.0%} beyond {z:g} x noise {noise:.1%}"
@@ -166,6 +208,9 @@ def confirm(decisions: list[Decision], baseline: BaselineFile | None,
             out.append(d)
             continue
         second = again[d.metric]
+        if d.measured.processes and second.measured.processes:
+            second = judge(pooled(d.measured, second.measured), baseline.metrics.get(d.metric) if baseline else None,
+                           source=second.source, **rules)
         second.attempts, second.first = 2, d
         if second.status == INCONCLUSIVE:
             second.status = FAIL
@@ -174,6 +219,19 @@ def confirm(decisions: list[Decision], baseline: BaselineFile | None,
             second.message += f" (re-measured in a fresh process; first: {d.status})"
         out.append(second)
     return out
+
+
+def pooled(a: Measurement, b: Measurement) -> Measurement:
+    """Two medians of processes as one median of all their processes (se: their between-process spread)."""
+    import statistics
+
+    from ragperf.perf.processes import se_of_median, spread
+
+    values = [*a.processes, *b.processes]
+    se = max(se_of_median(spread(values), len(values)), min(a.se, b.se) / math.sqrt(2))
+    value = statistics.median(values)
+    interval = (value * (1 - 1.96 * se), value * (1 + 1.96 * se)) if a.low is not None else (None, None)
+    return Measurement(a.name, a.kind, value, se, *interval, processes=values)
 
 
 def overall(decisions: list[Decision]) -> str:
@@ -204,6 +262,8 @@ def table(decisions: list[Decision], markdown: bool = False) -> str:
 
 
 def _fmt(kind: str) -> Callable[[float | None], str]:
-    if kind == "speedup":
+    if kind in ("speedup", "memory"):
         return lambda v: "-" if v is None else f"{v:.3f}x"
+    if kind == "compile":
+        return lambda v: "-" if v is None else f"{v:.2f}s"
     return lambda v: "-" if v is None else f"{v * 1e3:.2f}ms"

@@ -25,7 +25,7 @@ import pytest
 
 from ragperf import argtypes
 from ragperf.errors import RagperfError
-from ragperf.perf import gate
+from ragperf.perf import gate, processes
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,9 +36,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="perf: baseline folder (default: <rootdir>/baselines/perf)")
     group.addoption("--ragperf-plant-slowdown", type=argtypes.slowdown, default=0.0, metavar="FRACTION",
                     help="perf: make every compiled candidate FRACTION slower (e.g. 0.1) to prove the gate fails")
+    group.addoption("--ragperf-plant-compile-slowdown", type=argtypes.slowdown, default=0.0, metavar="FRACTION",
+                    help="perf: make the compiler backend FRACTION slower (e.g. 0.1) to prove the compile-time gate")
     group.addoption("--ragperf-tolerance", type=gate.fraction, default=None, metavar="FRACTION",
                     help="perf: the speedup drop always allowed (default: the metric's stored tolerance, else "
                          f"{gate.TOLERANCE:g}); a runner with a tight history can gate tighter, e.g. 0.03")
+    group.addoption("--ragperf-processes", type=argtypes.positive_int, default=processes.DEFAULT, metavar="N",
+                    help=f"perf: measure each gated case in N processes (this one + N-1 fresh) and gate the median, "
+                         f"the spread between processes as its noise (default {processes.DEFAULT})")
     group.addoption("--ragperf-perf-report", default=None, type=argtypes.output_file, metavar="PATH",
                     help="perf: write the gate's decisions as JSON (render with `ragperf baseline summary`)")
 
@@ -101,6 +106,8 @@ class PerfGate:
         self.config = config
         self.update = config.getoption("--ragperf-update-baselines")
         self.slowdown = config.getoption("--ragperf-plant-slowdown")
+        self.processes = config.getoption("--ragperf-processes")
+        self.compile_slowdown = config.getoption("--ragperf-plant-compile-slowdown")
         self.rules = {"tolerance": config.getoption("--ragperf-tolerance")}
         directory = config.getoption("--ragperf-baselines")
         self.directory = Path(directory) if directory else config.rootpath / "baselines" / "perf"
@@ -130,19 +137,51 @@ class PerfGate:
     def check(self, benchmark, case) -> list[gate.Decision]:
         """Measure ``case`` (a :class:`ragperf.perf.cases.Case`) through ``benchmark`` and gate it."""
         try:
-            figures = case.measure(benchmark=benchmark, slowdown=self.slowdown)
+            figures = processes.measure(case, self.processes, slowdown=self.slowdown,
+                                        first=case.measure(benchmark=benchmark, slowdown=self.slowdown))
         except RagperfError as exc:
             pytest.fail(str(exc), pytrace=False)
         return self.check_measured(case.measurements(figures), benchmark=benchmark, figures=figures,
-                                   remeasure=lambda: case.measurements(case.measure_fresh(self.slowdown)))
+                                   remeasure=lambda: case.measurements(
+                                       processes.measure(case, self.processes, slowdown=self.slowdown)))
+
+    def check_compile(self, case) -> list[gate.Decision]:
+        """Gate ``case``'s cold (empty Inductor cache) and warm first calls, measured in fresh processes."""
+        from ragperf.perf import compile_time
+
+        def measure():
+            return compile_time.measurements(case.prefix, compile_time.measure(case, self.processes,
+                                                                               self.compile_slowdown))
+
+        try:
+            measured = measure()
+        except RagperfError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        return self.check_measured(measured, remeasure=measure)
+
+    def check_memory(self, case) -> list[gate.Decision]:
+        """Gate ``case``'s compiled/eager peak memory, each arm in its own fresh process."""
+        from ragperf.perf import memory
+
+        def measure():
+            return memory.measurements(case.prefix, memory.measure(case, self.processes))
+
+        try:
+            measured = measure()
+        except RagperfError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        return self.check_measured(measured, remeasure=measure)
 
     def check_measured(self, measured: dict[str, gate.Measurement], *, benchmark=None, figures: dict | None = None,
-                       remeasure: Callable[[], dict[str, gate.Measurement]] | None = None) -> list[gate.Decision]:
-        """Gate figures measured elsewhere; ``remeasure`` (fresh process) confirms a suspect."""
+                       remeasure: Callable[[], dict[str, gate.Measurement]] | None = None,
+                       report_only: str = "") -> list[gate.Decision]:
+        """Gate figures measured elsewhere; ``remeasure`` (fresh process) confirms a suspect. ``report_only``
+        (the measured reason) judges and shows them but never fails: every decision becomes REPORT."""
         from ragperf.perf import baselines
 
         if self.update:
-            self.to_record.update({name: baselines.metric(m.kind, m.value, m.se, low=m.low, high=m.high)
+            self.to_record.update({name: baselines.metric(m.kind, m.value, m.se, low=m.low, high=m.high,
+                                                          processes=m.processes)
                                    for name, m in measured.items()})
             decisions = [gate.Decision(name, gate.REPORT, m, message=f"{name}: {m.shown()} (recorded)")
                          for name, m in measured.items()]
@@ -152,7 +191,11 @@ class PerfGate:
             except RagperfError as exc:
                 pytest.fail(str(exc), pytrace=False)
             decisions = gate.gate(measured, baseline, **self.rules)
-            if remeasure is not None:
+            if report_only:
+                for d in decisions:
+                    d.message += f" [{d.status}; report only: {report_only}]"
+                    d.status = gate.REPORT
+            elif remeasure is not None:
                 decisions = gate.confirm(decisions, baseline, remeasure, **self.rules)
         self.decisions.extend(decisions)
         if benchmark is not None:
@@ -216,5 +259,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 
         terminalreporter.write_line(f"baseline: {state.baseline.path} ({state.baseline.source})")
         terminalreporter.write_line(upgrade_line(state.baseline.fingerprint, state.fingerprint))
+        from ragperf.perf.baselines import schema_line
+
+        if schema_line(state.baseline):
+            terminalreporter.write_line(schema_line(state.baseline))
     terminalreporter.write_line(gate.table(state.decisions))
     terminalreporter.write_line(f"verdict: {gate.overall(state.decisions)}")

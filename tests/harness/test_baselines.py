@@ -37,11 +37,45 @@ def test_each_recorded_run_joins_a_rolling_history_whose_spread_counts_as_noise(
     entry = baselines.load(path).metrics["a/speedup"]
     assert [r["value"] for r in entry["history"]] == [1.0, 1.2, 1.1]
     assert entry["value"] == 1.1
-    assert entry["se"] > 0.09  # run-to-run spread (stdev 0.1 / mean 1.1), not the 1% within-run se
+    assert entry["se"] > 0.09  # run-to-run spread (1.4826 x MAD 0.1 / 1.1, over sqrt 3), not the 1% within-run se
     for _ in range(20):
         path = baselines.record(fp, {"a/speedup": speedup(2.0)}, tmp_path)
     entry = baselines.load(path).metrics["a/speedup"]
-    assert len(entry["history"]) == baselines.HISTORY and entry["value"] == 2.0 and entry["se"] == 0.01
+    assert len(entry["history"]) == baselines.HISTORY and entry["value"] == 2.0
+    assert entry["se"] == pytest.approx(0.01 / baselines.HISTORY ** 0.5)  # no spread: the within-run floor
+
+
+def test_a_run_of_several_processes_stores_each_process_and_pools_them(tmp_path, fp):
+    from scipy.stats import median_abs_deviation
+
+    runs = [[1.46, 1.47, 1.56], [1.45, 1.48, 1.47]]
+    for values in runs:
+        path = baselines.record(fp, {"a/speedup": baselines.metric("speedup", sorted(values)[1], 0.005,
+                                                                   processes=values)}, tmp_path)
+    entry = baselines.load(path).metrics["a/speedup"]
+    assert [r["processes"] for r in entry["history"]] == runs
+    pooled = [v for r in runs for v in r]
+    assert entry["value"] == pytest.approx(1.47)  # median of the six processes
+    assert entry["process_sd"] == pytest.approx(median_abs_deviation(pooled, scale="normal") / 1.47)
+    assert entry["se"] == pytest.approx(1.2533 * entry["process_sd"] / 6 ** 0.5, rel=1e-3)
+
+
+def test_a_schema_1_file_is_upgraded_on_read_with_one_line_and_rewritten_as_schema_2(tmp_path, fp):
+    v1 = {"schema": "ragperf-perf-baseline", "schema_version": 1, "key": fp["key"], "source": "measured",
+          "match": {}, "metrics": {"a/speedup": {"kind": "speedup", "value": 1.1, "se": 0.2, "history": [
+              {"value": 1.0, "se": 0.01}, {"value": 1.2, "se": 0.01}, {"value": 1.1, "se": 0.01}]}}}
+    path = tmp_path / f"{fp['key']}.json"
+    path.write_text(json.dumps(v1))
+    loaded = baselines.load(path)
+    line = baselines.schema_line(loaded)
+    assert loaded.upgraded_from == 1 and "\n" not in line
+    assert "schema 1 upgraded to 2" in line and "each stored run counts as one process" in line
+    entry = loaded.metrics["a/speedup"]  # re-summarized by the schema-2 rule: three one-process runs
+    assert entry["value"] == 1.1 and entry["process_sd"] > 0 and entry["se"] < 0.2
+    baselines.record(fp, {"a/speedup": baselines.metric("speedup", 1.1, 0.01, processes=[1.1, 1.1])}, tmp_path)
+    again = baselines.load(path)
+    assert json.loads(path.read_text())["schema_version"] == 2 and baselines.schema_line(again) is None
+    assert [r["value"] for r in again.metrics["a/speedup"]["history"]] == [1.0, 1.2, 1.1, 1.1]
 
 
 def test_a_failed_write_leaves_the_old_file_intact(tmp_path, fp, monkeypatch):

@@ -170,3 +170,104 @@ def test_cli_summary_renders_a_pytest_gate_report_as_markdown(tmp_path, capsys):
     report.write_text('{"verdict": "PASS"}')
     assert main(["baseline", "summary", str(report)]) == 2
     assert "not a ragperf gate report" in capsys.readouterr().err
+
+
+def test_per_process_figures_combine_as_the_median_with_the_between_process_spread():
+    from scipy.stats import median_abs_deviation
+
+    from ragperf.perf import processes
+
+    speedups = [1.46, 1.47, 1.56, 1.45, 1.50]
+    runs = [{"speedup": s, "speedup_se": 0.002, "median_s": 0.01 * s, "latency_se": 0.01, "eager_median_s": 0.015,
+             "recompiles_while_timed": 0, "speedup_low": s, "speedup_high": s, "case": "c"} for s in speedups]
+    combined = processes.combine(runs)
+    sd = median_abs_deviation(speedups, scale="normal") / 1.47
+    assert combined["speedup"] == 1.47 and combined["speedup_process_sd"] == pytest.approx(sd)
+    assert combined["speedup_se"] == pytest.approx(1.2533 * sd / 5 ** 0.5, rel=1e-3)  # not the 0.2% within-run se
+    assert [p["speedup"] for p in combined["processes"]] == speedups
+    agreeing = processes.combine([dict(r, speedup=1.47) for r in runs])
+    assert agreeing["speedup_se"] == pytest.approx(0.002 / 5 ** 0.5)  # the within-run floor
+    m = gate.from_figures("embed/m/compile", combined)["embed/m/compile/speedup"]
+    assert m.processes == speedups and m.value == 1.47
+
+
+def test_a_median_of_processes_is_judged_with_the_baselines_stored_between_process_spread():
+    base = baselines.metric("speedup", 1.5, 0.004, process_sd=0.04)
+    m = gate.Measurement("x/speedup", "speedup", 1.5 * 0.9, 0.001, processes=[1.35] * 4)
+    d = gate.judge(m, base)
+    noise = (1.2533 * 0.04 / 2) ** 2 + 0.004 ** 2
+    assert d.bound == pytest.approx(max(gate.PROCESS_TOLERANCE, gate.PROCESS_Z * noise ** 0.5), rel=1e-3)
+    one = gate.judge(gate.Measurement("x/speedup", "speedup", 1.5 * 0.9, 0.001), base)  # no processes: its own se
+    assert one.bound == pytest.approx(max(gate.TOLERANCE, gate.Z * (0.001 ** 2 + 0.004 ** 2) ** 0.5))
+
+
+def test_a_five_percent_slowdown_of_a_median_of_processes_fails_and_a_a_stays_green():
+    """Seeded per-process draws (1.5% between-process spread, the idle-VM figure): judged with the
+    process rule (tolerance 3%, 2 x noise) and confirmed on the pooled 2N processes."""
+    rng = np.random.default_rng(7)
+    history = [list(1.5 * (1 + 0.015 * rng.standard_normal(3))) for _ in range(5)]
+    base = BaselineFile("k", "measured", {}, {})
+    for run in history:
+        base.metrics["x/speedup"] = baselines.with_history(base.metrics.get("x/speedup"), baselines.metric(
+            "speedup", float(np.median(run)), 0.01, processes=run))
+
+    def run(slowdown):
+        values = list(1.5 / (1 + slowdown) * (1 + 0.015 * rng.standard_normal(3)))
+        return {"x/speedup": gate.Measurement("x/speedup", "speedup", float(np.median(values)), 0.01,
+                                              processes=values)}
+
+    def verdicts(slowdown, n):
+        return [gate.confirm(gate.gate(run(slowdown), base), base, lambda: run(slowdown))[0].status
+                for _ in range(n)]
+
+    assert verdicts(0.0, 40).count(gate.FAIL) <= 1
+    caught = verdicts(0.05, 20)
+    assert caught.count(gate.FAIL) >= 18, caught
+    second = gate.confirm(gate.gate(run(0.05), base), base, lambda: run(0.05))[0]
+    assert second.attempts == 2 and len(second.measured.processes) == 6  # pooled: 3 + 3 processes
+
+
+def test_planted_compile_slowdown_spins_its_fraction_of_the_compile_and_is_removed_after():
+    import time
+
+    import torch
+    from torch._dynamo.backends import registry
+    from torch._dynamo.utils import compilation_time_metrics
+
+    from ragperf.perf import compile_time
+
+    before = registry.lookup_backend("eager")
+    started = [time.perf_counter()]
+    with compile_time.planted("eager", 3.0, started):
+        fn = torch.compile(lambda x: torch.sin(x) + 1, backend="eager")
+        compilation_time_metrics.clear()
+        started[0] = time.perf_counter()
+        fn(torch.ones(3))
+        total = time.perf_counter() - started[0]
+    backend_s = sum(compilation_time_metrics["OutputGraph.call_user_compiler"])
+    # the spin (3 x the compile up to the backend's return) is most of the first call, and inside the backend
+    assert backend_s >= 0.6 * total
+    assert registry.lookup_backend("eager") is before
+
+
+@pytest.mark.parametrize("change, status", [(0.02, gate.PASS), (0.10, gate.FAIL), (-0.2, gate.PASS)])
+def test_compile_seconds_fail_on_a_ten_percent_increase_beyond_the_noise(change, status):
+    base = baselines.metric("compile", 20.0, 0.005, process_sd=0.02)
+    m = gate.Measurement("x/cold_compile_s", "compile", 20.0 * (1 + change), 0.01, processes=[20.0 * (1 + change)] * 3)
+    d = gate.judge(m, base)
+    assert d.status == status and "allowed +5.0%" in d.message
+
+
+def test_a_report_only_case_is_judged_and_shown_but_never_fails():
+    from types import SimpleNamespace
+
+    from ragperf.perf.plugin import PerfGate
+
+    state = PerfGate.__new__(PerfGate)
+    state.update, state.rules, state.decisions, state._loaded = False, {"tolerance": None}, [], True
+    state._baseline = baseline_of(measured(1.5, 0.01, seed=100))
+    state.config = SimpleNamespace()
+    slow = {"embed/m/compile/speedup": measured(1.0, 0.01, seed=1)}
+    decisions = state.check_measured(slow, report_only="too noisy here")
+    assert [d.status for d in decisions] == [gate.REPORT]
+    assert "[FAIL; report only: too noisy here]" in decisions[0].message

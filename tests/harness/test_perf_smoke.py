@@ -62,14 +62,16 @@ def test_plugin_records_then_gates_and_fails_a_planted_regression(compiled_befor
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     pytester.makepyfile(test_perf_smoke_user=PERF_TEST)
     store = pytester.path / "store"
-    common = ["-p", "no:cacheprovider", "-m", "perf", f"--ragperf-baselines={store}"]
+    common = ["-p", "no:cacheprovider", "-m", "perf", "--ragperf-processes=1", f"--ragperf-baselines={store}"]
 
     (pytester.path / "empty").mkdir()
     alone = pytester.runpytest_inprocess(*common[:-1], f"--ragperf-baselines={pytester.path / 'empty'}")
     alone.assert_outcomes(passed=1)
     alone.stdout.fnmatch_lines(["*REPORT ONLY: no baseline matches*", "*verdict: REPORT*"])
 
-    recorded = pytester.runpytest_inprocess(*common, "--ragperf-update-baselines", "--benchmark-json=rec.json")
+    # recorded over two processes: this one (through pytest-benchmark) and one fresh child
+    recorded = pytester.runpytest_inprocess(*common, "--ragperf-processes=2", "--ragperf-update-baselines",
+                                            "--benchmark-json=rec.json")
     recorded.assert_outcomes(passed=1)
     recorded.stdout.fnmatch_lines(["*ragperf perf gate*", "*recorded 2 metrics*",
                                    "*embed/tiny-bert/compile@aot_eager/speedup*"])
@@ -81,6 +83,12 @@ def test_plugin_records_then_gates_and_fails_a_planted_regression(compiled_befor
     assert figures["speedup_low"] <= figures["speedup"] <= figures["speedup_high"]
     assert figures["first_call_s"] > figures["median_s"] > 0 and figures["p90_s"] >= figures["median_s"]
     assert bench["extra_info"]["fingerprint"] == store_key(store)
+    assert len(figures["processes"]) == 2 and figures["speedup"] == pytest.approx(
+        sum(p["speedup"] for p in figures["processes"]) / 2)  # the median of two
+    stored = json.loads(next(store.glob("*.json")).read_text())
+    assert stored["schema_version"] == 2
+    assert stored["metrics"]["embed/tiny-bert/compile@aot_eager/speedup"]["history"][0]["processes"] == [
+        p["speedup"] for p in figures["processes"]]
 
     # a 3x slower compiled path: red, and the fresh-process re-measure confirms it
     failed = pytester.runpytest_inprocess(*common, "--ragperf-plant-slowdown=2.0", "--ragperf-perf-report=r.json")

@@ -18,6 +18,10 @@ from ragperf.rag.pipeline import Timings, build_index, crawl_corpus, retrieve
 
 pytestmark = pytest.mark.perf
 QUESTIONS = [q.question for q in load_known_answers().questions]
+# Measured on the 2-core VM (docs/perf.md): with a planted 10% slowdown the query speedups fell 5.8-8.7%,
+# inside noise bounds of 15.6-18.1%, and median latency moved +50.9% with nothing planted: a query's time
+# varies with the question and the index walk far more than a compiled encoder can change it.
+REPORT_ONLY = "RAG query timing on the 2-core VM has a 15.6-18.1% noise bound (docs/perf.md): too noisy to gate"
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +42,8 @@ def _cycle(store):
 @pytest.mark.parametrize("variant_name", [name for name in LADDER if name != "eager"])
 def test_query_latency_vs_eager(benchmark, ragperf_perf, variant_name, chunks, embedder, eager_store,
                                 ragperf_device):
-    """Gated like the embedding ladder: metrics ``rag/<model>/<variant>/speedup`` and ``.../median_s``."""
+    """Judged like the embedding ladder (``rag/<model>/<variant>/speedup``, ``.../median_s``) but report-only:
+    see :data:`REPORT_ONLY`."""
     timings = Timings()
     store = build_index(chunks, LadderEmbeddings(build_variant(embedder, variant_name)), timings)
     comparison = timing.compare(_cycle(eager_store), _cycle(store), rounds=40, device=ragperf_device,
@@ -46,7 +51,7 @@ def test_query_latency_vs_eager(benchmark, ragperf_perf, variant_name, chunks, e
     figures = {**comparison.figures(), "chunks": len(chunks), "index_build_s": timings.index_s}
     benchmark.group = f"rag/{embedder.name}"
     ragperf_perf.check_measured(gate.from_figures(f"rag/{embedder.name}/{variant_name}", comparison.figures()),
-                                benchmark=benchmark, figures=figures)
+                                benchmark=benchmark, figures=figures, report_only=REPORT_ONLY)
     assert figures["recompiles_while_timed"] == 0
 
 
