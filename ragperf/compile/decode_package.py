@@ -65,29 +65,40 @@ def package_decode_step(decoder: Decoder, prompt: torch.Tensor, new_tokens: int,
 
 
 def dynamic_cache_export_problem(decoder: Decoder, prompt: torch.Tensor) -> str:
-    """What ``torch.export`` says to the decode step of a ``DynamicCache`` mode (one line); such a mode has no
-    fixed-shape step to package."""
+    """What ``torch.export`` says to the decode step of a ``DynamicCache`` mode, the cache length dynamic (one
+    line). Registers transformers' ``DynamicCache`` pytree support for the whole process: call it in a child."""
     from transformers import DynamicCache
+    from transformers.integrations.executorch import register_dynamic_cache_export_support
 
+    register_dynamic_cache_export_support()
     cache = DynamicCache(config=decoder.config)
 
     class Step(nn.Module):
         def forward(self, input_ids, cache_position, past_key_values):
-            return decoder.model(input_ids=input_ids, past_key_values=past_key_values, cache_position=cache_position,
-                                 use_cache=True).logits[:, -1, :]
+            out = decoder.model(input_ids=input_ids, past_key_values=past_key_values, cache_position=cache_position,
+                                use_cache=True)
+            return out.logits[:, -1, :], out.past_key_values
 
     length = prompt.shape[1]
     with torch.no_grad():
         decoder.model(input_ids=prompt, past_key_values=cache, use_cache=True)
         grows = torch.export.Dim("cache_len", min=2, max=decoder.config.max_position_embeddings - 1)
+        layers = [{2: grows}] * len(cache.layers)
         try:
             torch.export.export(Step(), (prompt[:, -1:].clone(), torch.tensor([length]), cache),
                                 dynamic_shapes={"input_ids": None, "cache_position": None,
-                                                "past_key_values": [[{2: grows}] * 2] * len(cache.layers)})
+                                                "past_key_values": [layers, layers]})
         except Exception as exc:  # noqa: BLE001 - what torch says is the answer
-            return f"torch.export of the DynamicCache decode step: {type(exc).__name__}: {_first_line(exc)}"
+            return f"torch.export of the DynamicCache decode step: {type(exc).__name__}: {_what_torch_said(exc)}"
     return ("torch.export of the DynamicCache decode step succeeded, but AOTInductor serves fixed shapes and "
             "the cache grows every token: package a static-cache mode")
+
+
+def _what_torch_said(exc: BaseException) -> str:
+    """The first line, and the first detail line (`` - ...``) where torch gives one."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    detail = next((line for line in lines[1:] if line.startswith("- ")), "")
+    return (_first_line(exc) + (f" {detail[2:]}" if detail else ""))[:400]
 
 
 def load_decode_package(path: Path, decoder: Decoder, mode: str, backend: str = "inductor"

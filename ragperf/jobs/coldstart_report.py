@@ -44,8 +44,8 @@ def blocks(data: dict) -> list[tuple]:
         intro = (f"`{data['model']}` decode modes, batch 1, a 32-token prompt and 16 new tokens, backend "
                  f"`{data['backend']}`; the same four start paths, each a fresh process. First call = artifact load + "
                  "the first generation (where a decode mode compiles). tok/s = 1 / the median decode step, timed "
-                 "interleaved against eager with the same kind of KV cache; *vs JIT* = that speedup over eager divided "
-                 "by the empty-cache start's. *AOTInductor* = the static-cache decode step exported with the cache "
+                 "interleaved against eager with the same kind of KV cache; *vs JIT* = tok/s over the empty-cache start's "
+                 "(directly: eager's decode step swings too much between processes to divide by). *AOTInductor* = the static-cache decode step exported with the cache "
                  "tensors as inputs it writes in place, prefill eager; a dynamic-cache mode has no fixed-shape step "
                  "and its row says what torch said. Tokens vs eager: equal, or a near-tie at the first differing "
                  "step (the decoder parity rule). Timings from one run on a shared machine are noisy.")

@@ -57,12 +57,13 @@ def test_start_paths_that_fell_back_or_failed_yield_no_metric_and_repeats_give_t
     assert measured["coldstart/m/v/cold/first_call_s"].value == 11.0
 
 
-def test_dynamic_cache_decode_step_has_no_package_and_the_row_says_what_torch_said(tiny_llama):
-    from ragperf.models.decoders import random_prompts
-
-    line = decode_package.dynamic_cache_export_problem(tiny_llama, random_prompts(tiny_llama, 1, 8))
-    assert line.startswith("torch.export of the DynamicCache decode step")
+@pytest.mark.slow  # registers a process-wide pytree node for DynamicCache: a fresh process, not the suite's
+def test_dynamic_cache_decode_step_has_no_package_and_the_row_says_what_torch_said(private_tmp):
+    data = matrix(DECODER, ["compile-decode"], ["aoti"], rounds=1, kind="decoder")
+    line = data["results"]["compile-decode"]["package"]["error"]
+    assert line.startswith("torch.export of the DynamicCache decode step: UserError: Constraints violated"), line
     assert "\n" not in line
+    assert data["results"]["compile-decode"]["aoti"]["error"] == f"no AOTInductor package: {line}"
 
 
 def test_truncated_decode_package_falls_back_to_torch_compile(tmp_path, tiny_llama):
@@ -86,14 +87,13 @@ def test_embedder_package_is_no_decode_package(tmp_path, tiny_llama):
 @pytest.mark.slow
 def test_decode_step_package_serves_tokens_equal_to_eager_without_compiling(private_tmp):
     """Inductor: the static-cache decode step packaged in one process, served in a fresh one: no JIT graph,
-    greedy tokens equal to eager's; a dynamic-cache mode's aoti row is the export line."""
-    data = matrix(DECODER, ["static-cudagraphs", "compile-decode"], ["aoti"], rounds=3, kind="decoder")
+    greedy tokens equal to eager's."""
+    data = matrix(DECODER, ["static-cudagraphs"], ["aoti"], rounds=3, kind="decoder")
     static = data["results"]["static-cudagraphs"]
     assert static["package"]["bytes"] > 0, static
     aoti = static["aoti"]
     assert aoti["fallback"] is None and aoti["graphs"] == 0 and sum(aoti["cache"].values()) == 0, aoti
     assert aoti["parity"]["status"] == "equal", aoti["parity"]
-    assert data["results"]["compile-decode"]["aoti"]["error"].startswith("no AOTInductor package: torch.export")
     assert list(private_tmp.iterdir()) == []
 
 
