@@ -107,3 +107,23 @@ def test_decode_mode_cold_warm_megacache_rows(private_tmp):
         assert row["parity"].startswith("PASS (equal"), row
         assert row["tok_s"] > 0 and row["first_call_s"] > 0
     assert "Mega-Cache not used" in by_path["megacache"]["fallback"]
+
+
+@pytest.mark.slow
+def test_run_suite_coldstart_has_the_decode_mode_section(tmp_path):
+    """``ragperf run --suite coldstart``: the embedder matrix and the decode-mode matrix, both sections ok."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "ragperf.cli", "run", "--quick", "--suite", "coldstart", "--model",
+                             "tiny-bert", "--decoder", DECODER, "--backend", "aot_eager", "--out", str(out)],
+                            capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stderr[-2000:]
+    sections = json.loads((out / "report.json").read_text())["sections"]
+    assert sections["coldstart"]["status"] == "ok" and sections["coldstart_decode"]["status"] == "ok"
+    decode = sections["coldstart_decode"]["data"]
+    assert decode["kind"] == "decoder" and set(decode["results"]) == {"compile-decode", "static-cudagraphs"}
+    assert all("error" not in r for steps in decode["results"].values() for r in steps.values()), decode
+    assert "Cold start of the decode modes" in (out / "report.md").read_text()
