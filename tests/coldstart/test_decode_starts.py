@@ -127,3 +127,24 @@ def test_run_suite_coldstart_has_the_decode_mode_section(tmp_path):
     assert decode["kind"] == "decoder" and set(decode["results"]) == {"compile-decode", "static-cudagraphs"}
     assert all("error" not in r for steps in decode["results"].values() for r in steps.values()), decode
     assert "Cold start of the decode modes" in (out / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_decode_matrix_matches_the_bypass_table(private_tmp, bypass_table):
+    """Every default decode mode x start path on tiny-llama with Inductor: fails when torch changes what the
+    decode modes hit, miss or bypass (regenerate: ragperf coldstart --decoder tiny-llama --update-expected)."""
+    from ragperf.compile.bypass import counts
+    from ragperf.jobs.coldstart_decode import DEFAULT_MODES
+
+    data = matrix(DECODER, DEFAULT_MODES, rounds=2, kind="decoder")
+    problems = []
+    for mode, steps in data["results"].items():
+        for path, result in steps.items():
+            if path == "package" or "error" in result:
+                continue
+            try:
+                bypass_table.verify((DECODER, mode, path, "inductor"), counts(result))
+            except AssertionError as exc:
+                problems.append(str(exc))
+    assert not problems, "\n".join(problems)
+    assert {p for p, r in data["results"]["static-cudagraphs"].items() if "error" not in r} >= {"aoti"}
