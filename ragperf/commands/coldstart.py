@@ -3,7 +3,8 @@
 For each compiled ladder rung of the model: an empty Inductor cache, a warm local cache, a Mega-Cache
 carried into an empty cache dir, and an AOTInductor package - each in its own fresh process. Prints
 first call, steady speed vs the JIT rung, break-even, parity vs eager/fp64, artifact size and which
-caches hit, missed or were bypassed. ``--check-expected``/``--update-expected`` compare with (or
+caches hit, missed or were bypassed. ``--decoder D`` does the same for the decode modes of decoder D
+(``--mode``; tokens/s and greedy-token parity instead). ``--check-expected``/``--update-expected`` compare with (or
 regenerate) the what-bypasses-what table of this torch version.
 """
 
@@ -19,6 +20,7 @@ from ragperf.compile.expected import EXPECTED_DIR
 
 def register(subparsers) -> None:
     from ragperf.jobs.coldstart import PATHS
+    from ragperf.jobs.coldstart_decode import COLDSTART_MODES, DEFAULT_MODES
     from ragperf.jobs.coldstart_matrix import COMPILED_RUNGS
 
     parser = subparsers.add_parser("coldstart", help="first-call seconds of a fresh process, by start path",
@@ -26,6 +28,10 @@ def register(subparsers) -> None:
     parser.add_argument("--model", default="minilm", help="embedder: minilm (default), mpnet, tiny-bert, PATH")
     parser.add_argument("--variant", action="append", choices=COMPILED_RUNGS, default=None,
                         help="ladder rung (repeatable; default: all compiled rungs)")
+    parser.add_argument("--decoder", default=None, metavar="NAME|PATH",
+                        help="the decode modes of this decoder instead (tiny-llama, tiny-gpt2, gpt2, llama-3.2-1b, PATH)")
+    parser.add_argument("--mode", action="append", choices=COLDSTART_MODES, default=None,
+                        help=f"decode mode, with --decoder (repeatable; default: {', '.join(DEFAULT_MODES)})")
     parser.add_argument("--path", action="append", choices=PATHS, default=None,
                         help="start path (repeatable; default: all)")
     parser.add_argument("--rounds", type=argtypes.positive_int, default=30, help="timed interleaved rounds per start")
@@ -46,11 +52,10 @@ def run(args: argparse.Namespace) -> int:
     from ragperf.jobs.coldstart_matrix import COMPILED_RUNGS, matrix
     from ragperf.jobs.coldstart_report import blocks
     from ragperf.jobs.report import _text_table
-    from ragperf.models.sources import resolve_embedder
 
-    resolve_embedder(args.model)  # fail fast on a bad model spec
-    data = matrix(args.model, args.variant or COMPILED_RUNGS, args.path or PATHS, rounds=args.rounds,
-                  device=args.device, backend=args.backend, progress=lambda line: _say(line))
+    kind, model, variants = _subject(args)
+    data = matrix(model, variants or COMPILED_RUNGS, args.path or PATHS, rounds=args.rounds, device=args.device,
+                  backend=args.backend, kind=kind, progress=lambda line: _say(line))
     for block in blocks(data):
         print(_text_table(block[1], block[2]) if block[0] == "table" else block[1].replace("`", "").replace("*", ""))
     if args.json:
@@ -64,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             result = steps.get(path)
             if result is None or "error" in result:
                 continue
-            key = (args.model, variant, path, args.backend)
+            key = (model, variant, path, args.backend)
             if args.update_expected:
                 table.record(key, counts(result))
                 continue
@@ -76,6 +81,31 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"{failures} start(s) differ from {table.path}" if failures else f"all starts match {table.path}")
     return 1 if failures else 0
+
+
+def _subject(args: argparse.Namespace) -> tuple[str, str, list[str] | tuple[str, ...] | None]:
+    """(kind, model, variants) from the options, each name checked here: one line, before any process starts."""
+    from ragperf.errors import RagperfError
+
+    if args.decoder is None:
+        if args.mode:
+            raise RagperfError("--mode picks decode modes of a --decoder: add --decoder tiny-llama (or another), "
+                               "or use --variant for the embedder's ladder rungs")
+        from ragperf.models.sources import resolve_embedder
+
+        resolve_embedder(args.model)
+        return "embedder", args.model, args.variant
+    if args.variant:
+        raise RagperfError("--variant picks embedder ladder rungs; with --decoder pick decode modes with --mode")
+    from pathlib import Path
+
+    from ragperf.jobs.coldstart_decode import DEFAULT_MODES
+    from ragperf.models.decoders import DECODER_NAMES
+
+    if args.decoder not in DECODER_NAMES and not (Path(args.decoder).expanduser() / "config.json").is_file():
+        raise RagperfError(f"unknown decoder {args.decoder!r}: not one of {', '.join(DECODER_NAMES)} "
+                           "and no local checkpoint folder with a config.json")
+    return "decoder", args.decoder, args.mode or DEFAULT_MODES
 
 
 def _say(line: str) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from ragperf import argtypes
 
 # coldstart is not part of "all": its fresh-process matrix takes tens of minutes on a small machine.
-SUITES = {"embed": ("embed", "compile_cost"), "rag": ("rag",), "decode": ("decode",), "coldstart": ("coldstart",),
+SUITES = {"embed": ("embed", "compile_cost"), "rag": ("rag",), "decode": ("decode",), "coldstart": ("coldstart", "coldstart_decode"),
           "serve": ("serve",), "all": ("embed", "compile_cost", "rag", "decode", "serve")}
 DEFAULT_DECODERS = {"quick": ("tiny-llama",), "full": ("tiny-llama", "gpt2")}
 # (batch sizes, prompt tokens, new tokens) per decoder size class.
@@ -168,6 +168,13 @@ def _coldstart(args, size: str) -> dict:
     return run_section(args.model, quick=size == "quick", device=args.device, backend=args.backend, progress=say)
 
 
+def _coldstart_decode(args, size: str) -> dict:
+    from ragperf.jobs.coldstart_matrix import decode_section
+
+    return decode_section((args.decoder or DEFAULT_DECODERS["quick"])[0], quick=size == "quick", device=args.device,
+                          backend=args.backend, progress=say)
+
+
 def _serve(args, size: str) -> dict:
     from ragperf.jobs.serve import measure_serve
 
@@ -185,7 +192,7 @@ def _serve_variants(backend: str) -> tuple[str, ...]:
 
 
 SECTION_JOBS = {"embed": _embed, "compile_cost": _compile_cost, "rag": _rag, "decode": _decode,
-                "coldstart": _coldstart, "serve": _serve}
+                "coldstart": _coldstart, "coldstart_decode": _coldstart_decode, "serve": _serve}
 
 
 def _batch_sizes(args, decoder: str, size: str, default: tuple[int, ...]) -> tuple[int, ...]:

@@ -1,7 +1,9 @@
-"""One cold start of a ladder rung in this (fresh) process, by one start path.
+"""One cold start of a compiled model in this (fresh) process, by one start path.
 
 ``python -m ragperf.jobs.coldstart --model M --variant V --path P --artifacts DIR`` prints one JSON
 line; run it with its own ``TORCHINDUCTOR_CACHE_DIR`` (:mod:`ragperf.jobs.coldstart_matrix` does).
+``--kind embedder`` (default): ``V`` is a ladder rung of embedder ``M``; ``--kind decoder``: ``V`` is a
+decode mode of decoder ``M`` (:mod:`ragperf.jobs.coldstart_decode`). Both share everything below.
 
 Start paths (``--path``):
 
@@ -13,9 +15,9 @@ Start paths (``--path``):
 ``aoti``        an empty cache dir, ``aoti_load_package`` of the package; no JIT compile at all
 ==============  ====================================================================================
 
-The first call is timed from a loaded embedder to the first embedding, artifact loading included.
-Then the started model is timed interleaved against eager in this process and judged against eager
-and fp64 (the fp64-anchored verdict). A bad artifact falls back to compiling, and says so.
+The first call is timed from a loaded model to its first output (an embedding; a generation),
+artifact loading included. Then the started model is timed interleaved against eager in this
+process and judged against eager. A bad artifact falls back to compiling, and says so.
 """
 
 from __future__ import annotations
@@ -27,69 +29,110 @@ from pathlib import Path
 
 PATHS = ("cold", "warm", "megacache", "aoti")  # start paths, in the order they are run
 STEPS = ("cold", "warm", "megacache", "package", "aoti")
+KINDS = ("embedder", "decoder")
+
+
+class EmbedderStart:
+    """A ladder rung of an embedder, on the blog's batch; parity is the fp64-anchored verdict."""
+
+    def __init__(self, model: str, variant: str, device: str, backend: str):
+        from ragperf.models.embedders import load_embedder
+        from ragperf.models.ladder import BLOG_SENTENCES
+
+        self.variant, self.device, self.backend = variant, device, backend
+        self.embedder = load_embedder(model, device=device)
+        self.batch = self.embedder.tokenize(BLOG_SENTENCES)
+
+    def package(self, artifacts: Path) -> dict:
+        from ragperf.compile import artifacts as carried
+
+        return {"bytes": carried.package_aoti(self.embedder, self.variant, self.batch,
+                                              artifacts / carried.AOTI).stat().st_size}
+
+    def jit(self):
+        from ragperf.models.ladder import build_variant
+
+        return build_variant(self.embedder, self.variant, backend=self.backend)
+
+    def from_aoti(self, artifacts: Path):
+        from ragperf.compile import artifacts as carried
+
+        return carried.load_aoti(artifacts / carried.AOTI, self.embedder, self.variant, self.backend)
+
+    def first_call(self, started) -> None:
+        started(self.batch)
+
+    def steady(self, started, rounds: int) -> dict:
+        """Interleaved timing against eager in this process, and the parity verdict."""
+        import torch
+
+        from ragperf.models.ladder import build_variant
+        from ragperf.numerics.parity import embed_fp64
+        from ragperf.numerics.tolerances import lookup
+        from ragperf.numerics.verdicts import judge
+        from ragperf.perf import timing
+
+        eager, batch = build_variant(self.embedder, "eager"), self.batch
+        comparison = timing.compare(lambda: eager(batch), lambda: started(batch), rounds,
+                                    device=torch.device(self.device))
+        verdict = judge(eager(batch), started(batch), embed_fp64(self.embedder, batch),
+                        lookup(self.device, "float32", "off"), eager_again=eager(batch), cosine=True,
+                        name=f"{self.embedder.name} cold start")
+        figures = comparison.figures()
+        return {**{k: figures[k] for k in ("median_s", "eager_median_s", "speedup", "speedup_low", "speedup_high",
+                                           "recompiles_while_timed")},
+                "parity": {"passed": verdict.passed, "status": verdict.status, "max_abs": verdict.max_abs,
+                           "message": verdict.message()}}
+
+
+def subject(kind: str, model: str, variant: str, device: str = "cpu", backend: str = "inductor"):
+    """The thing a start starts: an :class:`EmbedderStart` or a decoder's
+    :class:`~ragperf.jobs.coldstart_decode.DecoderStart`."""
+    if kind == "decoder":
+        from ragperf.jobs.coldstart_decode import DecoderStart
+
+        return DecoderStart(model, variant, device, backend)
+    return EmbedderStart(model, variant, device, backend)
 
 
 def start(model: str, variant: str, path: str, artifacts: Path, *, rounds: int = 30, device: str = "cpu",
-          backend: str = "inductor") -> dict:
+          backend: str = "inductor", kind: str = "embedder") -> dict:
     """Start ``variant`` of ``model`` by ``path`` and measure it (see the module docstring)."""
     import torch
 
     from ragperf.compile import artifacts as carried
     from ragperf.compile.probe import CompileProbe
-    from ragperf.models.embedders import load_embedder
-    from ragperf.models.ladder import BLOG_SENTENCES, build_variant
 
-    embedder = load_embedder(model, device=device)
-    batch = embedder.tokenize(BLOG_SENTENCES)
+    thing = subject(kind, model, variant, device, backend)
+    head = {"kind": kind, "model": model, "variant": variant, "path": path}
     if path == "package":
         begin = time.perf_counter()
-        package = carried.package_aoti(embedder, variant, batch, artifacts / carried.AOTI)
-        return {"model": model, "variant": variant, "path": path, "package_s": time.perf_counter() - begin,
-                "bytes": package.stat().st_size}
-    eager = build_variant(embedder, "eager")
-    out: dict = {"model": model, "variant": variant, "path": path, "backend": backend, "torch": torch.__version__,
-                 "fallback": None, "megacache_entries": 0}
+        built = thing.package(artifacts)
+        return {**head, "package_s": time.perf_counter() - begin, **built}
+    out: dict = {**head, "backend": backend, "torch": torch.__version__, "fallback": None, "megacache_entries": 0}
     with CompileProbe() as probe:
         begin = time.perf_counter()
         if path == "aoti":
-            started, out["fallback"] = carried.load_aoti(artifacts / carried.AOTI, embedder, variant, backend)
+            started, out["fallback"] = thing.from_aoti(artifacts)
         else:
             if path == "megacache":
                 out["megacache_entries"], out["fallback"] = carried.load_megacache(artifacts / carried.MEGACACHE,
                                                                                    device)
-            started = build_variant(embedder, variant, backend=backend)
-        started(batch)
+            started = thing.jit()
+        thing.first_call(started)
         out["first_call_s"] = time.perf_counter() - begin
     out.update(graphs=probe.report.graphs, cache=probe.report.cache, compile_s=probe.report.dynamo_s +
                probe.report.backend_s)
     if path == "cold":
         out["megacache_entries"] = carried.save_megacache(artifacts / carried.MEGACACHE, device)
-    out.update(_steady(embedder, eager, started, batch, rounds, device))
+    out.update(thing.steady(started, rounds))
     return out
 
 
-def _steady(embedder, eager, started, batch, rounds: int, device: str) -> dict:
-    """Interleaved timing against eager in this process, and the parity verdict."""
-    import torch
-
-    from ragperf.numerics.parity import embed_fp64
-    from ragperf.numerics.tolerances import lookup
-    from ragperf.numerics.verdicts import judge
-    from ragperf.perf import timing
-
-    comparison = timing.compare(lambda: eager(batch), lambda: started(batch), rounds, device=torch.device(device))
-    verdict = judge(eager(batch), started(batch), embed_fp64(embedder, batch), lookup(device, "float32", "off"),
-                    eager_again=eager(batch), cosine=True, name=f"{embedder.name} cold start")
-    figures = comparison.figures()
-    return {"median_s": figures["median_s"], "eager_median_s": figures["eager_median_s"],
-            "speedup": figures["speedup"], "speedup_low": figures["speedup_low"],
-            "speedup_high": figures["speedup_high"], "recompiles_while_timed": figures["recompiles_while_timed"],
-            "parity": {"passed": verdict.passed, "status": verdict.status, "max_abs": verdict.max_abs,
-                       "message": verdict.message()}}
-
-
-def main() -> None:
+def run_args(argv: list[str] | None = None) -> dict:
+    """:func:`start` for a command line (this job's, or the same arguments run in this process)."""
     parser = argparse.ArgumentParser(prog="python -m ragperf.jobs.coldstart")
+    parser.add_argument("--kind", default="embedder", choices=KINDS)
     parser.add_argument("--model", default="minilm")
     parser.add_argument("--variant", default="compile")
     parser.add_argument("--path", required=True, choices=STEPS)
@@ -97,9 +140,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--backend", default="inductor")
-    args = parser.parse_args()
-    print(json.dumps(start(args.model, args.variant, args.path, args.artifacts, rounds=args.rounds,
-                           device=args.device, backend=args.backend)))
+    args = parser.parse_args(argv)
+    return start(args.model, args.variant, args.path, args.artifacts, rounds=args.rounds, device=args.device,
+                 backend=args.backend, kind=args.kind)
+
+
+def main() -> None:
+    print(json.dumps(run_args()))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""The cold-start matrix: every ladder rung x every start path, each start in a fresh process with its
-own Inductor cache dir, all under one temporary folder that is removed afterwards.
+"""The cold-start matrix: every ladder rung (or decode mode, ``kind="decoder"``) x every start path, each
+start in a fresh process with its own Inductor cache dir, all under one temporary folder that is
+removed afterwards.
 
 Per rung: ``cold`` (empty dir A; writes the Mega-Cache), ``warm`` (dir A as cold left it),
 ``megacache`` (empty dir B + the Mega-Cache), ``package`` (dir C: builds the AOTInductor package),
@@ -21,12 +22,17 @@ COMPILED_RUNGS = ("compile", "compile+freeze", "compile+freeze+inference_mode")
 
 
 def matrix(model: str, variants: Sequence[str] = COMPILED_RUNGS, paths: Sequence[str] = PATHS, *,
-           rounds: int = 30, device: str = "cpu", backend: str = "inductor",
-           progress: Callable[[str], None] | None = None) -> dict:
-    """Run the starts; ``{"model", "results": {variant: {path: result}}}``. A step that fails is
-    recorded as ``{"error": line}`` and the others still run."""
+           rounds: int = 30, device: str = "cpu", backend: str = "inductor", kind: str = "embedder",
+           progress: Callable[[str], None] | None = None, runner: Callable[..., dict] | None = None) -> dict:
+    """Run the starts; ``{"model", "kind", "results": {variant: {path: result}}}``. A step that fails is
+    recorded as ``{"error": line}`` and the others still run; so is an ``aoti`` start whose package could
+    not be built (the package's line). ``runner(args, env)`` runs one start (default: a fresh process)."""
     from ragperf.errors import RagperfError
     from ragperf.subproc import run_json
+
+    if runner is None:
+        def runner(args, env):
+            return run_json("ragperf.jobs.coldstart", args, env=env, progress=progress)
 
     steps = [s for s in STEPS if s in paths or (s == "package" and "aoti" in paths)
              or (s == "cold" and {"warm", "megacache"} & set(paths))]
@@ -39,13 +45,16 @@ def matrix(model: str, variants: Sequence[str] = COMPILED_RUNGS, paths: Sequence
             results[name] = {}
             for step in steps:
                 cache_dir = work / ("cache-cold" if step in ("cold", "warm") else f"cache-{step}")
+                if step == "aoti" and "error" in results[name].get("package", {}):
+                    results[name][step] = {"error": f"no AOTInductor package: {results[name]['package']['error']}"}
+                    continue
                 if progress:
                     progress(f"cold start {name} / {step}: a fresh process, cache dir {cache_dir.name}")
-                args = ["--model", model, "--variant", name, "--path", step, "--artifacts", str(artifacts),
+                args = ["--kind", kind, "--model", model, "--variant", name, "--path", step,
+                        "--artifacts", str(artifacts),
                         "--rounds", str(rounds), "--device", device, "--backend", backend]
                 try:
-                    result = run_json("ragperf.jobs.coldstart", args, env={"TORCHINDUCTOR_CACHE_DIR": str(cache_dir)},
-                                      progress=progress)
+                    result = runner(args, {"TORCHINDUCTOR_CACHE_DIR": str(cache_dir)})
                 except RagperfError as exc:
                     result = {"error": str(exc)}
                 if step == "cold":
@@ -53,7 +62,7 @@ def matrix(model: str, variants: Sequence[str] = COMPILED_RUNGS, paths: Sequence
                     megacache = artifacts / "megacache.bin"
                     result["megacache_bytes"] = megacache.stat().st_size if megacache.exists() else 0
                 results[name][step] = result
-    return {"model": model, "device": device, "backend": backend, "rounds": rounds, "results": results}
+    return {"model": model, "kind": kind, "device": device, "backend": backend, "rounds": rounds, "results": results}
 
 
 def run_section(model: str, *, quick: bool, device: str = "cpu", backend: str = "inductor",
@@ -68,9 +77,21 @@ def run_section(model: str, *, quick: bool, device: str = "cpu", backend: str = 
                   progress=progress)
 
 
+def decode_section(decoder: str, *, quick: bool, device: str = "cpu", backend: str = "inductor",
+                   progress: Callable[[str], None] | None = None) -> dict:
+    """The decode-mode matrix of ``ragperf run``: the default decode modes (``quick``: compile-decode and the
+    static-cache mode, fewer rounds); a non-Inductor backend (tests) has no AOTInductor path."""
+    from ragperf.jobs.coldstart_decode import DEFAULT_MODES
+
+    modes = (DEFAULT_MODES[0], DEFAULT_MODES[-1]) if quick else DEFAULT_MODES
+    paths = PATHS if backend == "inductor" else ("cold", "warm", "megacache")
+    return matrix(decoder, modes, paths, rounds=10 if quick else 30, device=device, backend=backend,
+                  kind="decoder", progress=progress)
+
+
 def rows(data: dict) -> list[dict]:
-    """One row per (rung, start path): first call, steady speed vs the JIT rung, parity, artifact size,
-    cache counters, fallback, break-even vs eager (calls)."""
+    """One row per (rung or decode mode, start path): first call, steady speed (and tokens/s) vs the JIT start,
+    parity, artifact size, cache counters, fallback, break-even vs eager (calls; decode: tokens)."""
     out = []
     for name, steps in data["results"].items():
         jit = steps.get("cold", {})
@@ -83,11 +104,14 @@ def rows(data: dict) -> list[dict]:
                 out.append({**row, "error": r["error"]})
                 continue
             vs_jit = r["speedup"] / jit["speedup"] if jit.get("speedup") else float("nan")
+            if data.get("kind") == "decoder":  # tok/s vs JIT itself: eager's decode step swings too much between processes
+                vs_jit = jit["median_s"] / r["median_s"] if jit.get("median_s") else float("nan")
             out.append({**row, "first_call_s": r["first_call_s"], "steady_ms": r["median_s"] * 1e3,
                         "vs_eager": r["speedup"], "vs_jit": vs_jit, "parity": _parity(r),
                         "artifact_bytes": _artifact_bytes(path, steps), "cache": r["cache"], "graphs": r["graphs"],
                         "fallback": r.get("fallback"), "break_even_calls": break_even(r),
-                        "package_s": steps.get("package", {}).get("package_s") if path == "aoti" else None})
+                        "package_s": steps.get("package", {}).get("package_s") if path == "aoti" else None,
+                        "tok_s": r.get("tok_s")})
     return out
 
 

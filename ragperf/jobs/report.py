@@ -23,6 +23,7 @@ SECTIONS = {
     "embed": "Embedding ladder",
     "compile_cost": "Compile cost",
     "coldstart": "Cold start: carried caches and AOTInductor packages",
+    "coldstart_decode": "Cold start of the decode modes",
     "rag": "RAG: index build, query latency, recall@5",
     "decode": "Decoding (the overhead paper's Table 1)",
     "serve": "Serving: the RAG endpoint under load (the TorchServe seed)",
@@ -209,7 +210,7 @@ def _generic(data) -> list[Block]:
 
 RENDERERS: dict[str, Callable[[dict], list[Block]]] = {
     "embed": _embed, "compile_cost": _compile_cost, "rag": _rag, "decode": _decode,
-    "compile_summary": _compile_summary, "coldstart": _coldstart, "serve": _serve,
+    "compile_summary": _compile_summary, "coldstart": _coldstart, "coldstart_decode": _coldstart, "serve": _serve,
 }
 
 

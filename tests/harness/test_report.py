@@ -35,6 +35,12 @@ def report():
         "compile_cost": {"status": "failed", "seconds": 1.0, "error": "RagperfError: child died"},
         "coldstart": {"status": "ok", "seconds": 2.0, "data": {"model": "minilm", "backend": "inductor", "results": {
             "compile": {"warm": {"error": "child died"}}}}},
+        "coldstart_decode": {"status": "ok", "seconds": 2.0, "data": {
+            "model": "tiny-llama", "kind": "decoder", "backend": "inductor", "results": {"compile-decode": {
+                "cold": {"first_call_s": 12.0, "median_s": 0.004, "eager_median_s": 0.005, "speedup": 1.25,
+                         "tok_s": 250.0, "fallback": None, "graphs": 2, "cache": {"fxgraph_miss": 2},
+                         "parity": {"passed": True, "status": "equal", "max_abs": 1e-6}},
+                "aoti": {"error": "no AOTInductor package: torch.export of the DynamicCache decode step: UserError"}}}}},
         "rag": {"status": "not available", "seconds": 0.0, "error": "no RAG module"},
         "decode": {"status": "ok", "seconds": 60.0,
                    "data": {"prompt_len": 32, "new_tokens": 4, "decoders": decoders}},
@@ -67,6 +73,9 @@ def test_markdown_has_every_section_and_the_ladder_table(report):
     assert "| 2 x 1 | compile | 96.2 | 1.11x | 1.09-1.12x | 44 | 79 | 0 / 1148 | 0 |" in md
     assert "| eager | 10.00 | 10.00-10.00 | 1.00x |" in md
     assert "**FAILED** (1 s): RagperfError: child died" in md
+    assert ("| compile-decode | empty cache | 12.0 | 250 | 1.25x | 1.00x | 11995 | PASS (equal, max abs 1e-06) |  "
+            "| 0/2/0 |") in md
+    assert "| no AOTInductor package: torch.export of the DynamicCache decode step: UserError |" in md
     assert "**NOT AVAILABLE** (0 s): no RAG module" in md
 
 

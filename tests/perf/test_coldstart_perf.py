@@ -1,0 +1,52 @@
+"""The first call of a fresh process, gated per start path against this machine's baseline.
+
+Metrics (see :mod:`ragperf.jobs.coldstart_gate`): ``coldstart/<model>/<variant>/cold/first_call_s`` and
+``.../{warm,megacache,aoti}/start_speedup`` (cold first call / that path's first call), each the median
+of ``REPEATS`` independent matrices of fresh processes. Report-only until a baseline is recorded
+(``pytest -m perf tests/perf/test_coldstart_perf.py --ragperf-update-baselines``). Slow: every start is a
+fresh process compiling with Inductor (minutes per case on a small CPU).
+"""
+
+import pytest
+
+from ragperf.jobs.coldstart import PATHS
+from ragperf.jobs.coldstart_gate import measurements, prefix
+from ragperf.jobs.coldstart_matrix import matrix
+from ragperf.perf.cases import EMBED_LADDER
+
+pytestmark = pytest.mark.perf
+REPEATS = 3
+ROUNDS = 5
+
+
+def _gate(ragperf_perf, model, variant, kind, device):
+    def measure():
+        datas = [matrix(model, [variant], PATHS, rounds=ROUNDS, device=device, kind=kind) for _ in range(REPEATS)]
+        return measurements(prefix(model, variant), datas)
+
+    measured = measure()
+    ragperf_perf.check_measured(measured, remeasure=measure)
+    return measured
+
+
+@pytest.mark.parametrize("variant", EMBED_LADDER)
+def test_embedder_first_call_by_start_path(ragperf_perf, pytestconfig, variant):
+    model = pytestconfig.getoption("--ragperf-embedder")
+    measured = _gate(ragperf_perf, model, variant, "embedder", pytestconfig.getoption("--ragperf-device"))
+    name = prefix(model, variant)
+    # Frozen rungs bypass the caches the Mega-Cache carries: no Mega-Cache start to gate there.
+    expected = {f"{name}/cold/first_call_s", f"{name}/warm/start_speedup", f"{name}/aoti/start_speedup"}
+    if variant == "compile":
+        expected.add(f"{name}/megacache/start_speedup")
+    assert set(measured) == expected
+
+
+@pytest.mark.parametrize("mode", ["compile-decode", "static-cudagraphs"])
+def test_decode_mode_first_call_by_start_path(ragperf_perf, pytestconfig, mode):
+    decoder = pytestconfig.getoption("--ragperf-decoder")
+    measured = _gate(ragperf_perf, decoder, mode, "decoder", pytestconfig.getoption("--ragperf-device"))
+    name = prefix(decoder, mode)
+    expected = {f"{name}/cold/first_call_s", f"{name}/warm/start_speedup", f"{name}/megacache/start_speedup"}
+    if mode.startswith("static-"):  # a dynamic-cache decode step has no fixed shape to package
+        expected.add(f"{name}/aoti/start_speedup")
+    assert set(measured) == expected
