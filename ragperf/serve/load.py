@@ -2,7 +2,8 @@
 
 :func:`run_load` runs ``locust --headless`` in a child process (locust monkey-patches the process with
 gevent; torch must not share it), bounded by ``--run-time`` and a hard timeout, and reads its CSV stats:
-requests, failures, req/s, p50/p90/p99 latency.
+requests, failures (with locust's reason for each kind, e.g. a connection reset by a worker that died),
+req/s, p50/p90/p99 latency.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import csv
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ragperf import knobs
@@ -30,6 +31,7 @@ class LoadResult:
     p50_ms: float
     p90_ms: float
     p99_ms: float
+    failure_reasons: dict[str, int] = field(default_factory=dict)  # locust's error text -> occurrences
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,16 +58,21 @@ def run_load(url: str, users: int, seconds: float, k: int = 5) -> LoadResult:
         if done.returncode != 0 or not stats.is_file():
             tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
             raise RagperfError(f"locust failed (exit {done.returncode}): {tail}")
-        return _parse(stats, users, seconds)
+        return _parse(stats, users, seconds, Path(f"{prefix}_failures.csv"))
 
 
-def _parse(path: Path, users: int, seconds: float) -> LoadResult:
+def _parse(path: Path, users: int, seconds: float, failures: Path | None = None) -> LoadResult:
     with path.open(encoding="utf-8") as f:
         rows = {row["Name"]: row for row in csv.DictReader(f)}
+    reasons: dict[str, int] = {}
+    if failures is not None and failures.is_file():
+        with failures.open(encoding="utf-8") as f:
+            for failure in csv.DictReader(f):
+                reasons[failure["Error"]] = reasons.get(failure["Error"], 0) + int(failure["Occurrences"])
     row = rows.get("Aggregated") or rows.get("/retrieve")
     if row is None:
         raise RagperfError(f"locust wrote no stats row to {path}")
     return LoadResult(users=users, seconds=seconds, requests=int(row["Request Count"]),
                       failures=int(row["Failure Count"]), rps=float(row["Requests/s"]),
                       p50_ms=float(row["50%"] or "nan"), p90_ms=float(row["90%"] or "nan"),
-                      p99_ms=float(row["99%"] or "nan"))
+                      p99_ms=float(row["99%"] or "nan"), failure_reasons=reasons)

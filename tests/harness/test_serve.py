@@ -6,8 +6,12 @@ Deterministic: nothing here asserts a timing; tiny-bert compiled with aot_eager 
 from __future__ import annotations
 
 import json
+import signal
+import threading
+import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import psutil
 import pytest
@@ -100,3 +104,61 @@ def test_ctrl_c_leaves_no_process_behind(index_dir):
         assert len(pids) >= 3  # the supervisor and its two workers
         raise KeyboardInterrupt
     assert not _survivors(pids)
+
+
+def _victim_with_a_connection(server, load: threading.Thread) -> psutil.Process:
+    """A worker holding an established connection from the load tool (waits for one while the load runs)."""
+    port = int(server.url.rsplit(":", 1)[1])
+    while load.is_alive():
+        for w in server.live_workers():
+            proc = psutil.Process(w["pid"])
+            if any(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port for c in proc.net_connections("tcp")):
+                return proc
+        time.sleep(0.05)
+    pytest.fail("no worker got a connection from the load run")
+
+
+def _unread_request_ports(port: int) -> set[int]:
+    """Client ports of loopback connections to ``port`` whose request bytes sit unread by the server (Linux)."""
+    out = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, rx_queue = fields[1], fields[2], int(fields[4].split(":")[1], 16)
+        if int(local.split(":")[1], 16) == port and rx_queue > 0:
+            out.add(int(remote.split(":")[1], 16))
+    return out
+
+
+def _freeze_then_kill(victim: psutil.Process, port: int, load: threading.Thread) -> None:
+    """SIGSTOP ``victim``, wait until a request sits unread in one of its connections, then SIGKILL it: the
+    kill then fails a request in flight every time, whatever the schedule (no sleep decides it)."""
+    victim.send_signal(signal.SIGSTOP)
+    mine = {c.raddr.port for c in victim.net_connections("tcp") if c.raddr and c.laddr.port == port}
+    while load.is_alive() and not mine & _unread_request_ports(port):
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGKILL)
+    assert mine & _unread_request_ports(port) or not victim.is_running(), "the load ended before a request reached the frozen worker"
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").is_file(), reason="reads unread socket bytes from Linux's /proc/net/tcp")
+def test_a_worker_killed_under_load_is_counted_and_replaced(index_dir):
+    config = ServeConfig("tiny-bert", "eager", str(index_dir), workers=2, threads=1)
+    with serving(config) as served:
+        before = {w["pid"] for w in served.live_workers()}
+        port = int(served.url.rsplit(":", 1)[1])
+        result = {}
+        load = threading.Thread(target=lambda: result.update(run=run_load(served.url, users=4, seconds=6)))
+        load.start()
+        victim = _victim_with_a_connection(served, load)
+        _freeze_then_kill(victim, port, load)
+        load.join(timeout=120)  # run_load bounds itself (locust --run-time, then a hard timeout)
+        assert not load.is_alive() and "run" in result, "the load run did not come back"
+        run = result["run"]
+        assert run.failures >= 1 and run.requests > run.failures, run
+        assert any("Connection" in reason or "Disconnected" in reason for reason in run.failure_reasons), run
+        assert served.recover(timeout=300) == [victim.pid]
+        after = {w["pid"] for w in served.live_workers()}
+        assert len(after) == 2 and victim.pid not in after and after & before, (before, after)
+        assert post(served.url, b'{"query": "What is JSON?", "k": 5}')[0] == 200
+        assert served.recover() == []  # reported once
+    assert not _survivors(served.pids | after), "a server process survived shutdown"
