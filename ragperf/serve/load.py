@@ -74,5 +74,13 @@ def _parse(path: Path, users: int, seconds: float, failures: Path | None = None)
         raise RagperfError(f"locust wrote no stats row to {path}")
     return LoadResult(users=users, seconds=seconds, requests=int(row["Request Count"]),
                       failures=int(row["Failure Count"]), rps=float(row["Requests/s"]),
-                      p50_ms=float(row["50%"] or "nan"), p90_ms=float(row["90%"] or "nan"),
-                      p99_ms=float(row["99%"] or "nan"), failure_reasons=reasons)
+                      p50_ms=_ms(row["50%"]), p90_ms=_ms(row["90%"]), p99_ms=_ms(row["99%"]),
+                      failure_reasons=reasons)
+
+
+def _ms(cell: str) -> float:
+    """A percentile cell: locust writes "N/A" (or nothing) when no request finished."""
+    try:
+        return float(cell)
+    except (TypeError, ValueError):
+        return float("nan")

@@ -164,3 +164,36 @@ def test_a_worker_killed_under_load_is_counted_and_replaced(index_dir):
         assert post(served.url, b'{"query": "What is JSON?", "k": 5}')[0] == 200
         assert served.recover() == []  # reported once
     assert not _survivors(served.pids | after), "a server process survived shutdown"
+
+
+def test_a_dead_worker_that_is_not_replaced_fails_with_the_reason(tmp_path):
+    """The supervisor itself gone (e.g. uvicorn gave up restarting): recover() names the dead worker and
+    the server's last log line, instead of waiting on a replacement that cannot come."""
+    import subprocess
+    import sys
+
+    from ragperf.errors import RagperfError
+    from ragperf.serve.launcher import Server
+
+    log = (tmp_path / "server.log").open("w+", encoding="utf-8")
+    supervisor = subprocess.Popen([sys.executable, "-c", "print('Child process failed to start, stopping')"],
+                                  stdout=log, stderr=subprocess.STDOUT)
+    worker = subprocess.Popen([sys.executable, "-c", "pass"])
+    supervisor.wait(timeout=60), worker.wait(timeout=60)
+    (tmp_path / f"{worker.pid}.json").write_text(json.dumps({"pid": worker.pid, "recompiles": 0}))
+    config = ServeConfig("tiny-bert", "eager", str(tmp_path), workers=1, threads=1)
+    server = Server("http://127.0.0.1:9", config, supervisor, tmp_path, log=log)
+    with pytest.raises(RagperfError, match=rf"\[{worker.pid}\] died while serving and were not replaced: the "
+                                           r"server exited \(code 0\).*Child process failed to start"):
+        server.recover(timeout=60)
+    log.close()
+
+
+def test_a_load_run_in_which_no_request_finished_reads_as_zero_requests(tmp_path):
+    from ragperf.serve.load import _parse
+
+    stats = tmp_path / "load_stats.csv"
+    stats.write_text("Type,Name,Request Count,Failure Count,Requests/s,50%,90%,99%\n"
+                     ",Aggregated,0,0,0.0,N/A,N/A,N/A\n")
+    result = _parse(stats, users=4, seconds=3)
+    assert result.requests == 0 and result.p99_ms != result.p99_ms  # nan: no latency to report
