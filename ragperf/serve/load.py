@@ -1,7 +1,8 @@
 """Load from locust in headless mode: C users in a closed loop against a loopback server, bounded in seconds.
 
 :func:`run_load` runs ``locust --headless`` in a child process (locust monkey-patches the process with
-gevent; torch must not share it), bounded by ``--run-time`` and a hard timeout, and reads its CSV stats:
+gevent; torch must not share it), for its seconds and at least its ``min_requests`` (the locustfile quits
+then), bounded by a hard timeout, and reads its CSV stats:
 requests, failures (with locust's reason for each kind, e.g. a connection reset by a worker that died),
 req/s, p50/p90/p99 latency.
 """
@@ -37,8 +38,9 @@ class LoadResult:
         return asdict(self)
 
 
-def run_load(url: str, users: int, seconds: float, k: int = 5) -> LoadResult:
-    """``users`` closed-loop users for ``seconds`` against ``url`` (must be loopback)."""
+def run_load(url: str, users: int, seconds: float, k: int = 5, min_requests: int = 1) -> LoadResult:
+    """``users`` closed-loop users against ``url`` (must be loopback) for ``seconds`` and at least until
+    ``min_requests`` requests have finished; RagperfError when that takes over ``seconds + 60``."""
     if not url.startswith("http://127.0.0.1:"):
         raise RagperfError(f"load goes to loopback only (got {url})")
     if users < 1 or seconds <= 0:
@@ -46,14 +48,17 @@ def run_load(url: str, users: int, seconds: float, k: int = 5) -> LoadResult:
     with tempfile.TemporaryDirectory(prefix="ragperf-load-") as tmp:
         prefix = Path(tmp) / "load"
         cmd = [sys.executable, "-m", "locust", "--headless", "-f", str(LOCUSTFILE), "--host", url,
-               "--users", str(users), "--spawn-rate", str(users), "--run-time", f"{max(1, round(seconds))}s",
+               "--users", str(users), "--spawn-rate", str(users),
                "--stop-timeout", "5", "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING",
                "--exit-code-on-error", "0"]
-        env = knobs.subprocess_env({"RAGPERF_LOAD_K": str(k), "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"})
+        env = knobs.subprocess_env({"RAGPERF_LOAD_K": str(k), "RAGPERF_LOAD_SECONDS": str(seconds),
+                                    "RAGPERF_LOAD_MIN_REQUESTS": str(min_requests),
+                                    "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"})
         try:
             done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60)
         except subprocess.TimeoutExpired:
-            raise RagperfError(f"locust did not finish within {seconds + 60:.0f} s") from None
+            raise RagperfError(f"locust did not finish within {seconds + 60:.0f} s ({min_requests} request(s) "
+                               "wanted): is the server answering?") from None
         stats = Path(f"{prefix}_stats.csv")
         if done.returncode != 0 or not stats.is_file():
             tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]

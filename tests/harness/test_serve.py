@@ -64,8 +64,8 @@ def server(index_dir):
 
 
 def test_load_answers_every_request_with_the_in_process_top5_and_no_recompile(server):
-    result = run_load(server.url, users=4, seconds=3)
-    assert result.requests > 0 and result.failures == 0, result
+    result = run_load(server.url, users=4, seconds=3, min_requests=20)  # a slow machine runs longer
+    assert result.requests >= 20 and result.failures == 0, result
     assert server.recompiles() == 0, server.workers()
     assert len(server.workers()) == 2
     store = build_index(crawl_corpus(), LadderEmbeddings(build_variant(load_embedder("tiny-bert"), "eager")))
