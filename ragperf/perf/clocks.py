@@ -81,7 +81,14 @@ def active() -> RealClock | VirtualClock:
     text = os.environ.get(ENV)
     if not text:
         return REAL
-    cost = float(text)
+    try:
+        cost = float(text)
+    except ValueError:
+        cost = -1.0
+    if not cost > 0:
+        from ragperf.errors import RagperfError
+
+        raise RagperfError(f"{ENV}={text!r}: give the seconds one timed call costs, e.g. 0.001 (tests only)")
     if cost not in _virtual:
         _virtual[cost] = VirtualClock(cost)
     return _virtual[cost]
