@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr, flush=True)
             if args.users:
                 result = run_load(server.url, args.users, args.load_seconds)
-                print(json.dumps({**result.to_dict(), "recompiles": server.recompiles()}))
+                died = server.recover()  # the killed are replaced first, else RagperfError with the reason
+                print(json.dumps({**result.to_dict(), "recompiles": server.recompiles(), "workers_died": died}))
                 return 1 if result.failures or server.recompiles() else 0
             deadline = time.monotonic() + args.seconds if args.seconds else None
             while deadline is None or time.monotonic() < deadline:

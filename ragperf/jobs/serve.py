@@ -4,7 +4,9 @@ For each layout (W workers x T threads) one server per variant is started (each 
 to its variant), all warmed before any load; then ``rounds`` rounds of locust load run against them in
 alternating order, so a load burst on the shared box hits every variant alike. The ratio compiled/eager
 req/s comes from the paired rounds with a bootstrap interval (:func:`ragperf.perf.timing.speedup` over
-seconds per request); recompiles under load come from the workers (``fail_on_recompile``).
+seconds per request); recompiles under load come from the workers (``fail_on_recompile``). A worker that
+dies during a round is listed in its row (``workers_died``, its failed requests among the errors) once
+uvicorn has replaced it; one not replaced fails the run with the reason.
 """
 
 from __future__ import annotations
@@ -38,10 +40,12 @@ def measure_serve(model: str = "minilm", layouts=DEFAULT_LAYOUTS, variants=DEFAU
                     config = ServeConfig(model, name, index, workers, threads, backend)
                     servers[name] = stack.enter_context(serving(config))
                 runs: dict[str, list] = {name: [] for name in variants}
+                died: dict[str, list] = {name: [] for name in variants}
                 for r in range(rounds):
                     order = list(variants)[r % len(variants):] + list(variants)[:r % len(variants)]
                     for name in order:
                         runs[name].append(run_load(servers[name].url, users, seconds))
+                        died[name] += servers[name].recover()  # replaced, or RagperfError with the reason
                     say(f"serve: {workers}x{threads} round {r + 1}/{rounds}: "
                         + ", ".join(f"{n} {runs[n][-1].rps:.1f} req/s" for n in variants))
                 per_request = {n: Samples(n, [1 / max(x.rps, 1e-9) for x in runs[n]]) for n in variants}
@@ -54,6 +58,7 @@ def measure_serve(model: str = "minilm", layouts=DEFAULT_LAYOUTS, variants=DEFAU
                         "p50_ms": max(x.p50_ms for x in last), "p90_ms": max(x.p90_ms for x in last),
                         "p99_ms": max(x.p99_ms for x in last), "requests": sum(x.requests for x in last),
                         "errors": sum(x.failures for x in last), "recompiles": servers[name].recompiles(),
+                        "workers_died": died[name],
                         "ratio": ratio.ratio, "ratio_low": ratio.low, "ratio_high": ratio.high, "ratio_se": ratio.se,
                     })
     return {"model": model, "rounds": rounds, "seconds": seconds, "users": users, "rows": rows}

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import random
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ragperf.errors import RagperfError
-from ragperf.models.clock import now
+from ragperf.perf import clocks
 
 
 @dataclass
@@ -62,6 +61,7 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int, *, calls_per_
     """Time each function ``rounds`` times, the order shuffled every round; a sample is one call's mean."""
     order = list(fns)
     rng = random.Random(seed)
+    now = clocks.active().now
     out = {name: Samples(name, []) for name in order}
     for _ in range(rounds):
         rng.shuffle(order)
@@ -125,13 +125,12 @@ def slowed(fn: Callable[[], object], fraction: float) -> Callable[[], object]:
     """``fn`` made ``fraction`` slower by spinning after each call: a planted regression to prove the gate."""
     if fraction <= 0:
         return fn
+    clock = clocks.active()
 
     def slow():
-        start = time.perf_counter()
+        start = clock.now()
         result = fn()
-        until = start + (time.perf_counter() - start) * (1 + fraction)
-        while time.perf_counter() < until:
-            pass
+        clock.spin_until(start + (clock.now() - start) * (1 + fraction))
         return result
 
     return slow
@@ -146,6 +145,7 @@ def interleaved_benchmark(benchmark, eager: Callable[[], object], candidate: Cal
     of ``calls_per_round`` calls).
     """
     rng = random.Random(seed)
+    now = clocks.active().now
     out = {"eager": Samples("eager", []), "candidate": Samples("candidate", [])}
 
     def time_into(name, fn):
@@ -223,8 +223,11 @@ def compare(eager: Callable[[], object], candidate: Callable[[], object], rounds
     ``benchmark`` (pytest-benchmark's fixture) times the candidate arm too; ``slowdown`` plants a
     regression of that fraction in the candidate (see :func:`slowed`). A round times enough calls
     of each function to last about ``block_s`` seconds, so timer and scheduler jitter average out.
+    Under :mod:`ragperf.perf.clocks`' virtual clock (tests) every figure is exact.
     """
-    candidate = slowed(candidate, slowdown)
+    clock = clocks.active()
+    eager, candidate = clock.charged(eager), slowed(clock.charged(candidate), slowdown)
+    now = clock.now
     start = now(device)
     candidate()
     first_call_s = now(device) - start

@@ -4,7 +4,8 @@
 group (its own session, so a terminal's Ctrl-C reaches only ragperf, which then stops it), waits until
 each of the ``workers`` processes has written its ready file and ``/health`` answers, and on exit - normal,
 exception or KeyboardInterrupt - terminates the whole group, kills what is left after a grace period, and
-checks with psutil that no process of it survives.
+checks with psutil that no process of it survives. A worker that dies while serving is replaced by uvicorn's
+supervisor; :meth:`Server.recover` names the dead and waits for the replacement, or fails with the reason.
 """
 
 from __future__ import annotations
@@ -38,10 +39,31 @@ class Server:
     process: subprocess.Popen
     state_dir: Path
     pids: set[int] = field(default_factory=set)
+    log: object = None
+    dead: set[int] = field(default_factory=set)
 
     def workers(self) -> list[dict]:
-        """Each worker's state file: pid, graphs at ready, errors and recompiles under load."""
+        """Each worker's state file: pid, graphs at ready, errors and recompiles under load (a dead worker's
+        file stays, so its errors and recompiles still count)."""
         return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(self.state_dir.glob("*.json"))]
+
+    def live_workers(self) -> list[dict]:
+        """The state of each worker process still running."""
+        return [w for w in self.workers() if _alive({w["pid"]})]
+
+    def recover(self, timeout: float = READY_TIMEOUT_S) -> list[int]:
+        """Pids of the workers that died since the last call (empty: all well). When some did, returns once
+        uvicorn's supervisor has replaced them with warmed workers and ``/health`` answers; RagperfError with
+        the reason when the supervisor gave up or a replacement is not ready within ``timeout``."""
+        died = sorted({w["pid"] for w in self.workers()} - {w["pid"] for w in self.live_workers()} - self.dead)
+        if not died:
+            return []
+        self.dead.update(died)
+        try:
+            _wait_ready(self, timeout, self.log)
+        except RagperfError as exc:
+            raise RagperfError(f"worker(s) {died} died while serving and were not replaced: {exc}") from None
+        return died
 
     def recompiles(self) -> int:
         return sum(w["recompiles"] for w in self.workers())
@@ -65,7 +87,7 @@ def serving(config: ServeConfig, ready_timeout: float = READY_TIMEOUT_S, log=Non
     stderr = open(state_dir / "server.log", "w+", encoding="utf-8")  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen([sys.executable, "-m", "ragperf.serve.worker", str(port)], env=env,
                             stdout=stderr, stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(f"http://127.0.0.1:{port}", config, proc, state_dir)
+    server = Server(f"http://127.0.0.1:{port}", config, proc, state_dir, log=stderr)
     try:
         _wait_ready(server, ready_timeout, stderr)
         yield server
@@ -81,11 +103,11 @@ def _wait_ready(server: Server, timeout: float, log) -> None:
         if server.process.poll() is not None:
             raise RagperfError(f"the server exited (code {server.process.returncode}) before it was ready: "
                                f"{_last_line(log)}")
-        if len(server.workers()) >= server.config.workers and _healthy(server.url):
+        if len(server.live_workers()) >= server.config.workers and _healthy(server.url):
             server.pids |= _group_pids(server.process.pid)
             return
         time.sleep(0.2)
-    raise RagperfError(f"the server was not ready after {timeout:.0f} s ({len(server.workers())} of "
+    raise RagperfError(f"the server was not ready after {timeout:.0f} s ({len(server.live_workers())} of "
                        f"{server.config.workers} workers warmed): {_last_line(log)}")
 
 

@@ -1,17 +1,24 @@
 """The locust user of :mod:`ragperf.serve.load`: closed loop (no wait), one ``POST /retrieve`` after another.
 
-Queries cycle through the known-answer questions of the RAG corpus (``RAGPERF_LOAD_K`` chunks each).
+Queries cycle through the known-answer questions of the RAG corpus (``RAGPERF_LOAD_K`` chunks each). The
+run stops once ``RAGPERF_LOAD_SECONDS`` have passed *and* ``RAGPERF_LOAD_MIN_REQUESTS`` requests have
+finished (answered or failed), so a slow machine lengthens the run instead of measuring nothing; the
+caller's hard timeout bounds it.
 """
 
 import itertools
 import os
+import time
 
-from locust import HttpUser, constant, task
+import gevent
+from locust import HttpUser, constant, events, task
 
 from ragperf.rag.corpus import load_known_answers
 
 _QUERIES = itertools.cycle([q.question for q in load_known_answers().questions])
 _K = int(os.environ.get("RAGPERF_LOAD_K", "5"))
+_SECONDS = float(os.environ.get("RAGPERF_LOAD_SECONDS", "0"))
+_MIN_REQUESTS = int(os.environ.get("RAGPERF_LOAD_MIN_REQUESTS", "1"))
 
 
 class RetrieveUser(HttpUser):
@@ -20,3 +27,17 @@ class RetrieveUser(HttpUser):
     @task
     def retrieve(self) -> None:
         self.client.post("/retrieve", json={"query": next(_QUERIES), "k": _K}, name="/retrieve")
+
+
+@events.test_start.add_listener
+def _quit_when_done(environment, **kwargs) -> None:
+    if not _SECONDS:
+        return
+
+    def watch() -> None:
+        start = time.monotonic()
+        while time.monotonic() - start < _SECONDS or environment.stats.total.num_requests < _MIN_REQUESTS:
+            gevent.sleep(0.05)
+        environment.runner.quit()
+
+    gevent.spawn(watch)

@@ -1,7 +1,7 @@
 """Faults where ragperf's data lives: a killed writer, two writers at once, and damaged files.
 
-Each test injects its fault deterministically (a hooked write that stops half way, a rendezvous
-of two recorders between their read and their write) rather than hoping for a lucky schedule.
+Each test injects its fault deterministically (a hooked write that stops half way, a handshake
+of two recorders that holds one between its read and its write) rather than hoping for a lucky schedule.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ FP = {FP!r}
 """
 
 
-def _child(script: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", PRELUDE + textwrap.dedent(script), *args],
+def _child(script: str, *args: str, stdin=None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", PRELUDE + textwrap.dedent(script), *args], stdin=stdin,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -67,29 +67,48 @@ def test_a_recording_killed_mid_write_leaves_the_previous_baseline_loadable(tmp_
 
 
 def test_two_processes_recording_one_baseline_at_once_keep_both_runs(tmp_path):
+    from filelock import Timeout
+
     path = _record(tmp_path, 1.0)
-    # Each recorder, once it has read the file, waits for the other to have read it too (at most
-    # 5 s): without the lock both read the same old file and the second write drops the first run;
-    # with it the second cannot read before the first has written, and the first waits in vain.
+    # A handshake with no time bound: recorder A reads the baseline (inside its lock) and stops there
+    # until the test lets it go; recorder B starts only then and reports its first lock attempt that
+    # failed. With the lock, B's first word is "blocked"; without it, B reads the old file ("read") and
+    # its write would drop A's run.
     script = """
+        from ragperf.perf import baselines
+
+        class ObservedLock(baselines.FileLock):  # says so when an attempt finds the lock taken
+            def _acquire(self):
+                super()._acquire()
+                if not self.is_locked and not getattr(self, "told", False):
+                    self.told = True
+                    print("blocked", flush=True)
+
         real_load = baselines.load
-        def load_then_meet(p):
+        def load_then_hold(p):
             got = real_load(p)
-            Path(sys.argv[2]).touch()
-            deadline = time.monotonic() + 5
-            while not Path(sys.argv[3]).exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
+            print("read", flush=True)
+            if sys.argv[3] == "hold":
+                sys.stdin.readline()
             return got
-        baselines.load = load_then_meet
-        baselines.record(FP, {"x/speedup": baselines.metric("speedup", float(sys.argv[4]), 0.01)}, Path(sys.argv[1]))
+        baselines.FileLock, baselines.load = ObservedLock, load_then_hold
+        baselines.record(FP, {"x/speedup": baselines.metric("speedup", float(sys.argv[2]), 0.01)}, Path(sys.argv[1]))
     """
-    a, b = tmp_path / "a.read", tmp_path / "b.read"
-    recorders = [_child(script, str(tmp_path), str(a), str(b), "2.0"), _child(script, str(tmp_path), str(b), str(a), "3.0")]
-    for recorder in recorders:
-        _, err = recorder.communicate(timeout=120)
-        assert recorder.returncode == 0, err
-    runs = _history(path)
-    assert runs[0] == 1.0 and sorted(runs[1:]) == [2.0, 3.0], runs
+    a = _child(script, str(tmp_path), "2.0", "hold", stdin=subprocess.PIPE)
+    b, errors = None, []
+    try:
+        assert a.stdout.readline().strip() == "read", a.stderr.read()
+        with pytest.raises(Timeout):  # A holds the lock between its read and its write
+            baselines.record_lock(path).acquire(timeout=0)
+        b = _child(script, str(tmp_path), "3.0", "go")
+        first = b.stdout.readline().strip()
+        assert first == "blocked", f"recorder B read the baseline while A was between its read and its write: {first!r}"
+    finally:
+        errors.append(a.communicate("go\n", timeout=120)[1])
+        if b is not None:
+            errors.append(b.communicate(timeout=120)[1])
+    assert a.returncode == 0 and b.returncode == 0, errors
+    assert _history(path) == [1.0, 2.0, 3.0]
 
 
 VALID_BASELINE = json.dumps(baselines.BaselineFile(

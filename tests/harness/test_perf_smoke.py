@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ragperf.perf import gate, timing
+from ragperf.perf import clocks, gate, timing
 
 PERF_TEST = '''
 import pytest
@@ -30,18 +30,38 @@ def test_a_model_that_keeps_recompiling_is_refused():
         timing.warm_up({"c": new_shape_every_call}, max_calls=6)
 
 
-def test_planted_slowdown_shows_in_the_ratio():
-    import time
+def test_planted_slowdown_shows_in_the_ratio(monkeypatch):
+    # The virtual clock (ragperf.perf.clocks) makes the ratios exact: no timing, no load dependence.
+    monkeypatch.setenv(clocks.ENV, "0.002")
 
     def work():
-        end = time.perf_counter() + 0.002
-        while time.perf_counter() < end:
-            pass
+        return sum(range(100))
 
     a = timing.compare(work, work, 20)
     b = timing.compare(work, work, 20, slowdown=0.5)
-    assert 0.8 < a.speedup.ratio < 1.25
-    assert b.speedup.ratio < 0.8
+    assert a.speedup.ratio == a.speedup.low == a.speedup.high == pytest.approx(1.0)
+    assert b.speedup.ratio == pytest.approx(1 / 1.5)
+    assert b.candidate.median == pytest.approx(0.003) and b.eager.median == pytest.approx(0.002)
+    assert a.calls_per_round == 5  # block_s 0.01 over 0.002 s calls
+
+
+def test_a_planted_slowdown_really_spins_on_the_real_clock():
+    """The real-clock spin is a lower bound (load can only add time): the slowed call lasts at least
+    (1 + fraction) x the wrapped call as the spin measured it."""
+    import time
+
+    inner = []
+
+    def work():
+        start = time.perf_counter()
+        sum(range(20000))
+        inner.append(time.perf_counter() - start)
+
+    slow = timing.slowed(work, 1.0)
+    for _ in range(5):
+        start = time.perf_counter()
+        slow()
+        assert time.perf_counter() - start >= 2 * inner[-1]
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +80,9 @@ def test_plugin_records_then_gates_and_fails_a_planted_regression(compiled_befor
     # Under pytest-xdist the inner in-process run would inherit PYTEST_XDIST_WORKER, and pytest-benchmark
     # disables itself whenever that is set; the inner run is not an xdist worker.
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    # Every timed call costs exactly 1 ms of virtual time (ragperf.perf.clocks), here and in the
+    # fresh-process re-measure (it inherits the environment): the verdicts cannot depend on load.
+    monkeypatch.setenv(clocks.ENV, "0.001")
     pytester.makepyfile(test_perf_smoke_user=PERF_TEST)
     store = pytester.path / "store"
     common = ["-p", "no:cacheprovider", "-m", "perf", "--ragperf-processes=1", f"--ragperf-baselines={store}"]
@@ -82,6 +105,7 @@ def test_plugin_records_then_gates_and_fails_a_planted_regression(compiled_befor
     assert figures["rounds"] == 15 == bench["stats"]["rounds"]
     assert figures["speedup_low"] <= figures["speedup"] <= figures["speedup_high"]
     assert figures["first_call_s"] > figures["median_s"] > 0 and figures["p90_s"] >= figures["median_s"]
+    assert figures["speedup"] == pytest.approx(1.0) and figures["median_s"] == pytest.approx(0.001)
     assert bench["extra_info"]["fingerprint"] == store_key(store)
     assert len(figures["processes"]) == 2 and figures["speedup"] == pytest.approx(
         sum(p["speedup"] for p in figures["processes"]) / 2)  # the median of two
@@ -100,6 +124,7 @@ def test_plugin_records_then_gates_and_fails_a_planted_regression(compiled_befor
     assert report["verdict"] == gate.FAIL
     speedup = next(d for d in report["decisions"] if d["metric"].endswith("/speedup"))
     assert speedup["status"] == gate.FAIL and speedup["attempts"] == 2
+    assert speedup["measured"] == pytest.approx(1 / 3)  # the fresh process's figure: 1 ms vs 3 ms, exactly
 
 
 def store_key(store):
