@@ -35,7 +35,7 @@ FIGURES = ("first_call_s", "dynamo_s", "backend_s")
 def planted(backend: str, fraction: float, started: list[float]):
     """While open, ``backend`` (a Dynamo backend name) spins after each graph it compiles until the spinning
     totals ``fraction`` x the compile time since ``started[0]`` (spins excluded), in this process; the
-    registry entry is restored on exit."""
+    registry entry is restored on exit. Yields a one-element list: the seconds spun so far."""
     from torch._dynamo.backends import registry
 
     inner = registry.lookup_backend(backend)
@@ -53,7 +53,7 @@ def planted(backend: str, fraction: float, started: list[float]):
 
     registry._COMPILER_FNS[backend] = slowed  # no public hook replaces a registered backend
     try:
-        yield
+        yield spun
     finally:
         registry._COMPILER_FNS[backend] = inner
 

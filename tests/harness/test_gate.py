@@ -238,15 +238,17 @@ def test_planted_compile_slowdown_spins_its_fraction_of_the_compile_and_is_remov
 
     before = registry.lookup_backend("eager")
     started = [time.perf_counter()]
-    with compile_time.planted("eager", 3.0, started):
+    with compile_time.planted("eager", 3.0, started) as spun:
         fn = torch.compile(lambda x: torch.sin(x) + 1, backend="eager")
         compilation_time_metrics.clear()
         started[0] = time.perf_counter()
         fn(torch.ones(3))
         total = time.perf_counter() - started[0]
     backend_s = sum(compilation_time_metrics["OutputGraph.call_user_compiler"])
-    # the spin (3 x the compile up to the backend's return) is most of the first call, and inside the backend
-    assert backend_s >= 0.6 * total
+    # bounds that hold at any machine load: it spun, inside the backend's timer, and no more than 3 x the
+    # compile time it saw (which is at most the first call's time without the spin)
+    assert 0 < spun[0] <= backend_s
+    assert spun[0] <= 3.0 * (total - spun[0])
     assert registry.lookup_backend("eager") is before
 
 
