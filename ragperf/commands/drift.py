@@ -47,6 +47,7 @@ def register(subparsers) -> None:
                         help="with one SIDE: measure it and keep its results here as JSON")
     parser.add_argument("--markdown", type=argtypes.output_file, default=None, metavar="FILE",
                         help="also write the table here (e.g. $GITHUB_STEP_SUMMARY)")
+    parser.add_argument("--all-rows", action="store_true", help="list the recompile rows that are same too")
     parser.add_argument("--json", type=argtypes.output_file, default=None, metavar="FILE",
                         help="also write the comparison (both sides and every row) here")
     parser.set_defaults(func=run)
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {args.save} ({drift.SCHEMA}: {_short(sides[0])})")
         return 0
     comparison = drift_table.compare(*sides, labels=(args.sides[0], args.sides[1]))
-    text = drift_table.markdown(comparison)
+    text = drift_table.markdown(comparison, all_rows=args.all_rows)
     print(text)
     if args.markdown is not None:
         args.markdown.write_text(text + "\n", encoding="utf-8")

@@ -173,8 +173,9 @@ def _software(side: dict) -> str:
     return describe(side["versions"])
 
 
-def markdown(comparison: dict) -> str:
-    """The side-by-side table as GitHub Markdown (fits a CI job summary)."""
+def markdown(comparison: dict, all_rows: bool = False) -> str:
+    """The side-by-side table as GitHub Markdown (fits a CI job summary). Recompile rows that are ``same``
+    are counted, not listed, unless ``all_rows`` (there are dozens); every other row is listed."""
     label_a, label_b = comparison["labels"]
     counts = comparison["counts"]
     lines = ["## ragperf drift: A -> B", "",
@@ -187,8 +188,14 @@ def markdown(comparison: dict) -> str:
         rows = [r for r in comparison["rows"] if r["section"] == section]
         if not rows:
             continue
-        lines += [f"### {title}", "", "| row | A | B | status |", "| --- | --- | --- | --- |"]
-        for row in rows:
+        lines += [f"### {title}", ""]
+        shown = rows if all_rows or section != "recompile" else [r for r in rows if r["status"] != "same"]
+        if len(shown) < len(rows):
+            lines += [f"{len(rows) - len(shown)} of {len(rows)} rows same (`--all-rows` lists them)", ""]
+        if not shown:
+            continue
+        lines += ["| row | A | B | status |", "| --- | --- | --- | --- |"]
+        for row in shown:
             status = row["status"] + (": " + "; ".join(row["changes"]) if row["changes"] else "")
             lines.append(f"| {_cell(row['key'])} | {_cell(row['a'])} | {_cell(row['b'])} | {_cell(status)} |")
         lines.append("")

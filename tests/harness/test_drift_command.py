@@ -74,6 +74,14 @@ def test_a_planted_count_change_is_that_row_changed_with_old_and_new(tmp_path, s
     assert any("len(args) == 1" in c for c in rows[ROW]["changes"])
     line = next(line for line in out.splitlines() if line.startswith(f"| {ROW} |"))
     assert f"changed: graphs {old_graphs} -> {old_graphs + 1}" in line
+    same = len(rows) - 1
+    assert f"{same} of {len(rows)} rows same" in out  # the same rows are counted, not listed
+    def listed_same(text: str) -> int:
+        return sum(line.startswith(f"| {key} |") and line.endswith("| same |")
+                   for line in text.splitlines() for key in rows)
+
+    assert listed_same(out) == 0
+    assert listed_same(drift_table.markdown(comparison, all_rows=True)) == same
 
 
 def test_parity_verdicts_and_versions_that_differ_are_changed(tmp_path, side, capsys):
