@@ -3,7 +3,8 @@
 Each row - a recompile scenario, a parity variant, a speed case, a version - is ``same``, ``changed``
 (old -> new), ``new`` (only in B) or ``gone`` (only in A). What counts as changed:
 
-* recompile: any count, the compile error, or the list of recompile reasons differs;
+* recompile: any count, the compile error, or the list of recompile reasons (kind and guard; not the
+  source lines Dynamo quotes, which move with every release) differs;
 * parity: the verdict differs, or the RMSE vs fp64 moved by more than :data:`RMSE_FACTOR` either way
   (smaller moves are run-to-run rounding, shown but not flagged);
 * speed: the two speedups' confidence intervals do not overlap; compile time: Dynamo or Inductor
@@ -71,9 +72,15 @@ def _recompile_changes(a: dict, b: dict) -> list[str]:
                if a["counts"].get(name) != b["counts"].get(name)]
     if a.get("error") != b.get("error"):
         changes.append(f"error {a.get('error')!r} -> {b.get('error')!r}")
-    if a.get("reasons") != b.get("reasons"):
-        changes.append("recompile reasons now: " + ("; ".join(b.get("reasons") or []) or "none"))
+    if _guards(a) != _guards(b):
+        changes.append("recompile reasons now: " + ("; ".join(_guards(b)) or "none"))
     return changes
+
+
+def _guards(row: dict) -> list[str]:
+    """Each recompile reason's kind and failed guard, without the source lines and stack Dynamo appends
+    (``  # file.py:833 in fn``): those move with every release even when the guard is the same."""
+    return [reason.split("\n")[0].split("  # ")[0].strip() for reason in row.get("reasons") or []]
 
 
 def _parity_value(row: dict) -> str:

@@ -84,6 +84,15 @@ def test_a_planted_count_change_is_that_row_changed_with_old_and_new(tmp_path, s
     assert listed_same(drift_table.markdown(comparison, all_rows=True)) == same
 
 
+def test_recompile_reasons_differing_only_in_quoted_source_lines_are_same(tmp_path, side, capsys):
+    new = copy.deepcopy(side)
+    row = _recompile(new, ROW)
+    row["reasons"] = [r.replace(".py:", ".py:9") + "\nUser stack trace:\n  File x.py" for r in row["reasons"]]
+    assert row["reasons"] != _recompile(side, ROW)["reasons"]
+    _, comparison, _ = _run(tmp_path, side, new, capsys)
+    assert _rows(comparison, "recompile")[ROW]["status"] == "same"
+
+
 def test_parity_verdicts_and_versions_that_differ_are_changed(tmp_path, side, capsys):
     new = copy.deepcopy(side)
     new["parity"][0].update(verdict="fail", rmse=side["parity"][0]["rmse"] * 10)
