@@ -12,7 +12,8 @@ import sys
 
 from ragperf.errors import RagperfError
 
-COMMAND_MODULES = ("run", "arm64", "env", "baseline", "recompiles", "expected", "parity", "repro", "coldstart", "serve")
+COMMAND_MODULES = ("run", "arm64", "env", "baseline", "recompiles", "expected", "parity", "repro", "coldstart", "serve",
+                   "drift")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -24,15 +24,15 @@ DEFAULT_TIMEOUT_S = 7200.0  # a child job running longer than this is hung, not 
 
 
 def run_json(module: str, args: list[str], env: dict[str, str] | None = None, timeout: float | None = None,
-             progress: Callable[[str], None] | None = None) -> dict:
+             progress: Callable[[str], None] | None = None, python: str | None = None) -> dict:
     """``python -m module *args`` with ``env`` overrides; returns the JSON object on its last stdout line.
 
     With ``progress``, the parent first reports ``[ragperf]   started MODULE (pid N)`` - once the
     child is running and a Ctrl-C is sure to stop it - then gets the child's stderr lines that start
     with ``[ragperf]`` as they arrive (the child says what it is compiling or timing). ``timeout``
-    defaults to :func:`job_timeout`.
+    defaults to :func:`job_timeout`; ``python`` runs the child on another interpreter (default: this one's).
     """
-    cmd = [sys.executable, "-m", module, *args]
+    cmd = [python or sys.executable, "-m", module, *args]
     timeout = job_timeout() if timeout is None else timeout
     out: list[str] = []
     err: list[str] = []
