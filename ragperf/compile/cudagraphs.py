@@ -2,8 +2,11 @@
 their reasons, and the memory the graph pools hold.
 
 ``mode="reduce-overhead"`` (and ``max-autotune``) replay CUDA graphs through
-``torch._inductor.cudagraph_trees``. Two ways it goes silently slow, neither a recompile:
+``torch._inductor.cudagraph_trees``. Three ways it goes silently slow, none a recompile:
 
+- a *warm-up*: a function the tree has not seen - with ``dynamic=True`` every new size is one - runs
+  its kernels one by one, without a graph, on its first call ("Running warmup function=..."), and
+  records on the next;
 - a *re-recording*: a replay's invariants fail (a new dynamic size, a static input at a new
   address, a pending output overwritten) and the tree records another graph - capture cost at a
   step that should only replay;
@@ -38,17 +41,20 @@ class CudaGraphReport:
     recordings: int = 0  # graphs recorded; in a window after capture every one is a re-recording
     recorded: list[str] = field(default_factory=list)  # "Recording function=..." lines (inputs' shapes)
     rerecord_reasons: list[str] = field(default_factory=list)  # why a replay's invariants failed
+    warmups: list[str] = field(default_factory=list)  # "Running warmup function=..." lines: run without a graph
     skips: int = 0
     skip_reasons: list[str] = field(default_factory=list)
     pool_bytes: int | None = None  # held by the trees' graph pools at the block's end; None without CUDA
 
     @property
     def active(self) -> bool:
-        return bool(self.recordings or self.skips)
+        return bool(self.recordings or self.skips or self.warmups)
 
     def summary(self) -> str:
         pool = "n/a" if self.pool_bytes is None else f"{self.pool_bytes / 2**20:.1f} MiB"
-        lines = [f"cudagraphs: {self.recordings} recorded, {self.skips} skipped, graph pool {pool}"]
+        lines = [f"cudagraphs: {self.recordings} recorded, {len(self.warmups)} warmed up, {self.skips} skipped, "
+                 f"graph pool {pool}"]
+        lines += [f"  warm-up (no graph): {w}" for w in self.warmups]
         lines += [f"  re-recorded: {r}" for r in self.rerecord_reasons]
         lines += [f"  skipped: {r}" for r in self.skip_reasons]
         return "\n".join(lines)
@@ -116,6 +122,7 @@ class CudaGraphWatch:
             recordings=max(self._recordings, len(recorded)),
             recorded=recorded,
             rerecord_reasons=[m.split("] ", 1)[-1] for m in messages if "Re-recording function=" in m],
+            warmups=[m.split("] ", 1)[-1] for m in messages if "] Running warmup function=" in m],
             skips=counters["inductor"]["cudagraph_skips"] - self._skips_before,
             skip_reasons=[m for m in messages if m.startswith("skipping cudagraph")],
             pool_bytes=graph_pool_bytes())
@@ -142,19 +149,23 @@ def graph_pool_bytes() -> int | None:
 
 
 class CudaGraphInSteadyState(AssertionError):
-    """A CUDA graph recording or skip inside a :func:`steady_graphs` window; the message says why."""
+    """A CUDA graph warm-up, recording or skip inside a :func:`steady_graphs` window; the message says why."""
 
 
 @contextlib.contextmanager
 def steady_graphs() -> Iterator[CudaGraphWatch]:
-    """Fail when the block records a CUDA graph (a re-recording, after capture) or skips graphs."""
+    """Fail when the block warms up a function the graph tree has not seen (a new shape: it runs without a
+    graph), records a CUDA graph (a re-recording, after capture) or skips graphs."""
     with CudaGraphWatch() as watch:
         yield watch
     report = watch.report
     if report.active:
-        detail = [f"  - recorded: {r}" for r in report.recorded] + \
+        detail = [f"  - warm-up without a graph (a shape not captured before the window): {w}"
+                  for w in report.warmups] + \
+                 [f"  - recorded: {r}" for r in report.recorded] + \
                  [f"  - re-record reason: {r}" for r in report.rerecord_reasons] + \
                  [f"  - skipped: {r}" for r in report.skip_reasons]
         raise CudaGraphInSteadyState(
-            f"CUDA graphs in a steady-state window: {report.recordings} recorded (re-recordings: the window "
-            f"should only replay), {report.skips} skipped:\n" + "\n".join(detail or ["  - (no reason logged)"]))
+            f"CUDA graphs in a steady-state window: {len(report.warmups)} warmed up, {report.recordings} recorded "
+            f"(the window should only replay), {report.skips} skipped:\n"
+            + "\n".join(detail or ["  - (no reason logged)"]))
