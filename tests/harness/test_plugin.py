@@ -27,6 +27,8 @@ def user_project(pytester):
     return pytester
 
 
+@pytest.mark.slow  # ~60 s on 2 cores (three Inductor rungs in a fresh project); the ladder fixtures run in-process in
+# tests/correctness, and the entry point in a user's project is proven by the decode test below
 def test_fixtures_build_every_ladder_variant_in_a_users_project(user_project):
     result = user_project.runpytest_subprocess("--ragperf-embedder", "tiny-bert", "-k", "ladder", "-v")
     result.assert_outcomes(passed=4, deselected=3)
