@@ -7,8 +7,6 @@ Every case is measured in its own fresh process (``python -m ragperf.perf.cases`
 from __future__ import annotations
 
 import json
-import random
-import statistics
 import sys
 from pathlib import Path
 
@@ -67,7 +65,11 @@ def register(subparsers) -> None:
     prove.add_argument("--aa-runs", type=argtypes.positive_int, default=20)
     prove.add_argument("--slowdowns", type=argtypes.slowdowns, default="0.10,0.05", help="planted slowdowns of the compiled path")
     prove.add_argument("--planted-runs", type=argtypes.positive_int, default=10, help="runs per planted slowdown")
-    prove.add_argument("--processes", type=argtypes.positive_int, default=4, help="fresh processes the runs are spread over (at least --gate-processes)")
+    prove.add_argument("--processes", type=argtypes.positive_int, default=4,
+                       help="fresh processes the speedup runs are spread over (at least --gate-processes)")
+    prove.add_argument("--metric", choices=("speedup", "cold_compile_s"), default="speedup",
+                       help="the gated metric proven: the speedup (default) or the cold first call's compile "
+                            "seconds (each value a fresh process; slowdowns planted in the compiler)")
     prove.add_argument("--tolerance", type=fraction, default=None, help=TOLERANCE_HELP)
     prove.add_argument("--seed", type=int, default=0)
     prove.set_defaults(func=run_prove)
@@ -175,95 +177,93 @@ def run_merge(args) -> int:
 
 
 def run_prove(args) -> int:
-    """Spread A/A and planted runs over fresh processes (random order inside each); a gated run is the
-    median of ``--gate-processes`` values from distinct processes, judged against the stored baseline,
-    a suspect confirmed on the pooled values of another such group (as the gate does). Prints the
-    campaign table (Markdown, one row per case x planted slowdown) and the load average it ran under."""
+    """A/A runs and planted slowdowns of each ``--case``'s ``--metric`` against the stored baseline
+    (:mod:`ragperf.perf.proof`). Prints the campaign table (Markdown) and the load average it ran under;
+    exit 1 when A/A false alarms exceed 1 in 20."""
     import os
 
-    from ragperf.perf import baselines
+    from ragperf.perf import baselines, proof
     from ragperf.perf.cases import parse_case
     from ragperf.perf.checks import check_case
     from ragperf.perf.machine import fingerprint
 
-    if args.processes < args.gate_processes:
+    if args.metric == proof.SPEEDUP and args.processes < args.gate_processes:
         raise RagperfError(f"--processes {args.processes} is fewer than --gate-processes {args.gate_processes}: a "
                            "gated run needs that many distinct processes; give --processes "
                            f"{args.gate_processes} or more")
     cases = [check_case(parse_case(spec.strip(), args.rounds)) for spec in args.case.split(",") if spec.strip()]
     baseline = baselines.find(fingerprint(), args.dir)
-    rows, aa_ok = [], True
+    for case in cases:  # every case checked before the first is measured
+        if baseline is None or f"{case.prefix}/{args.metric}" not in baseline.metrics:
+            record = ("`ragperf baseline record --cases " + args.case + "`" if args.metric == proof.SPEEDUP
+                      else "`OMP_NUM_THREADS=1 pytest -m perf tests/perf/test_compile_time_perf.py "
+                           "--ragperf-update-baselines`")
+            raise RagperfError(f"no stored baseline for {case.prefix}/{args.metric} on this machine: record one "
+                               f"with {record} first")
+    rows = []
     for case in cases:
-        if baseline is None or f"{case.prefix}/speedup" not in baseline.metrics:
-            raise RagperfError(f"no stored baseline for {case.prefix} on this machine: run "
-                               f"`ragperf baseline record --cases {args.case}` first")
         rows += _campaign(case, baseline, args)
     load = os.getloadavg()
-    print(f"baseline {baseline.path}; {args.processes} fresh processes per case, a gated run = median of "
-          f"{args.gate_processes}; load average during/after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print("| case | baseline (se, process sd) | planted slowdown | runs | green (of which WARN) | red (gate fails) "
-          "| median speedup | run-to-run spread | median run se |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        label = "A/A (none)" if r["slowdown"] == 0 else f"{r['slowdown']:.0%}"
-        print(f"| {r['case']} | {r['base']} | {label} | {r['runs']} | {r['green']} ({r['warn']}) | {r['red']} | "
-              f"{r['median_speedup']:.3f}x | {r['spread']:.1%} | {r['median_se']:.1%} |")
-        if r["slowdown"] == 0:
-            ok = r["red"] <= r["runs"] // 20
-            aa_ok &= ok
-            short = "" if r["runs"] >= 20 else f"; only {r['runs']} runs: the acceptance needs >= 20"
-            print(f"<!-- {r['case']}: A/A false alarms {r['red']}/{r['runs']} ({'meets' if ok else 'MISSES'} "
-                  f"at most 1 in 20{short}) -->")
-    return 0 if aa_ok else 1
+    spread = (f"{args.processes} fresh processes per case" if args.metric == proof.SPEEDUP
+              else "every value its own fresh process on an empty Inductor cache")
+    print(f"baseline {baseline.path}; {spread}, a gated run = median of {args.gate_processes}; "
+          f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print("\n".join(proof.markdown(rows)))
+    return 0 if all(r.aa_ok() for r in rows if r.aa) else 1
 
 
-def _groups(mine: list[tuple[int, dict]], size: int) -> list[list[tuple[int, dict]]]:
-    """Disjoint groups of ``size`` runs, each from ``size`` distinct processes (as many as there are)."""
-    by_proc: dict[int, list[dict]] = {}
-    for proc, figures in mine:
-        by_proc.setdefault(proc, []).append(figures)
-    groups = []
-    while True:
-        ready = sorted((p for p in by_proc if by_proc[p]), key=lambda p: -len(by_proc[p]))[:size]
-        if len(ready) < size:
-            return groups
-        groups.append([(p, by_proc[p].pop()) for p in ready])
+def _campaign(case, baseline, args) -> list:
+    """The campaign rows of one case: its values measured, grouped into gated runs, judged."""
+    from ragperf.perf import compile_time, processes, proof
 
+    size, metric = args.gate_processes, args.metric
+    values = proof.plan(args.aa_runs, args.slowdowns, args.planted_runs, size, args.seed)
+    if metric == proof.SPEEDUP:
+        runs = _speedup_values(case, values, args.processes)
+        combine, measurements = processes.combine, case.measurements
+    else:
+        runs = [(i, {**_cold_compile(case, s, i, len(values)), "slowdown": s}) for i, s in enumerate(values)]
+        def combine(group):
+            return {"processes": group}
 
-def _campaign(case, baseline, args) -> list[dict]:
-    from ragperf.perf import gate, processes
-    from ragperf.subproc import run_json
-
-    size = args.gate_processes
-    plan = [0.0] * args.aa_runs * size + [s for s in args.slowdowns for _ in range(args.planted_runs * size)]
-    random.Random(args.seed).shuffle(plan)
-    chunks = [plan[i::args.processes] for i in range(args.processes)]
-    runs = []  # (process index, figures)
-    for index, chunk in enumerate(chunks):
-        if chunk:
-            _progress(f"process {index + 1}/{len(chunks)}: {len(chunk)} runs of {case.prefix}...")
-            out = run_json("ragperf.perf.cases", case.args() + ["--plan", ",".join(map(str, chunk))])
-            runs += [(index, r) for r in out["runs"]]
+        def measurements(figures):
+            return compile_time.measurements(case.prefix, figures)
+    name = f"{case.prefix}/{metric}"
     rules = {"tolerance": args.tolerance}
-    base = baseline.metrics[f"{case.prefix}/speedup"]
     rows = []
     for slowdown in [0.0, *args.slowdowns]:
-        groups = _groups([(p, r) for p, r in runs if r["slowdown"] == slowdown], size)
-        if not groups:
-            continue
-        combined = [processes.combine([r for _, r in g]) for g in groups]
-        finals = []
-        for i, figures in enumerate(combined):
-            spare = combined[(i + 1) % len(combined)]  # another group: other draws of the same kind
-            first = gate.gate(case.measurements(figures), baseline, **rules)
-            final = gate.confirm(first, baseline, lambda spare=spare: case.measurements(spare), **rules)
-            finals.append(next(d for d in final if d.metric.endswith("/speedup")))
-        speedups = [f["speedup"] for f in combined]
-        red = sum(d.status == gate.FAIL for d in finals)
-        rows.append({"case": case.prefix, "slowdown": slowdown, "runs": len(finals), "red": red,
-                     "green": len(finals) - red, "warn": sum(d.status == gate.WARN for d in finals),
-                     "base": f"{base['value']:.3f}x ({base.get('se', 0):.1%}, {base.get('process_sd', 0):.1%})",
-                     "median_speedup": statistics.median(speedups),
-                     "spread": statistics.pstdev(speedups) / statistics.mean(speedups),
-                     "median_se": statistics.median(f["speedup_se"] for f in combined)})
+        grouped = proof.groups([(p, r) for p, r in runs if r["slowdown"] == slowdown], size)
+        if grouped:
+            decisions = proof.judge(name, [combine(g) for g in grouped], measurements, baseline, rules)
+            rows.append(proof.row(case.prefix, metric, slowdown, decisions, baseline.metrics[name]))
     return rows
+
+
+def _speedup_values(case, values: list[float], processes: int) -> list[tuple[int, dict]]:
+    """``values`` spread over ``processes`` fresh processes, each compiling once: (process, figures)."""
+    from ragperf.subproc import run_json
+
+    runs = []
+    for index in range(processes):
+        chunk = values[index::processes]
+        if chunk:
+            _progress(f"process {index + 1}/{processes}: {len(chunk)} runs of {case.prefix}...")
+            out = run_json("ragperf.perf.cases", case.args() + ["--plan", ",".join(map(str, chunk))])
+            runs += [(index, r) for r in out["runs"]]
+    return runs
+
+
+def _cold_compile(case, slowdown: float, index: int, total: int) -> dict:
+    """One cold first call (a fresh process on a new, empty Inductor cache, removed after), as ``cold_*`` keys."""
+    import shutil
+    import tempfile
+
+    from ragperf.perf import compile_time
+
+    _progress(f"cold compile {index + 1}/{total} of {case.prefix} (planted {slowdown:.0%})...")
+    cache = tempfile.mkdtemp(prefix="ragperf-inductor-cache-")
+    try:
+        cold = compile_time.measure_once(case, cache, slowdown)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    return {f"cold_{k}": v for k, v in cold.items() if k in compile_time.FIGURES}

@@ -105,9 +105,9 @@ def measurements(prefix: str, figures: dict) -> dict[str, Measurement]:
 
     out = {}
     for key, metric in METRICS.items():
-        values = [r[key] for r in figures["processes"]]
-        if not all(v > 0 for v in values):
-            continue  # e.g. no backend seconds: nothing compiled by a backend
+        values = [r[key] for r in figures["processes"] if key in r]
+        if not values or len(values) < len(figures["processes"]) or not all(v > 0 for v in values):
+            continue  # not measured (a cold-only campaign), or no backend seconds: nothing compiled by a backend
         name = f"{prefix}/{metric}"
         out[name] = Measurement(name, "compile", statistics.median(values),
                                 se_of_median(spread(values), len(values)), processes=values)

@@ -1,0 +1,123 @@
+"""Proving the gate on this machine: A/A runs that must stay green and planted slowdowns that must go red.
+
+A *campaign* measures one gated metric of one case many times - unplanted (A/A) and with a planted
+slowdown - and gates every run against the stored baseline exactly as ``pytest -m perf`` would: a run
+is the median of ``size`` values from distinct fresh processes (:func:`ragperf.perf.processes.combine`),
+and a suspect is confirmed on the pooled values of another run of the same kind (:func:`ragperf.perf.gate.confirm`).
+
+Two metrics can be proven:
+
+* ``speedup`` (eager/compiled, interleaved in one process; :data:`SPEEDUP`): the runs are spread over
+  ``processes`` fresh processes, each compiling once and measuring its share of the shuffled plan
+  (``python -m ragperf.perf.cases --plan``); the planted slowdown spins after every compiled call;
+* ``cold_compile_s`` (the first call of a fresh process on an empty Inductor cache; :data:`COLD_COMPILE`):
+  every value is its own fresh process (``python -m ragperf.perf.compile_time``); the planted slowdown spins
+  inside the compiler backend for that fraction of the compile.
+
+Only the values' order is random (seeded); everything else is what the gate does.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ragperf.perf import gate
+
+SPEEDUP, COLD_COMPILE = "speedup", "cold_compile_s"
+METRICS = (SPEEDUP, COLD_COMPILE)
+
+
+@dataclass
+class Row:
+    """One case x planted slowdown of a campaign."""
+
+    case: str
+    metric: str
+    slowdown: float
+    runs: int
+    red: int  # gate FAIL after confirmation
+    warn: int
+    base: str  # the baseline value, its se and process sd, as shown
+    median: float  # of the runs' gated values
+    spread: float  # run-to-run standard deviation, relative
+    median_se: float  # the runs' own se, median over runs
+
+    @property
+    def green(self) -> int:
+        return self.runs - self.red
+
+    @property
+    def aa(self) -> bool:
+        return self.slowdown == 0
+
+    def aa_ok(self) -> bool:
+        """At most 1 false alarm in 20 A/A runs (none in fewer than 20)."""
+        return self.red <= self.runs // 20
+
+
+def plan(aa_runs: int, slowdowns: list[float], planted_runs: int, size: int, seed: int) -> list[float]:
+    """The slowdown of every value to measure (0.0: A/A), ``size`` values per gated run, shuffled."""
+    values = [0.0] * aa_runs * size + [s for s in slowdowns for _ in range(planted_runs * size)]
+    random.Random(seed).shuffle(values)
+    return values
+
+
+def groups(runs: list[tuple[int, dict]], size: int) -> list[list[dict]]:
+    """Disjoint groups of ``size`` values, each from ``size`` distinct processes (``runs``: (process, figures))."""
+    by_proc: dict[int, list[dict]] = {}
+    for proc, figures in runs:
+        by_proc.setdefault(proc, []).append(figures)
+    out = []
+    while True:
+        ready = sorted((p for p in by_proc if by_proc[p]), key=lambda p: -len(by_proc[p]))[:size]
+        if len(ready) < size:
+            return out
+        out.append([by_proc[p].pop() for p in ready])
+
+
+def judge(metric: str, combined: list[dict], measurements: Callable[[dict], dict[str, gate.Measurement]],
+          baseline, rules: dict) -> list[gate.Decision]:
+    """Each combined run gated against ``baseline``; a suspect confirmed on the next run (another group)."""
+    finals = []
+    for i, figures in enumerate(combined):
+        spare = combined[(i + 1) % len(combined)]
+        first = gate.gate(measurements(figures), baseline, **rules)
+        final = gate.confirm(first, baseline, lambda spare=spare: measurements(spare), **rules)
+        finals.append(next(d for d in final if d.metric == metric))
+    return finals
+
+
+def row(case: str, metric: str, slowdown: float, decisions: list[gate.Decision], base: dict) -> Row:
+    """The campaign row of ``decisions`` (one per run, at least one)."""
+    own = [(d.first or d).measured for d in decisions]  # the run itself (a confirmed one's first judgement)
+    values = [m.value for m in own]
+    return Row(case, metric, slowdown, len(decisions), sum(d.status == gate.FAIL for d in decisions),
+               sum(d.status == gate.WARN for d in decisions),
+               f"{_shown(base['kind'], base['value'])} ({base.get('se', 0):.1%}, {base.get('process_sd', 0) or 0:.1%})",
+               statistics.median(values), statistics.pstdev(values) / statistics.mean(values),
+               statistics.median(m.se for m in own))
+
+
+def markdown(rows: list[Row]) -> list[str]:
+    """The campaign table (one row per case x metric x planted slowdown) and one A/A verdict line per case."""
+    lines = ["| case | metric | baseline (se, process sd) | planted slowdown | runs | green (of which WARN) | "
+             "red (gate fails) | median | run-to-run spread | median run se |",
+             "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    kind = {SPEEDUP: "speedup", COLD_COMPILE: "compile"}
+    for r in rows:
+        label = "A/A (none)" if r.aa else f"{r.slowdown:.0%}"
+        lines.append(f"| {r.case} | {r.metric} | {r.base} | {label} | {r.runs} | {r.green} ({r.warn}) | {r.red} | "
+                     f"{_shown(kind[r.metric], r.median)} | {r.spread:.1%} | {r.median_se:.1%} |")
+    for r in rows:
+        if r.aa:
+            short = "" if r.runs >= 20 else f"; only {r.runs} runs: the acceptance needs >= 20"
+            lines.append(f"<!-- {r.case} {r.metric}: A/A false alarms {r.red}/{r.runs} "
+                         f"({'meets' if r.aa_ok() else 'MISSES'} at most 1 in 20{short}) -->")
+    return lines
+
+
+def _shown(kind: str, value: float) -> str:
+    return gate._fmt(kind)(value)

@@ -1,0 +1,78 @@
+"""The gate's proof campaigns (ragperf.perf.proof) on synthetic, seeded per-process values: the plan, the
+grouping into runs of distinct processes, and the judging - A/A green, a planted change red, both metrics."""
+
+import numpy as np
+import pytest
+
+from ragperf.perf import baselines, compile_time, processes, proof
+from ragperf.perf.baselines import BaselineFile
+from ragperf.perf.gate import from_figures
+
+SPEEDUP = "embed/m/compile/speedup"
+COLD = "embed/m/compile/cold_compile_s"
+
+
+def test_the_plan_holds_each_kind_size_times_per_run_in_a_seeded_order():
+    values = proof.plan(aa_runs=20, slowdowns=[0.05, 0.1], planted_runs=10, size=3, seed=4)
+    assert (values.count(0.0), values.count(0.05), values.count(0.1)) == (60, 30, 30)
+    assert values == proof.plan(20, [0.05, 0.1], 10, 3, seed=4) != proof.plan(20, [0.05, 0.1], 10, 3, seed=5)
+
+
+def test_a_run_is_made_of_distinct_processes_and_no_value_is_used_twice():
+    runs = [(p, {"id": (p, i)}) for p in range(4) for i in range(5)]  # 4 processes x 5 values
+    grouped = proof.groups(runs, 3)
+    assert len(grouped) == 6  # 20 values, 3 distinct processes per run: 2 are left over
+    for group in grouped:
+        assert len({v["id"][0] for v in group}) == 3
+    used = [v["id"] for g in grouped for v in g]
+    assert len(used) == len(set(used))
+    assert proof.groups([(0, {}), (0, {}), (1, {})], 3) == []  # never a run from fewer processes
+
+
+def _speedup_runs(values, slowdown, sd=0.01, seed=0):
+    rng = np.random.default_rng(seed)
+    return [{"speedup": 1.3 / (1 + slowdown) * rng.lognormal(0, sd), "speedup_se": 0.008, "median_s": 0.01,
+             "latency_se": 0.01, "eager_median_s": 0.013, "recompiles_while_timed": 0, "slowdown": slowdown}
+            for _ in range(values)]
+
+
+def _baseline(name, kind, values):
+    m = baselines.summarize([{"value": float(np.median(values)), "se": 0.005, "processes": list(values)}])
+    return BaselineFile("k", "measured", {}, {name: baselines.metric(kind, **m)})
+
+
+def _judged(runs, base, name, combine, measurements):
+    grouped = proof.groups(list(enumerate(runs)), 3)
+    decisions = proof.judge(name, [combine(g) for g in grouped], measurements, base, {"tolerance": None})
+    return proof.row("embed/m/compile", name.rsplit("/", 1)[1], runs[0]["slowdown"], decisions,
+                     base.metrics[name])
+
+
+@pytest.mark.parametrize(("slowdown", "red"), [(0.0, 0), (0.05, 10)])
+def test_speedup_campaign_a_a_green_and_a_planted_5_percent_red(slowdown, red):
+    base = _baseline(SPEEDUP, "speedup", [r["speedup"] for r in _speedup_runs(45, 0.0, seed=1)])
+    row = _judged(_speedup_runs(30, slowdown, seed=2), base, SPEEDUP, processes.combine,
+                  lambda figures: from_figures("embed/m/compile", figures))
+    assert (row.runs, row.red) == (10, red), row
+
+
+@pytest.mark.parametrize(("slowdown", "red"), [(0.0, 0), (0.10, 10)])
+def test_cold_compile_campaign_a_a_green_and_a_planted_10_percent_red(slowdown, red):
+    rng = np.random.default_rng(3)
+    base = _baseline(COLD, "compile", list(20.0 * rng.lognormal(0, 0.01, 30)))
+    runs = [{"cold_first_call_s": 20.0 * (1 + slowdown) * rng.lognormal(0, 0.01), "cold_dynamo_s": 2.0,
+             "cold_backend_s": 15.0, "slowdown": slowdown} for _ in range(30)]
+    row = _judged(runs, base, COLD, lambda group: {"processes": group},
+                  lambda figures: compile_time.measurements("embed/m/compile", figures))
+    assert (row.runs, row.red) == (10, red), row
+
+
+def test_the_table_says_when_an_a_a_campaign_misses_or_is_too_short():
+    rows = [proof.Row("embed/m/compile", "speedup", 0.0, 20, 2, 0, "1.300x (0.5%, 1.0%)", 1.29, 0.01, 0.008),
+            proof.Row("embed/m/compile", "cold_compile_s", 0.0, 10, 0, 1, "20.00s (0.5%, 1.0%)", 20.1, 0.01, 0.01),
+            proof.Row("embed/m/compile", "speedup", 0.05, 10, 10, 0, "1.300x (0.5%, 1.0%)", 1.24, 0.01, 0.008)]
+    table = "\n".join(proof.markdown(rows))
+    assert "| embed/m/compile | speedup | 1.300x (0.5%, 1.0%) | A/A (none) | 20 | 18 (0) | 2 | 1.290x |" in table
+    assert "| 5% | 10 | 0 (0) | 10 | 1.240x |" in table and "| 20.10s |" in table
+    assert "speedup: A/A false alarms 2/20 (MISSES at most 1 in 20)" in table
+    assert "cold_compile_s: A/A false alarms 0/10 (meets at most 1 in 20; only 10 runs" in table
