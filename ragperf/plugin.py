@@ -33,6 +33,8 @@ MARKERS = {
     "perf": "pytest-benchmark timings gated against stored baselines (run with -m perf)",
     "gpu": "needs an NVIDIA GPU; skipped with the reason elsewhere",
     "slow": "takes minutes on a 2-core machine; not in the default run",
+    "coldstart": "first calls of fresh processes per start path, gated against stored baselines (run with "
+                 "-m coldstart; tens of minutes on a 2-core machine)",
     "arm64": "runs only inside the arm64 (QEMU, Graviton3 identity) lane; not in the default run",
     "ragperf_tolerance": "ragperf_tolerance(tol=, k=, cosine_floor=, determinism_tol=, topk=, tie_gap=): "
                          "this test's parity tolerance overrides (see ragperf/data/tolerances.toml)",

@@ -49,7 +49,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # Lanes whose timings (perf) or emulated CPU (arm64, under QEMU) are corrupted by co-running workers.
-ALONE_MARKERS = ("perf", "arm64")
+ALONE_MARKERS = ("perf", "coldstart", "arm64")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -49,7 +49,7 @@ def test_markers_are_registered_and_strict(pytester):
     result = pytester.runpytest("--strict-markers")
     result.stdout.fnmatch_lines(["*'no_such_marker' not found in `markers` configuration option*"])
     markers = pytester.runpytest("--markers").stdout.str()
-    for name in ("correctness", "recompile", "perf", "gpu", "slow"):
+    for name in ("correctness", "recompile", "perf", "coldstart", "gpu", "slow"):
         assert f"@pytest.mark.{name}:" in markers
 
 

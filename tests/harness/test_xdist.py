@@ -26,7 +26,7 @@ def test_plain():
 """
 
 
-@pytest.mark.parametrize("marker", ["perf", "arm64", "perf or slow"])
+@pytest.mark.parametrize("marker", ["perf", "coldstart", "arm64", "perf or slow"])
 def test_a_distributed_run_that_asks_for_a_lone_lane_is_refused_at_start_up(pytester, marker):
     pytester.makepyfile(test_lanes=LANE_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "-m", marker)
