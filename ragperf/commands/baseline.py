@@ -14,6 +14,7 @@ from ragperf import argtypes
 from ragperf.errors import RagperfError
 from ragperf.perf.gate import TOLERANCE, fraction
 from ragperf.perf.processes import DEFAULT as PROCESSES
+from ragperf.perf.proof import METRICS
 
 DEFAULT_CASES = "embed:minilm:compile,embed:minilm:compile+freeze,embed:minilm:compile+freeze+inference_mode," \
                 "decode:tiny-llama:compile-decode"
@@ -67,7 +68,7 @@ def register(subparsers) -> None:
     prove.add_argument("--planted-runs", type=argtypes.positive_int, default=10, help="runs per planted slowdown")
     prove.add_argument("--processes", type=argtypes.positive_int, default=4,
                        help="fresh processes the speedup runs are spread over (at least --gate-processes)")
-    prove.add_argument("--metric", choices=("speedup", "cold_compile_s"), default="speedup",
+    prove.add_argument("--metric", choices=METRICS, default=METRICS[0],
                        help="the gated metric proven: the speedup (default) or the cold first call's compile "
                             "seconds (each value a fresh process; slowdowns planted in the compiler)")
     prove.add_argument("--tolerance", type=fraction, default=None, help=TOLERANCE_HELP)

@@ -44,6 +44,8 @@ def test_no_evidence_runs_the_failing_test_without_a_trace(pytester):
     assert "ragperf evidence" not in result.stdout.str() and not (pytester.path / "ragperf-traces").exists()
 
 
+@pytest.mark.slow  # ~65 s on 2 cores; `ragperf repro` saying "still fails" is in the default run through
+# test_evidence_parity's planted wrong op, and its bad paths through the bad-input catalogue
 def test_ragperf_repro_says_whether_the_bundle_still_fails(pytester):
     import subprocess
     import sys

@@ -97,6 +97,8 @@ def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess:
                           cwd=folder, capture_output=True, text=True, env=env, timeout=300)
 
 
+@pytest.mark.slow  # ~45 s on 2 cores (two pytest runs); one edited count failing exactly its test is in the
+# default run through tests/harness/test_drift.py, the merge of regenerated rows through test_expected_concurrency
 def test_plugin_fails_exactly_the_edited_row_and_regenerates(tmp_path):
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     (tmp_path / "test_rows.py").write_text(_PLUGIN_TEST)

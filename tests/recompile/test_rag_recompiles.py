@@ -62,6 +62,8 @@ class SeedBatchEmbeddings(Embeddings):
         return self.model.encode([text])[0].tolist()
 
 
+@pytest.mark.slow  # ~25 s on 2 cores; that the probe counts recompiles is in the default run (test_probe_gates,
+# the scenario tables' index16-query1 rows)
 def test_seed_shapes_recompile_when_documents_are_added(chunks, embedder):
     """The probe sees recompiles: the seed's index graph is specialized to the number of chunks."""
     # Dynamo-only question: backend "eager" traces the same graphs without Inductor's cost.
