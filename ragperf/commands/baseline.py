@@ -69,8 +69,9 @@ def register(subparsers) -> None:
     prove.add_argument("--processes", type=argtypes.positive_int, default=4,
                        help="fresh processes the speedup runs are spread over (at least --gate-processes)")
     prove.add_argument("--metric", choices=METRICS, default=METRICS[0],
-                       help="the gated metric proven: the speedup (default) or the cold first call's compile "
-                            "seconds (each value a fresh process; slowdowns planted in the compiler)")
+                       help="the gated metric proven: the speedup (default), or the cold first call's compile "
+                            "seconds or its units of this machine's speed (each value a fresh process; "
+                            "slowdowns planted in the compiler)")
     prove.add_argument("--tolerance", type=fraction, default=None, help=TOLERANCE_HELP)
     prove.add_argument("--seed", type=int, default=0)
     prove.set_defaults(func=run_prove)

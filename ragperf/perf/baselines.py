@@ -35,7 +35,7 @@ from ragperf.perf.machine import KEY_FIELDS
 SCHEMA = "ragperf-perf-baseline"
 SCHEMA_VERSION = 2
 DEFAULT_DIR = Path("baselines") / "perf"
-METRIC_KINDS = ("speedup", "latency", "compile", "memory")
+METRIC_KINDS = ("speedup", "latency", "compile", "compile_units", "memory")
 SOURCES = ("measured", "published")
 
 

@@ -9,6 +9,10 @@ split that into **Dynamo** seconds (``_compile.compile_inner`` less the backend)
 (a temporary folder, removed after) and then a warm child on the same folder, and combines the N as
 medians with the between-process spread as noise (:mod:`ragperf.perf.processes`).
 
+Seconds of one and the same compile drift 10-20% on a shared VM; each first call is therefore also
+expressed in units of the machine's speed of the moment (``units``: seconds / :func:`ragperf.perf.yardstick.seconds`,
+timed just before and after it in the same process), the gated ``cold_compile_units``.
+
 ``slowdown`` plants a compiler regression: the backend is wrapped in the child's Dynamo backend
 registry so that after each graph it spins until the spinning totals ``slowdown`` x the first call's
 compile time so far (Dynamo tracing + backend) - a compile that really is that much slower, seen by
@@ -28,7 +32,7 @@ import time
 
 from ragperf.perf.gate import Measurement
 
-FIGURES = ("first_call_s", "dynamo_s", "backend_s")
+FIGURES = ("first_call_s", "dynamo_s", "backend_s", "yardstick_s", "units")
 
 
 @contextlib.contextmanager
@@ -59,19 +63,25 @@ def planted(backend: str, fraction: float, started: list[float]):
 
 
 def first_call(case, slowdown: float = 0.0) -> dict:
-    """This process's first call of ``case``'s candidate: total, Dynamo and backend seconds."""
+    """This process's first call of ``case``'s candidate: total, Dynamo and backend seconds, and the total in
+    units of this machine's speed (:mod:`ragperf.perf.yardstick`, timed just before and just after it)."""
     from torch._dynamo.utils import compilation_time_metrics
+
+    from ragperf.perf import yardstick
 
     started = [time.perf_counter()]
     # opened before the candidate is built: torch.compile looks its backend up when wrapping
     with planted(case.backend, slowdown, started) if slowdown else contextlib.nullcontext():
         _, candidate = case.callables()
+        before = yardstick.seconds()
         started[0] = time.perf_counter()
         candidate()
         total = time.perf_counter() - started[0]
+    stick = (before + yardstick.seconds()) / 2
     compile_s = sum(compilation_time_metrics.get("_compile.compile_inner", []))
     backend_s = sum(compilation_time_metrics.get("OutputGraph.call_user_compiler", []))
-    return {"first_call_s": total, "dynamo_s": max(compile_s - backend_s, 0.0), "backend_s": backend_s}
+    return {"first_call_s": total, "dynamo_s": max(compile_s - backend_s, 0.0), "backend_s": backend_s,
+            "yardstick_s": stick, "units": total / stick}
 
 
 def measure_once(case, cache_dir: str, slowdown: float = 0.0, timeout: float | None = 900) -> dict:
@@ -96,7 +106,8 @@ def measure(case, processes: int, slowdown: float = 0.0) -> dict:
 
 
 METRICS = {"cold_first_call_s": "cold_compile_s", "cold_dynamo_s": "cold_dynamo_s",
-           "cold_backend_s": "cold_backend_s", "warm_first_call_s": "warm_compile_s"}
+           "cold_backend_s": "cold_backend_s", "warm_first_call_s": "warm_compile_s",
+           "cold_units": "cold_compile_units"}
 
 
 def measurements(prefix: str, figures: dict) -> dict[str, Measurement]:
@@ -108,8 +119,8 @@ def measurements(prefix: str, figures: dict) -> dict[str, Measurement]:
         values = [r[key] for r in figures["processes"] if key in r]
         if not values or len(values) < len(figures["processes"]) or not all(v > 0 for v in values):
             continue  # not measured (a cold-only campaign), or no backend seconds: nothing compiled by a backend
-        name = f"{prefix}/{metric}"
-        out[name] = Measurement(name, "compile", statistics.median(values),
+        name, kind = f"{prefix}/{metric}", "compile_units" if metric.endswith("_units") else "compile"
+        out[name] = Measurement(name, kind, statistics.median(values),
                                 se_of_median(spread(values), len(values)), processes=values)
     return out
 

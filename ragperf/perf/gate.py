@@ -21,9 +21,10 @@ own. The baseline's se is the se of its pooled per-process median (see
   median of N processes is re-measured in N more and judged on all 2N pooled.
 * A speedup measured in N >= 2 processes is judged with :data:`PROCESS_TOLERANCE` (unless the metric
   or ``--ragperf-tolerance`` sets one) and :data:`PROCESS_Z` instead of :data:`Z`.
-* **compile** (cold/warm first-call seconds, :mod:`ragperf.perf.compile_time`) and **memory** (compiled/eager
+* **compile** (cold/warm first-call seconds, :mod:`ragperf.perf.compile_time`), **compile_units** (the cold
+  first call in units of this machine's speed, :mod:`ragperf.perf.yardstick`) and **memory** (compiled/eager
   peak, :mod:`ragperf.perf.memory`): FAIL on an increase beyond ``max(tolerance, 2 * noise)`` with their
-  own tolerances (:data:`KIND_TOLERANCE`: 5% and 10%); within the tolerance PASS, else WARN.
+  own tolerances (:data:`KIND_TOLERANCE`: 5%, 5% and 10%); within the tolerance PASS, else WARN.
 * No baseline for this machine, or none for a metric: REPORT (report-only), never a crash.
 """
 
@@ -50,7 +51,7 @@ PROCESS_TOLERANCE = 0.03
 PROCESS_Z = 2.0
 # Compile seconds (cold/warm first call) and peak-memory ratios: FAIL on an increase beyond
 # max(tolerance, PROCESS_Z x noise); their own tolerances (a metric's stored one still wins).
-KIND_TOLERANCE = {"compile": 0.05, "memory": 0.10}
+KIND_TOLERANCE = {"compile": 0.05, "compile_units": 0.05, "memory": 0.10}
 
 
 @dataclass
@@ -266,4 +267,6 @@ def _fmt(kind: str) -> Callable[[float | None], str]:
         return lambda v: "-" if v is None else f"{v:.3f}x"
     if kind == "compile":
         return lambda v: "-" if v is None else f"{v:.2f}s"
+    if kind == "compile_units":  # compile seconds / yardstick seconds (ragperf.perf.yardstick)
+        return lambda v: "-" if v is None else f"{v:.1f} units"
     return lambda v: "-" if v is None else f"{v * 1e3:.2f}ms"

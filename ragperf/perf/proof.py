@@ -10,9 +10,10 @@ Two metrics can be proven:
 * ``speedup`` (eager/compiled, interleaved in one process; :data:`SPEEDUP`): the runs are spread over
   ``processes`` fresh processes, each compiling once and measuring its share of the shuffled plan
   (``python -m ragperf.perf.cases --plan``); the planted slowdown spins after every compiled call;
-* ``cold_compile_s`` (the first call of a fresh process on an empty Inductor cache; :data:`COLD_COMPILE`):
-  every value is its own fresh process (``python -m ragperf.perf.compile_time``); the planted slowdown spins
-  inside the compiler backend for that fraction of the compile.
+* ``cold_compile_s`` (the first call of a fresh process on an empty Inductor cache; :data:`COLD_COMPILE`) and
+  ``cold_compile_units`` (the same in units of the machine's speed; :data:`COLD_UNITS`): every value is its
+  own fresh process (``python -m ragperf.perf.compile_time``); the planted slowdown spins inside the compiler
+  backend for that fraction of the compile.
 
 Only the values' order is random (seeded); everything else is what the gate does.
 """
@@ -26,8 +27,8 @@ from dataclasses import dataclass
 
 from ragperf.perf import gate
 
-SPEEDUP, COLD_COMPILE = "speedup", "cold_compile_s"
-METRICS = (SPEEDUP, COLD_COMPILE)
+SPEEDUP, COLD_COMPILE, COLD_UNITS = "speedup", "cold_compile_s", "cold_compile_units"
+METRICS = (SPEEDUP, COLD_COMPILE, COLD_UNITS)
 
 
 @dataclass
@@ -106,7 +107,7 @@ def markdown(rows: list[Row]) -> list[str]:
     lines = ["| case | metric | baseline (se, process sd) | planted slowdown | runs | green (of which WARN) | "
              "red (gate fails) | median | run-to-run spread | median run se |",
              "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
-    kind = {SPEEDUP: "speedup", COLD_COMPILE: "compile"}
+    kind = {SPEEDUP: "speedup", COLD_COMPILE: "compile", COLD_UNITS: "compile_units"}
     for r in rows:
         label = "A/A (none)" if r.aa else f"{r.slowdown:.0%}"
         lines.append(f"| {r.case} | {r.metric} | {r.base} | {label} | {r.runs} | {r.green} ({r.warn}) | {r.red} | "

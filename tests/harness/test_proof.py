@@ -67,6 +67,16 @@ def test_cold_compile_campaign_a_a_green_and_a_planted_10_percent_red(slowdown, 
     assert (row.runs, row.red) == (10, red), row
 
 
+def test_the_compile_time_in_machine_units_is_its_own_kind_beside_the_seconds():
+    figures = {"processes": [{"cold_first_call_s": 20.0 + i, "cold_dynamo_s": 2.0, "cold_backend_s": 15.0,
+                              "cold_yardstick_s": 0.125, "cold_units": (20.0 + i) / 0.125} for i in range(3)]}
+    measured = compile_time.measurements("embed/m/compile", figures)
+    assert (measured[COLD].kind, measured[COLD].value) == ("compile", 21.0)
+    units = measured["embed/m/compile/cold_compile_units"]
+    assert (units.kind, units.value, units.processes) == ("compile_units", 168.0, [160.0, 168.0, 176.0])
+    assert units.shown() == "168.0 units"
+
+
 def test_the_table_says_when_an_a_a_campaign_misses_or_is_too_short():
     rows = [proof.Row("embed/m/compile", "speedup", 0.0, 20, 2, 0, "1.300x (0.5%, 1.0%)", 1.29, 0.01, 0.008),
             proof.Row("embed/m/compile", "cold_compile_s", 0.0, 10, 0, 1, "20.00s (0.5%, 1.0%)", 20.1, 0.01, 0.01),
