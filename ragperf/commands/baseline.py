@@ -14,7 +14,7 @@ from ragperf import argtypes
 from ragperf.errors import RagperfError
 from ragperf.perf.gate import TOLERANCE, fraction
 from ragperf.perf.processes import DEFAULT as PROCESSES
-from ragperf.perf.proof import METRICS
+from ragperf.perf.proof import METRICS, metric_list
 
 DEFAULT_CASES = "embed:minilm:compile,embed:minilm:compile+freeze,embed:minilm:compile+freeze+inference_mode," \
                 "decode:tiny-llama:compile-decode"
@@ -68,10 +68,10 @@ def register(subparsers) -> None:
     prove.add_argument("--planted-runs", type=argtypes.positive_int, default=10, help="runs per planted slowdown")
     prove.add_argument("--processes", type=argtypes.positive_int, default=4,
                        help="fresh processes the speedup runs are spread over (at least --gate-processes)")
-    prove.add_argument("--metric", choices=METRICS, default=METRICS[0],
-                       help="the gated metric proven: the speedup (default), or the cold first call's compile "
-                            "seconds or its units of this machine's speed (each value a fresh process; "
-                            "slowdowns planted in the compiler)")
+    prove.add_argument("--metric", type=metric_list, default=[METRICS[0]], metavar="|".join(METRICS),
+                       help="the gated metric(s) proven: the speedup (default), or - comma-separated, judged from "
+                            "the same processes - the cold first call's compile seconds and its units of this "
+                            "machine's speed (each value a fresh process; slowdowns planted in the compiler)")
     prove.add_argument("--tolerance", type=fraction, default=None, help=TOLERANCE_HELP)
     prove.add_argument("--seed", type=int, default=0)
     prove.set_defaults(func=run_prove)
@@ -179,7 +179,7 @@ def run_merge(args) -> int:
 
 
 def run_prove(args) -> int:
-    """A/A runs and planted slowdowns of each ``--case``'s ``--metric`` against the stored baseline
+    """A/A runs and planted slowdowns of each ``--case``'s ``--metric``(s) against the stored baseline
     (:mod:`ragperf.perf.proof`). Prints the campaign table (Markdown) and the load average it ran under;
     exit 1 when A/A false alarms exceed 1 in 20."""
     import os
@@ -189,24 +189,26 @@ def run_prove(args) -> int:
     from ragperf.perf.checks import check_case
     from ragperf.perf.machine import fingerprint
 
-    if args.metric == proof.SPEEDUP and args.processes < args.gate_processes:
+    speedup = args.metric == [proof.SPEEDUP]
+    if speedup and args.processes < args.gate_processes:
         raise RagperfError(f"--processes {args.processes} is fewer than --gate-processes {args.gate_processes}: a "
                            "gated run needs that many distinct processes; give --processes "
                            f"{args.gate_processes} or more")
     cases = [check_case(parse_case(spec.strip(), args.rounds)) for spec in args.case.split(",") if spec.strip()]
     baseline = baselines.find(fingerprint(), args.dir)
     for case in cases:  # every case checked before the first is measured
-        if baseline is None or f"{case.prefix}/{args.metric}" not in baseline.metrics:
-            record = ("`ragperf baseline record --cases " + args.case + "`" if args.metric == proof.SPEEDUP
-                      else "`OMP_NUM_THREADS=1 pytest -m perf tests/perf/test_compile_time_perf.py "
-                           "--ragperf-update-baselines`")
-            raise RagperfError(f"no stored baseline for {case.prefix}/{args.metric} on this machine: record one "
-                               f"with {record} first")
+        for metric in args.metric:
+            if baseline is None or f"{case.prefix}/{metric}" not in baseline.metrics:
+                record = ("`ragperf baseline record --cases " + args.case + "`" if speedup
+                          else "`OMP_NUM_THREADS=1 pytest -m perf tests/perf/test_compile_time_perf.py "
+                               "--ragperf-update-baselines`")
+                raise RagperfError(f"no stored baseline for {case.prefix}/{metric} on this machine: record one "
+                                   f"with {record} first")
     rows = []
     for case in cases:
         rows += _campaign(case, baseline, args)
     load = os.getloadavg()
-    spread = (f"{args.processes} fresh processes per case" if args.metric == proof.SPEEDUP
+    spread = (f"{args.processes} fresh processes per case" if speedup
               else "every value its own fresh process on an empty Inductor cache")
     print(f"baseline {baseline.path}; {spread}, a gated run = median of {args.gate_processes}; "
           f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
@@ -218,9 +220,9 @@ def _campaign(case, baseline, args) -> list:
     """The campaign rows of one case: its values measured, grouped into gated runs, judged."""
     from ragperf.perf import compile_time, processes, proof
 
-    size, metric = args.gate_processes, args.metric
+    size = args.gate_processes
     values = proof.plan(args.aa_runs, args.slowdowns, args.planted_runs, size, args.seed)
-    if metric == proof.SPEEDUP:
+    if args.metric == [proof.SPEEDUP]:
         runs = _speedup_values(case, values, args.processes)
         combine, measurements = processes.combine, case.measurements
     else:
@@ -230,14 +232,15 @@ def _campaign(case, baseline, args) -> list:
 
         def measurements(figures):
             return compile_time.measurements(case.prefix, figures)
-    name = f"{case.prefix}/{metric}"
     rules = {"tolerance": args.tolerance}
     rows = []
-    for slowdown in [0.0, *args.slowdowns]:
-        grouped = proof.groups([(p, r) for p, r in runs if r["slowdown"] == slowdown], size)
-        if grouped:
-            decisions = proof.judge(name, [combine(g) for g in grouped], measurements, baseline, rules)
-            rows.append(proof.row(case.prefix, metric, slowdown, decisions, baseline.metrics[name]))
+    for metric in args.metric:
+        name = f"{case.prefix}/{metric}"
+        for slowdown in [0.0, *args.slowdowns]:
+            grouped = proof.groups([(p, r) for p, r in runs if r["slowdown"] == slowdown], size)
+            if grouped:
+                decisions = proof.judge(name, [combine(g) for g in grouped], measurements, baseline, rules)
+                rows.append(proof.row(case.prefix, metric, slowdown, decisions, baseline.metrics[name]))
     return rows
 
 

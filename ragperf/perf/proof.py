@@ -20,6 +20,7 @@ Only the values' order is random (seeded); everything else is what the gate does
 
 from __future__ import annotations
 
+import argparse
 import random
 import statistics
 from collections.abc import Callable
@@ -57,6 +58,18 @@ class Row:
     def aa_ok(self) -> bool:
         """At most 1 false alarm in 20 A/A runs (none in fewer than 20)."""
         return self.red <= self.runs // 20
+
+
+def metric_list(text: str) -> list[str]:
+    """``--metric``: one or more of :data:`METRICS`, comma-separated. The compile metrics are judged from the
+    same measured processes; the speedup is another measurement and is proven alone."""
+    chosen = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in METRICS]
+    if not chosen or unknown:
+        raise argparse.ArgumentTypeError(f"{text!r}: choose one or more of {', '.join(METRICS)} (comma-separated)")
+    if SPEEDUP in chosen and len(chosen) > 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: {SPEEDUP} is another measurement; prove it alone")
+    return chosen
 
 
 def plan(aa_runs: int, slowdowns: list[float], planted_runs: int, size: int, seed: int) -> list[float]:
