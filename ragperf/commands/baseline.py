@@ -74,6 +74,10 @@ def register(subparsers) -> None:
                             "machine's speed (each value a fresh process; slowdowns planted in the compiler)")
     prove.add_argument("--tolerance", type=fraction, default=None, help=TOLERANCE_HELP)
     prove.add_argument("--seed", type=int, default=0)
+    prove.add_argument("--save", type=argtypes.output_file, default=None, metavar="FILE",
+                       help="also keep the measured values, to judge them again with --load")
+    prove.add_argument("--load", type=argtypes.existing_file, default=None, metavar="FILE",
+                       help="judge the values a --save kept instead of measuring (against today's baseline)")
     prove.set_defaults(func=run_prove)
 
 
@@ -195,6 +199,10 @@ def run_prove(args) -> int:
                            "gated run needs that many distinct processes; give --processes "
                            f"{args.gate_processes} or more")
     cases = [check_case(parse_case(spec.strip(), args.rounds)) for spec in args.case.split(",") if spec.strip()]
+    measured = proof.load(args.load, args.metric) if args.load else {}
+    for case in cases:
+        if args.load and case.prefix not in measured:
+            raise RagperfError(f"{args.load} holds no values of {case.prefix}; it has {', '.join(measured)}")
     baseline = baselines.find(fingerprint(), args.dir)
     for case in cases:  # every case checked before the first is measured
         for metric in args.metric:
@@ -206,27 +214,38 @@ def run_prove(args) -> int:
                                    f"with {record} first")
     rows = []
     for case in cases:
-        rows += _campaign(case, baseline, args)
+        runs = measured[case.prefix] if args.load else _measure_campaign(case, args)
+        measured[case.prefix] = runs
+        rows += _judge_campaign(case, runs, baseline, args)
+    if args.save:
+        proof.save(args.save, {c.prefix: measured[c.prefix] for c in cases}, args.metric, baseline.key)
     load = os.getloadavg()
     spread = (f"{args.processes} fresh processes per case" if speedup
               else "every value its own fresh process on an empty Inductor cache")
-    print(f"baseline {baseline.path}; {spread}, a gated run = median of {args.gate_processes}; "
-          f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    source = f"values from {args.load}" if args.load else f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    print(f"baseline {baseline.path}; {spread}, a gated run = median of {args.gate_processes}; {source}")
     print("\n".join(proof.markdown(rows)))
     return 0 if all(r.aa_ok() for r in rows if r.aa) else 1
 
 
-def _campaign(case, baseline, args) -> list:
-    """The campaign rows of one case: its values measured, grouped into gated runs, judged."""
+def _measure_campaign(case, args) -> list[tuple[int, dict]]:
+    """Every value of one case's campaign, measured: (process, figures) pairs, each with its ``slowdown``."""
+    from ragperf.perf import proof
+
+    values = proof.plan(args.aa_runs, args.slowdowns, args.planted_runs, args.gate_processes, args.seed)
+    if args.metric == [proof.SPEEDUP]:
+        return _speedup_values(case, values, args.processes)
+    return [(i, {**_cold_compile(case, s, i, len(values)), "slowdown": s}) for i, s in enumerate(values)]
+
+
+def _judge_campaign(case, runs: list[tuple[int, dict]], baseline, args) -> list:
+    """The campaign rows of one case: its values grouped into gated runs, judged per metric x slowdown."""
     from ragperf.perf import compile_time, processes, proof
 
     size = args.gate_processes
-    values = proof.plan(args.aa_runs, args.slowdowns, args.planted_runs, size, args.seed)
     if args.metric == [proof.SPEEDUP]:
-        runs = _speedup_values(case, values, args.processes)
         combine, measurements = processes.combine, case.measurements
     else:
-        runs = [(i, {**_cold_compile(case, s, i, len(values)), "slowdown": s}) for i, s in enumerate(values)]
         def combine(group):
             return {"processes": group}
 
@@ -236,7 +255,7 @@ def _campaign(case, baseline, args) -> list:
     rows = []
     for metric in args.metric:
         name = f"{case.prefix}/{metric}"
-        for slowdown in [0.0, *args.slowdowns]:
+        for slowdown in sorted({r["slowdown"] for _, r in runs}):
             grouped = proof.groups([(p, r) for p, r in runs if r["slowdown"] == slowdown], size)
             if grouped:
                 decisions = proof.judge(name, [combine(g) for g in grouped], measurements, baseline, rules)

@@ -21,13 +21,18 @@ Only the values' order is random (seeded); everything else is what the gate does
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from ragperf.errors import RagperfError
 from ragperf.perf import gate
 
+SCHEMA = "ragperf-prove-campaign"
+SCHEMA_VERSION = 1
 SPEEDUP, COLD_COMPILE, COLD_UNITS = "speedup", "cold_compile_s", "cold_compile_units"
 METRICS = (SPEEDUP, COLD_COMPILE, COLD_UNITS)
 
@@ -135,3 +140,30 @@ def markdown(rows: list[Row]) -> list[str]:
 
 def _shown(kind: str, value: float) -> str:
     return gate._fmt(kind)(value)
+
+
+def save(path: Path, runs: dict[str, list[tuple[int, dict]]], metrics: list[str], fingerprint_key: str) -> None:
+    """Keep a campaign's measured values (per case: (process, figures) pairs) so it can be judged again -
+    against another baseline or rule - with ``prove-gate --load`` instead of measuring again."""
+    data = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "fingerprint": fingerprint_key, "metrics": metrics,
+            "runs": {case: [[proc, figures] for proc, figures in values] for case, values in runs.items()}}
+    tmp = Path(path).with_suffix(".tmp")
+    tmp.write_text(json.dumps(data) + "\n")
+    tmp.replace(path)
+
+
+def load(path: Path, metrics: list[str]) -> dict[str, list[tuple[int, dict]]]:
+    """The measured values :func:`save` kept; one clear error for a file that is not one, or of other metrics."""
+    try:
+        data = json.loads(Path(path).read_text())
+        ok = data.get("schema") == SCHEMA and data.get("schema_version") == SCHEMA_VERSION
+    except (OSError, ValueError, AttributeError):
+        ok = False
+    if not ok:
+        raise RagperfError(f"{path} is not a saved ragperf prove-gate campaign (schema {SCHEMA} "
+                           f"{SCHEMA_VERSION}); give a file written by `ragperf baseline prove-gate --save`")
+    if (data.get("metrics") == [SPEEDUP]) != (metrics == [SPEEDUP]):
+        raise RagperfError(f"{path} holds {', '.join(data.get('metrics') or [])} values; it cannot prove "
+                           f"{', '.join(metrics)}: give the --metric it was measured for")
+    return {case: [(int(proc), figures) for proc, figures in values] for case, values in data["runs"].items()}
+

@@ -86,3 +86,24 @@ def test_the_table_says_when_an_a_a_campaign_misses_or_is_too_short():
     assert "| 5% | 10 | 0 (0) | 10 | 1.240x |" in table and "| 20.10s |" in table
     assert "speedup: A/A false alarms 2/20 (MISSES at most 1 in 20)" in table
     assert "cold_compile_s: A/A false alarms 0/10 (meets at most 1 in 20; only 10 runs" in table
+
+
+def test_a_saved_campaign_loads_back_as_measured(tmp_path):
+    runs = {"embed/m/compile": [(p, {"speedup": 1.3 + p / 100, "slowdown": 0.0}) for p in range(3)]}
+    proof.save(tmp_path / "c.json", runs, ["speedup"], "key")
+    assert proof.load(tmp_path / "c.json", ["speedup"]) == runs
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize(("text", "metrics", "says"), [
+    ("{ truncated", ["speedup"], "is not a saved ragperf prove-gate campaign"),
+    ('{"schema": "ragperf-perf-baseline", "schema_version": 2}', ["speedup"], "is not a saved ragperf prove-gate"),
+    ('{"schema": "ragperf-prove-campaign", "schema_version": 1, "metrics": ["speedup"], "runs": {}}',
+     ["cold_compile_s"], "holds speedup values; it cannot prove cold_compile_s"),
+])
+def test_a_file_that_is_not_a_saved_campaign_of_these_metrics_is_one_clear_error(tmp_path, text, metrics, says):
+    from ragperf.errors import RagperfError
+
+    (tmp_path / "c.json").write_text(text)
+    with pytest.raises(RagperfError, match=says):
+        proof.load(tmp_path / "c.json", metrics)
