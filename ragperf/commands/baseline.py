@@ -60,16 +60,18 @@ def register(subparsers) -> None:
     merge.set_defaults(func=run_merge)
     prove = sub.add_parser("prove-gate", help="A/A runs and planted slowdowns against the stored baseline")
     common(prove, cases=False)
-    prove.add_argument("--case", default="embed:minilm:compile",
-                       help="comma list of KIND:MODEL:VARIANT[@BACKEND], e.g. the issue's table: " + DEFAULT_CASES)
+    prove.add_argument("--case", default=None,
+                       help="comma list of KIND:MODEL:VARIANT[@BACKEND] (default embed:minilm:compile; with --load "
+                            "the saved cases), e.g. the issue's table: " + DEFAULT_CASES)
     prove.add_argument("--rounds", type=argtypes.positive_int, default=None)
     prove.add_argument("--aa-runs", type=argtypes.positive_int, default=20)
     prove.add_argument("--slowdowns", type=argtypes.slowdowns, default="0.10,0.05", help="planted slowdowns of the compiled path")
     prove.add_argument("--planted-runs", type=argtypes.positive_int, default=10, help="runs per planted slowdown")
     prove.add_argument("--processes", type=argtypes.positive_int, default=4,
                        help="fresh processes the speedup runs are spread over (at least --gate-processes)")
-    prove.add_argument("--metric", type=metric_list, default=[METRICS[0]], metavar="|".join(METRICS),
-                       help="the gated metric(s) proven: the speedup (default), or - comma-separated, judged from "
+    prove.add_argument("--metric", type=metric_list, default=None, metavar="|".join(METRICS),
+                       help="the gated metric(s) proven: the speedup (default; with --load the saved metrics), or "
+                            "- comma-separated, judged from "
                             "the same processes - the cold first call's compile seconds and its units of this "
                             "machine's speed (each value a fresh process; slowdowns planted in the compiler)")
     prove.add_argument("--tolerance", type=fraction, default=None, help=TOLERANCE_HELP)
@@ -77,7 +79,8 @@ def register(subparsers) -> None:
     prove.add_argument("--save", type=argtypes.output_file, default=None, metavar="FILE",
                        help="also keep the measured values, to judge them again with --load")
     prove.add_argument("--load", type=argtypes.existing_file, default=None, metavar="FILE",
-                       help="judge the values a --save kept instead of measuring (against today's baseline)")
+                       help="judge the values a --save kept instead of measuring: its cases, metrics and process "
+                            "count unless given, against today's baseline of the machine it was measured on")
     prove.set_defaults(func=run_prove)
 
 
@@ -193,17 +196,28 @@ def run_prove(args) -> int:
     from ragperf.perf.checks import check_case
     from ragperf.perf.machine import fingerprint
 
+    saved = proof.load(args.load, args.metric) if args.load else None
+    if saved:  # judge what was measured, unless narrowed
+        args.metric, args.case = args.metric or saved.metrics, args.case or saved.cases()
+        args.processes = saved.processes()
+    args.metric, args.case = args.metric or [proof.SPEEDUP], args.case or "embed:minilm:compile"
     speedup = args.metric == [proof.SPEEDUP]
-    if speedup and args.processes < args.gate_processes:
+    if speedup and not saved and args.processes < args.gate_processes:
         raise RagperfError(f"--processes {args.processes} is fewer than --gate-processes {args.gate_processes}: a "
                            "gated run needs that many distinct processes; give --processes "
                            f"{args.gate_processes} or more")
     cases = [check_case(parse_case(spec.strip(), args.rounds)) for spec in args.case.split(",") if spec.strip()]
-    measured = proof.load(args.load, args.metric) if args.load else {}
+    measured = dict(saved.runs) if saved else {}
     for case in cases:
-        if args.load and case.prefix not in measured:
+        if saved and case.prefix not in measured:
             raise RagperfError(f"{args.load} holds no values of {case.prefix}; it has {', '.join(measured)}")
-    baseline = baselines.find(fingerprint(), args.dir)
+    if saved:
+        baseline = next((b for b in baselines.load_all(args.dir) if b.key == saved.fingerprint), None)
+        if baseline is None:
+            raise RagperfError(f"{args.load} was measured on {saved.fingerprint}; {args.dir} holds no baseline of "
+                               "that machine: give the --dir that does")
+    else:
+        baseline = baselines.find(fingerprint(), args.dir)
     for case in cases:  # every case checked before the first is measured
         for metric in args.metric:
             if baseline is None or f"{case.prefix}/{metric}" not in baseline.metrics:

@@ -152,8 +152,27 @@ def save(path: Path, runs: dict[str, list[tuple[int, dict]]], metrics: list[str]
     tmp.replace(path)
 
 
-def load(path: Path, metrics: list[str]) -> dict[str, list[tuple[int, dict]]]:
-    """The measured values :func:`save` kept; one clear error for a file that is not one, or of other metrics."""
+@dataclass
+class Saved:
+    """A campaign :func:`save` kept: the fingerprint key of the machine it was measured on, its metrics, and
+    per case (``kind/model/variant``) the (process, figures) pairs."""
+
+    fingerprint: str
+    metrics: list[str]
+    runs: dict[str, list[tuple[int, dict]]]
+
+    def cases(self) -> str:
+        """The saved cases as a ``--case`` list (``kind:model:variant[@backend]``)."""
+        return ",".join(prefix.replace("/", ":", 2) for prefix in self.runs)
+
+    def processes(self) -> int:
+        """How many fresh processes the values of a case were spread over."""
+        return max((len({proc for proc, _ in values}) for values in self.runs.values()), default=0)
+
+
+def load(path: Path, metrics: list[str] | None = None) -> Saved:
+    """The campaign :func:`save` kept; one clear error for a file that is not one, or - when ``metrics`` are
+    asked for - of other metrics."""
     try:
         data = json.loads(Path(path).read_text())
         ok = data.get("schema") == SCHEMA and data.get("schema_version") == SCHEMA_VERSION
@@ -162,8 +181,8 @@ def load(path: Path, metrics: list[str]) -> dict[str, list[tuple[int, dict]]]:
     if not ok:
         raise RagperfError(f"{path} is not a saved ragperf prove-gate campaign (schema {SCHEMA} "
                            f"{SCHEMA_VERSION}); give a file written by `ragperf baseline prove-gate --save`")
-    if (data.get("metrics") == [SPEEDUP]) != (metrics == [SPEEDUP]):
+    if metrics is not None and (data.get("metrics") == [SPEEDUP]) != (metrics == [SPEEDUP]):
         raise RagperfError(f"{path} holds {', '.join(data.get('metrics') or [])} values; it cannot prove "
                            f"{', '.join(metrics)}: give the --metric it was measured for")
-    return {case: [(int(proc), figures) for proc, figures in values] for case, values in data["runs"].items()}
-
+    runs = {case: [(int(proc), figures) for proc, figures in values] for case, values in data["runs"].items()}
+    return Saved(str(data.get("fingerprint")), list(data.get("metrics") or []), runs)

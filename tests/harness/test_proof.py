@@ -89,10 +89,36 @@ def test_the_table_says_when_an_a_a_campaign_misses_or_is_too_short():
 
 
 def test_a_saved_campaign_loads_back_as_measured(tmp_path):
-    runs = {"embed/m/compile": [(p, {"speedup": 1.3 + p / 100, "slowdown": 0.0}) for p in range(3)]}
+    runs = {"embed/m/compile": [(p, {"speedup": 1.3 + p / 100, "slowdown": 0.0}) for p in range(3)],
+            "decode/d/compile-decode@aot_eager": [(p % 2, {"speedup": 2.0, "slowdown": 0.0}) for p in range(4)]}
     proof.save(tmp_path / "c.json", runs, ["speedup"], "key")
-    assert proof.load(tmp_path / "c.json", ["speedup"]) == runs
+    saved = proof.load(tmp_path / "c.json", ["speedup"])
+    assert (saved.runs, saved.metrics, saved.fingerprint) == (runs, ["speedup"], "key")
+    assert (saved.cases(), saved.processes()) == ("embed:m:compile,decode:d:compile-decode@aot_eager", 3)
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_load_judges_every_saved_case_against_the_baseline_of_the_machine_it_was_measured_on(tmp_path, capsys):
+    """``prove-gate --load FILE`` alone re-judges the whole campaign - its cases, metric and process count -
+    against the stored baseline of the fingerprint in the file, on any machine."""
+    from ragperf import cli
+
+    names = {"embed/tiny-bert/compile": 0.0, "embed/tiny-bert/compile+freeze": 0.05}
+    metrics = {f"{case}/speedup": baselines.metric("speedup", **baselines.summarize(
+        [{"value": 1.3, "se": 0.005, "processes": [1.29, 1.30, 1.31, 1.30, 1.30, 1.31]}])) for case in names}
+    baselines.save(BaselineFile("another-machine", "measured", {"arch": "riscv64"}, metrics),
+                   tmp_path / "base" / "another-machine.json")
+    runs = {case: [(i % 6, r) for i, r in enumerate(_speedup_runs(18, slowdown, seed=i))]
+            for i, (case, slowdown) in enumerate(names.items())}
+    proof.save(tmp_path / "c.json", runs, ["speedup"], "another-machine")
+    assert cli.main(["baseline", "prove-gate", "--load", str(tmp_path / "c.json"), "--dir", str(tmp_path / "base")]) == 0
+    out = capsys.readouterr().out
+    assert "6 fresh processes per case" in out
+    assert "| embed/tiny-bert/compile | speedup |" in out and "| A/A (none) | 6 | 6 (0) | 0 |" in out
+    assert "| embed/tiny-bert/compile+freeze | speedup |" in out and "| 5% | 6 | 0 (0) | 6 |" in out
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["baseline", "prove-gate", "--load", str(tmp_path / "c.json"), "--dir", str(tmp_path / "empty")]) == 2
+    assert "was measured on another-machine" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("text", "metrics", "says"), [
