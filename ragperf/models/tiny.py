@@ -10,11 +10,15 @@ from pathlib import Path
 
 import torch
 
+from ragperf import knobs
+
 TINY_DIMS = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
 
 
 def write_tiny_embedder(name: str, out: Path, tokenizer_from: Path) -> Path:
-    """Write ``tiny-bert`` or ``tiny-mpnet`` (transformer + mean pooling + normalize) to ``out``."""
+    """Write ``tiny-bert`` or ``tiny-mpnet`` (transformer + mean pooling + normalize) to ``out``, silently:
+    a command that builds one on first use still answers in its one line."""
+    knobs.quiet_libraries()  # transformers' save/load progress bars would land on the user's stderr
     from transformers import AutoTokenizer, BertConfig, BertModel, MPNetConfig, MPNetModel, MPNetTokenizerFast
 
     hf_dir = out.parent / f"{out.name}-hf"

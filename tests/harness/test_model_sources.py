@@ -13,9 +13,16 @@ def test_minilm_comes_from_the_installed_package():
 
 
 @pytest.mark.parametrize("name", ["tiny-bert", "tiny-mpnet"])
-def test_tiny_embedders_are_written_once_as_sentence_transformers_folders(name, tmp_path, monkeypatch):
+def test_tiny_embedders_are_written_once_as_sentence_transformers_folders(name, tmp_path, monkeypatch, capfd):
+    import transformers
+
     monkeypatch.setenv("RAGPERF_CACHE", str(tmp_path))
-    first = resolve_embedder(name)
+    transformers.logging.enable_progress_bar()  # as in a fresh process: the first build must still be silent
+    try:
+        first = resolve_embedder(name)
+    finally:
+        transformers.logging.disable_progress_bar()
+    assert capfd.readouterr().err == ""  # a command building it on first use still answers in one line
     stamp = (first / "model.safetensors").stat().st_mtime_ns
     assert resolve_embedder(name) == first
     assert (first / "model.safetensors").stat().st_mtime_ns == stamp
