@@ -108,7 +108,7 @@ def test_load_judges_every_saved_case_against_the_baseline_of_the_machine_it_was
         [{"value": 1.3, "se": 0.005, "processes": [1.29, 1.30, 1.31, 1.30, 1.30, 1.31]}])) for case in names}
     baselines.save(BaselineFile("another-machine", "measured", {"arch": "riscv64"}, metrics),
                    tmp_path / "base" / "another-machine.json")
-    runs = {case: [(i % 6, r) for i, r in enumerate(_speedup_runs(18, slowdown, seed=i))]
+    runs = {case: [(j % 6, r) for j, r in enumerate(_speedup_runs(18, slowdown, seed=i))]
             for i, (case, slowdown) in enumerate(names.items())}
     proof.save(tmp_path / "c.json", runs, ["speedup"], "another-machine")
     assert cli.main(["baseline", "prove-gate", "--load", str(tmp_path / "c.json"), "--dir", str(tmp_path / "base")]) == 0
