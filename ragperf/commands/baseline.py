@@ -228,15 +228,15 @@ def run_prove(args) -> int:
                                    f"with {record} first")
     rows = []
     for case in cases:
-        runs = measured[case.prefix] if args.load else _measure_campaign(case, args)
-        measured[case.prefix] = runs
-        rows += _judge_campaign(case, runs, baseline, args)
+        if not saved:
+            measured[case.prefix] = _measure_campaign(case, args)
+        rows += _judge_campaign(case, measured[case.prefix], baseline, args)
     if args.save:
         proof.save(args.save, {c.prefix: measured[c.prefix] for c in cases}, args.metric, baseline.key)
     load = os.getloadavg()
     spread = (f"{args.processes} fresh processes per case" if speedup
               else "every value its own fresh process on an empty Inductor cache")
-    source = f"values from {args.load}" if args.load else f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    source = f"values from {args.load}" if saved else f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     print(f"baseline {baseline.path}; {spread}, a gated run = median of {args.gate_processes}; {source}")
     print("\n".join(proof.markdown(rows)))
     return 0 if all(r.aa_ok() for r in rows if r.aa) else 1

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from filelock import FileLock
 
 from ragperf.compile.probe import COUNT_FIELDS, ProbeReport
 from ragperf.errors import RagperfError
+from ragperf.files import write_atomic
 
 KEY_FIELDS = ("scenario", "strategy", "backend")
 COLUMNS = KEY_FIELDS + COUNT_FIELDS
@@ -136,9 +136,7 @@ class ExpectedTable:
             on_disk = self.parse(read(self.path), str(self.path)) if self.path.exists() else {}
             mine = {k: v for k, v in self.rows.items() if k in self.recorded or k not in on_disk}
             self.rows = {**on_disk, **mine}
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(self.dumps(), encoding="utf-8")
-            os.replace(tmp, self.path)
+            write_atomic(self.path, lambda handle: handle.write(self.dumps()))
         return self.path
 
 

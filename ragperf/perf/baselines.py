@@ -21,7 +21,6 @@ import datetime
 import hashlib
 import json
 import math
-import os
 import statistics
 import tempfile
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from ragperf.errors import RagperfError
+from ragperf.files import write_atomic
 from ragperf.perf.machine import KEY_FIELDS
 
 SCHEMA = "ragperf-perf-baseline"
@@ -125,19 +125,12 @@ def schema_line(baseline: BaselineFile) -> str | None:
 
 def save(baseline: BaselineFile, path: Path) -> Path:
     """Write atomically: readers see the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(baseline.to_json(), handle, indent=1, sort_keys=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    baseline.path = path
-    return path
+    def write(handle) -> None:
+        json.dump(baseline.to_json(), handle, indent=1, sort_keys=False)
+        handle.write("\n")
+
+    baseline.path = write_atomic(Path(path), write)
+    return baseline.path
 
 
 def load_all(directory: Path = DEFAULT_DIR) -> list[BaselineFile]:

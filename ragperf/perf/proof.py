@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ragperf.errors import RagperfError
+from ragperf.files import write_atomic
 from ragperf.perf import gate
 
 SCHEMA = "ragperf-prove-campaign"
@@ -147,9 +148,7 @@ def save(path: Path, runs: dict[str, list[tuple[int, dict]]], metrics: list[str]
     against another baseline or rule - with ``prove-gate --load`` instead of measuring again."""
     data = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "fingerprint": fingerprint_key, "metrics": metrics,
             "runs": {case: [[proc, figures] for proc, figures in values] for case, values in runs.items()}}
-    tmp = Path(path).with_suffix(".tmp")
-    tmp.write_text(json.dumps(data) + "\n")
-    tmp.replace(path)
+    write_atomic(Path(path), lambda handle: handle.write(json.dumps(data) + "\n"))
 
 
 @dataclass
