@@ -1,18 +1,18 @@
 """The TorchServe seed's table: endpoint req/s, eager vs compiled variants, per workers x threads layout.
 
-For each layout (W workers x T threads) one server per variant is started (each worker process latched
-to its variant), all warmed before any load; then ``rounds`` rounds of locust load run against them in
-alternating order, so a load burst on the shared box hits every variant alike. The ratio compiled/eager
-req/s comes from the paired rounds with a bootstrap interval (:func:`ragperf.perf.timing.speedup` over
-seconds per request); recompiles under load come from the workers (``fail_on_recompile``). A worker that
-dies during a round is listed in its row (``workers_died``, its failed requests among the errors) once
-uvicorn has replaced it; one not replaced fails the run with the reason.
+For each layout (W workers x T threads) one server per variant is started, all at once (each worker
+process latched to its variant; they load and compile side by side), all warmed before any load; then
+``rounds`` rounds of locust load run against them in alternating order, so a load burst on the shared
+box hits every variant alike. The ratio compiled/eager req/s comes from the paired rounds with a
+bootstrap interval (:func:`ragperf.perf.timing.speedup` over seconds per request); recompiles under load
+come from the workers (``fail_on_recompile``). A worker that dies during a round is listed in its row
+(``workers_died``, its failed requests among the errors) once uvicorn has replaced it; one not replaced
+fails the run with the reason.
 """
 
 from __future__ import annotations
 
 import tempfile
-from contextlib import ExitStack
 from pathlib import Path
 
 DEFAULT_LAYOUTS = ((2, 1), (1, 2))
@@ -22,9 +22,7 @@ DEFAULT_VARIANTS = ("eager", "compile", "compile+freeze+inference_mode")
 def measure_serve(model: str = "minilm", layouts=DEFAULT_LAYOUTS, variants=DEFAULT_VARIANTS, rounds: int = 3,
                   seconds: float = 5.0, users: int = 4, backend: str = "inductor", progress=None) -> dict:
     """Rows per (layout, variant): median req/s, p50/p90/p99 ms, errors, recompiles, ratio over eager."""
-    from ragperf.perf.timing import Samples, speedup
-    from ragperf.serve.launcher import serving
-    from ragperf.serve.load import run_load
+    from ragperf.serve.launcher import serving_all
     from ragperf.serve.retriever import ServeConfig, build_index_dir
 
     say = progress or (lambda line: None)
@@ -33,35 +31,49 @@ def measure_serve(model: str = "minilm", layouts=DEFAULT_LAYOUTS, variants=DEFAU
         index = str(build_index_dir(model, Path(tmp) / "index"))
         rows = []
         for workers, threads in layouts:
-            with ExitStack() as stack:
-                servers = {}
-                for name in variants:
-                    say(f"serve: {workers} worker(s) x {threads} thread(s), {name}: load, compile, warm")
-                    config = ServeConfig(model, name, index, workers, threads, backend)
-                    servers[name] = stack.enter_context(serving(config))
-                runs: dict[str, list] = {name: [] for name in variants}
-                died: dict[str, list] = {name: [] for name in variants}
-                for r in range(rounds):
-                    order = list(variants)[r % len(variants):] + list(variants)[:r % len(variants)]
-                    for name in order:
-                        runs[name].append(run_load(servers[name].url, users, seconds))
-                        died[name] += servers[name].recover()  # replaced, or RagperfError with the reason
-                    say(f"serve: {workers}x{threads} round {r + 1}/{rounds}: "
-                        + ", ".join(f"{n} {runs[n][-1].rps:.1f} req/s" for n in variants))
-                per_request = {n: Samples(n, [1 / max(x.rps, 1e-9) for x in runs[n]]) for n in variants}
-                for name in variants:
-                    ratio = speedup(per_request[variants[0]], per_request[name])
-                    last = runs[name]
-                    rows.append({
-                        "workers": workers, "threads": threads, "variant": name, "users": users,
-                        "rps": sorted(x.rps for x in last)[len(last) // 2], "rps_runs": [x.rps for x in last],
-                        "p50_ms": max(x.p50_ms for x in last), "p90_ms": max(x.p90_ms for x in last),
-                        "p99_ms": max(x.p99_ms for x in last), "requests": sum(x.requests for x in last),
-                        "errors": sum(x.failures for x in last), "recompiles": servers[name].recompiles(),
-                        "workers_died": died[name],
-                        "ratio": ratio.ratio, "ratio_low": ratio.low, "ratio_high": ratio.high, "ratio_se": ratio.se,
-                    })
+            say(f"serve: {workers} worker(s) x {threads} thread(s): starting {', '.join(variants)} side by side "
+                "(each worker loads, compiles and warms)")
+            # One layout at a time: on 2 cores all 6 servers at once were ready after 71 s (9 workers, some
+            # with 2 threads, for 2 cores), one layout at a time after 39 + 25 s.
+            configs = [ServeConfig(model, name, index, workers, threads, backend) for name in variants]
+            with serving_all(configs) as started:
+                rows += _measure_layout(dict(zip(variants, started, strict=True)), (workers, threads), rounds,
+                                        seconds, users, say)
     return {"model": model, "rounds": rounds, "seconds": seconds, "users": users, "rows": rows}
+
+
+def _measure_layout(servers: dict, layout: tuple[int, int], rounds: int, seconds: float, users: int,
+                    say) -> list[dict]:
+    """``rounds`` rounds of load over ``servers`` (variant -> server; the first is the ratios' reference),
+    the variants in rotating order; one row per variant."""
+    from ragperf.perf.timing import Samples, speedup
+    from ragperf.serve.load import run_load
+
+    workers, threads = layout
+    variants = list(servers)
+    runs: dict[str, list] = {name: [] for name in variants}
+    died: dict[str, list] = {name: [] for name in variants}
+    for r in range(rounds):
+        for name in variants[r % len(variants):] + variants[:r % len(variants)]:
+            runs[name].append(run_load(servers[name].url, users, seconds))
+            died[name] += servers[name].recover()  # replaced, or RagperfError with the reason
+        say(f"serve: {workers}x{threads} round {r + 1}/{rounds}: "
+            + ", ".join(f"{n} {runs[n][-1].rps:.1f} req/s" for n in variants))
+    per_request = {n: Samples(n, [1 / max(x.rps, 1e-9) for x in runs[n]]) for n in variants}
+    rows = []
+    for name in variants:
+        ratio = speedup(per_request[variants[0]], per_request[name])
+        last = runs[name]
+        rows.append({
+            "workers": workers, "threads": threads, "variant": name, "users": users,
+            "rps": sorted(x.rps for x in last)[len(last) // 2], "rps_runs": [x.rps for x in last],
+            "p50_ms": max(x.p50_ms for x in last), "p90_ms": max(x.p90_ms for x in last),
+            "p99_ms": max(x.p99_ms for x in last), "requests": sum(x.requests for x in last),
+            "errors": sum(x.failures for x in last), "recompiles": servers[name].recompiles(),
+            "workers_died": died[name],
+            "ratio": ratio.ratio, "ratio_low": ratio.low, "ratio_high": ratio.high, "ratio_se": ratio.se,
+        })
+    return rows
 
 
 def serve_table(result: dict) -> str:

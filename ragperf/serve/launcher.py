@@ -6,6 +6,7 @@ each of the ``workers`` processes has written its ready file and ``/health`` ans
 exception or KeyboardInterrupt - terminates the whole group, kills what is left after a grace period, and
 checks with psutil that no process of it survives. A worker that dies while serving is replaced by uvicorn's
 supervisor; :meth:`Server.recover` names the dead and waits for the replacement, or fails with the reason.
+``serving_all(configs)`` does the same for several servers started side by side.
 """
 
 from __future__ import annotations
@@ -76,24 +77,61 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(config: ServeConfig, ready_timeout: float = READY_TIMEOUT_S, log=None) -> Iterator[Server]:
+def serving(config: ServeConfig, ready_timeout: float = READY_TIMEOUT_S) -> Iterator[Server]:
     """Serve ``config``; yields a :class:`Server` once every worker has loaded, compiled and warmed."""
-    if config.workers < 1 or config.threads < 1:
-        raise RagperfError(f"--workers and --threads must be at least 1 (got {config.workers} x {config.threads})")
+    with serving_all([config], ready_timeout) as (server,):
+        yield server
+
+
+@contextmanager
+def serving_all(configs: list[ServeConfig], ready_timeout: float = READY_TIMEOUT_S) -> Iterator[list[Server]]:
+    """Serve every config at once: all servers are started before any is waited for, so their workers load
+    and compile side by side (a single-process server compiles on one core; the others use the rest).
+    Yields the servers, in order, once each is ready; on exit stops every one that was started, also when
+    another failed to start or to stop."""
+    for config in configs:
+        if config.workers < 1 or config.threads < 1:
+            raise RagperfError(f"--workers and --threads must be at least 1 (got {config.workers} x "
+                               f"{config.threads})")
+    servers: list[Server] = []
+    try:
+        for config in configs:
+            servers.append(_launch(config))
+        for server in servers:
+            _wait_ready(server, ready_timeout, server.log)
+        yield servers
+    finally:
+        _stop_all(servers)
+
+
+def _launch(config: ServeConfig) -> Server:
+    """Start ``python -m ragperf.serve.worker`` for ``config`` on a free port, in its own session."""
     state_dir = Path(tempfile.mkdtemp(prefix="ragperf-serve-"))
     port = free_port()
     env = knobs.subprocess_env({CONFIG_ENV: config.to_json(), STATE_ENV: str(state_dir),
                                 "OMP_NUM_THREADS": str(config.threads)})
-    stderr = open(state_dir / "server.log", "w+", encoding="utf-8")  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen([sys.executable, "-m", "ragperf.serve.worker", str(port)], env=env,
-                            stdout=stderr, stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(f"http://127.0.0.1:{port}", config, proc, state_dir, log=stderr)
+    log = open(state_dir / "server.log", "w+", encoding="utf-8")  # noqa: SIM115 - closed by _stop_all
     try:
-        _wait_ready(server, ready_timeout, stderr)
-        yield server
-    finally:
-        stop(server)
-        stderr.close()
+        proc = subprocess.Popen([sys.executable, "-m", "ragperf.serve.worker", str(port)], env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    except BaseException:
+        log.close()
+        raise
+    return Server(f"http://127.0.0.1:{port}", config, proc, state_dir, log=log)
+
+
+def _stop_all(servers: list[Server]) -> None:
+    """Stop each server and close its log; the first error is raised once every one was tried."""
+    first: BaseException | None = None
+    for server in servers:
+        try:
+            stop(server)
+        except BaseException as exc:  # noqa: BLE001 - stop the rest first, then raise
+            first = first or exc
+        finally:
+            server.log.close()
+    if first is not None:
+        raise first
 
 
 def _wait_ready(server: Server, timeout: float, log) -> None:

@@ -38,9 +38,13 @@ class LoadResult:
         return asdict(self)
 
 
-def run_load(url: str, users: int, seconds: float, k: int = 5, min_requests: int = 1) -> LoadResult:
+def run_load(url: str, users: int, seconds: float, k: int = 5, min_requests: int = 1,
+             keep_alive: bool = False) -> LoadResult:
     """``users`` closed-loop users against ``url`` (must be loopback) for ``seconds`` and at least until
-    ``min_requests`` requests have finished; RagperfError when that takes over ``seconds + 60``."""
+    ``min_requests`` requests have finished; RagperfError when that takes over ``seconds + 60``.
+
+    Each request goes on a new connection unless ``keep_alive`` (each user then keeps one connection, so
+    its requests stay with one worker: what the worker-kill test needs, not what a measurement wants)."""
     if not url.startswith("http://127.0.0.1:"):
         raise RagperfError(f"load goes to loopback only (got {url})")
     if users < 1 or seconds <= 0:
@@ -53,6 +57,7 @@ def run_load(url: str, users: int, seconds: float, k: int = 5, min_requests: int
                "--exit-code-on-error", "0"]
         env = knobs.subprocess_env({"RAGPERF_LOAD_K": str(k), "RAGPERF_LOAD_SECONDS": str(seconds),
                                     "RAGPERF_LOAD_MIN_REQUESTS": str(min_requests),
+                                    "RAGPERF_LOAD_KEEP_ALIVE": "1" if keep_alive else "0",
                                     "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"})
         try:
             done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60)

@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 import pytest
@@ -106,6 +107,38 @@ def test_ctrl_c_leaves_no_process_behind(index_dir):
     assert not _survivors(pids)
 
 
+def test_servers_served_together_all_start_before_any_is_waited_for(monkeypatch, index_dir):
+    from ragperf.serve import launcher
+
+    events = []
+    monkeypatch.setattr(launcher, "_launch", lambda config: events.append(("launch", config.variant)) or
+                        SimpleNamespace(config=config, log=SimpleNamespace(close=lambda: None)))
+    monkeypatch.setattr(launcher, "_wait_ready", lambda server, *a: events.append(("wait", server.config.variant)))
+    monkeypatch.setattr(launcher, "stop", lambda server: events.append(("stop", server.config.variant)))
+    configs = [ServeConfig("tiny-bert", v, str(index_dir)) for v in ("eager", "compile")]
+    with launcher.serving_all(configs) as servers:
+        assert [s.config.variant for s in servers] == ["eager", "compile"]
+    assert events == [("launch", "eager"), ("launch", "compile"), ("wait", "eager"), ("wait", "compile"),
+                      ("stop", "eager"), ("stop", "compile")]
+
+
+def test_a_server_that_cannot_start_stops_the_ones_started_beside_it(index_dir, tmp_path):
+    from ragperf.errors import RagperfError
+    from ragperf.serve import launcher
+
+    started = []
+    launch = launcher._launch
+    good = ServeConfig("tiny-bert", "eager", str(index_dir), workers=2)
+    bad = ServeConfig("tiny-bert", "eager", str(tmp_path))  # no index there: the worker fails at start-up
+    with pytest.raises(RagperfError, match="exited .* before it was ready.*holds no FAISS index"), \
+            pytest.MonkeyPatch.context() as patch:
+        patch.setattr(launcher, "_launch", lambda config: started.append(launch(config)) or started[-1])
+        with launcher.serving_all([good, bad]):
+            pass
+    pids = set().union(*(s.pids | {s.process.pid} for s in started))
+    assert len(started) == 2 and not _survivors(pids)
+
+
 def _victim_with_a_connection(server, load: threading.Thread) -> psutil.Process:
     """A worker holding an established connection from the load tool (waits for one while the load runs)."""
     port = int(server.url.rsplit(":", 1)[1])
@@ -149,7 +182,8 @@ def test_a_worker_killed_under_load_is_counted_and_replaced(index_dir):
         before = {w["pid"] for w in served.live_workers()}
         port = int(served.url.rsplit(":", 1)[1])
         result = {}
-        load = threading.Thread(target=lambda: result.update(run=run_load(served.url, users=4, seconds=6)))
+        load = threading.Thread(target=lambda: result.update(run=run_load(served.url, users=4, seconds=6,
+                                                                              keep_alive=True)))
         load.start()
         victim = _victim_with_a_connection(served, load)
         _freeze_then_kill(victim, port, load)
