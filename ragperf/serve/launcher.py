@@ -61,7 +61,7 @@ class Server:
             return []
         self.dead.update(died)
         try:
-            _wait_ready(self, timeout, self.log)
+            _wait_ready(self, timeout)
         except RagperfError as exc:
             raise RagperfError(f"worker(s) {died} died while serving and were not replaced: {exc}") from None
         return died
@@ -98,7 +98,7 @@ def serving_all(configs: list[ServeConfig], ready_timeout: float = READY_TIMEOUT
         for config in configs:
             servers.append(_launch(config))
         for server in servers:
-            _wait_ready(server, ready_timeout, server.log)
+            _wait_ready(server, ready_timeout)
         yield servers
     finally:
         _stop_all(servers)
@@ -134,19 +134,19 @@ def _stop_all(servers: list[Server]) -> None:
         raise first
 
 
-def _wait_ready(server: Server, timeout: float, log) -> None:
+def _wait_ready(server: Server, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         server.pids |= _group_pids(server.process.pid)
         if server.process.poll() is not None:
             raise RagperfError(f"the server exited (code {server.process.returncode}) before it was ready: "
-                               f"{_last_line(log)}")
+                               f"{_last_line(server.log)}")
         if len(server.live_workers()) >= server.config.workers and _healthy(server.url):
             server.pids |= _group_pids(server.process.pid)
             return
         time.sleep(0.2)
     raise RagperfError(f"the server was not ready after {timeout:.0f} s ({len(server.live_workers())} of "
-                       f"{server.config.workers} workers warmed): {_last_line(log)}")
+                       f"{server.config.workers} workers warmed): {_last_line(server.log)}")
 
 
 def _healthy(url: str) -> bool:
