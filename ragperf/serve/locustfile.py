@@ -1,11 +1,10 @@
 """The locust user of :mod:`ragperf.serve.load`: closed loop (no wait), one ``POST /retrieve`` after another.
 
 Each request goes on its own connection (``Connection: close``; ``RAGPERF_LOAD_KEEP_ALIVE=1`` keeps one per
-user): the kernel hands a new connection to a
-worker waiting in ``accept``, i.e. an idle one. Over keep-alive, C users hold C connections that stay with
-whichever worker accepted them, so with 2 workers x 1 thread and 4 users a round measured either both
-workers or one (MiniLM eager, same server, 3 s rounds: 68.8 / 117.9 / 119.7 / 72.4 req/s keep-alive,
-114.0-126.7 req/s with ``Connection: close``).
+user): the kernel hands a new connection to a worker waiting in ``accept``, i.e. an idle one. Over keep-alive,
+C users hold C connections that stay with whichever worker accepted them, so with 2 workers x 1 thread and 4
+users a round measured either both workers or one (MiniLM eager, same server, 3 s rounds: 68.8 / 117.9 / 119.7
+/ 72.4 req/s keep-alive, 114.0-126.7 req/s with ``Connection: close``).
 
 Queries cycle through the known-answer questions of the RAG corpus (``RAGPERF_LOAD_K`` chunks each). The
 run stops once ``RAGPERF_LOAD_SECONDS`` have passed *and* ``RAGPERF_LOAD_MIN_REQUESTS`` requests have
