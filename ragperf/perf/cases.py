@@ -17,6 +17,10 @@ from ragperf.perf import timing
 from ragperf.perf.gate import Measurement, from_figures
 
 KINDS = ("embed", "decode")
+# Why a deployed GPU decode mode's speedup is shown, not gated (measured on one H200, docs/gpu.md).
+HOST_BOUND_EAGER = ("its eager side is HF decode on a dynamic KV cache, host-bound at batch 1: on one H200 the "
+                    "static and reference modes' speedups ranged 6.0-12.2x over their runs while each mode's "
+                    "compiled generation stayed within 22%; its median_s is the gated figure")
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,15 @@ class Case:
 
     def measurements(self, figures: dict) -> dict[str, Measurement]:
         return from_figures(self.prefix, figures)
+
+    def report_only(self) -> dict[str, str]:
+        """This case's metrics that are judged and shown but never fail, each with the measured reason."""
+        from ragperf.models.generation import STATIC_MODES
+        from ragperf.models.reference_llama import REFERENCE_MODES
+
+        deployed_modes = (*STATIC_MODES, *REFERENCE_MODES)
+        deployed = self.kind == "decode" and self.device == "cuda" and self.variant in deployed_modes
+        return {f"{self.prefix}/speedup": HOST_BOUND_EAGER} if deployed else {}
 
     def args(self, slowdown: float = 0.0) -> list[str]:
         return [self.kind, "--model", self.model, "--variant", self.variant, "--rounds", str(self.rounds),

@@ -143,7 +143,8 @@ class PerfGate:
             pytest.fail(str(exc), pytrace=False)
         return self.check_measured(case.measurements(figures), benchmark=benchmark, figures=figures,
                                    remeasure=lambda: case.measurements(
-                                       processes.measure(case, self.processes, slowdown=self.slowdown)))
+                                       processes.measure(case, self.processes, slowdown=self.slowdown)),
+                                   report_only=case.report_only())
 
     def check_compile(self, case) -> list[gate.Decision]:
         """Gate ``case``'s cold (empty Inductor cache) and warm first calls, measured in fresh processes."""
@@ -177,9 +178,10 @@ class PerfGate:
 
     def check_measured(self, measured: dict[str, gate.Measurement], *, benchmark=None, figures: dict | None = None,
                        remeasure: Callable[[], dict[str, gate.Measurement]] | None = None,
-                       report_only: str = "") -> list[gate.Decision]:
+                       report_only: dict[str, str] | None = None) -> list[gate.Decision]:
         """Gate figures measured elsewhere; ``remeasure`` (fresh process) confirms a suspect. ``report_only``
-        (the measured reason) judges and shows them but never fails: every decision becomes REPORT."""
+        (metric name -> the measured reason) judges and shows those metrics but never fails on them: their
+        decisions become REPORT, and only the other metrics' suspects are re-measured."""
         from ragperf.perf import baselines
 
         if self.update:
@@ -194,11 +196,11 @@ class PerfGate:
             except RagperfError as exc:
                 pytest.fail(str(exc), pytrace=False)
             decisions = gate.gate(measured, baseline, **self.rules)
-            if report_only:
-                for d in decisions:
-                    d.message += f" [{d.status}; report only: {report_only}]"
+            for d in decisions:
+                if d.metric in (report_only or {}):
+                    d.message += f" [{d.status}; report only: {report_only[d.metric]}]"
                     d.status = gate.REPORT
-            elif remeasure is not None:
+            if remeasure is not None:
                 decisions = gate.confirm(decisions, baseline, remeasure, **self.rules)
         self.decisions.extend(decisions)
         if benchmark is not None:

@@ -124,7 +124,9 @@ def test_planted_rerecord_of_a_decode_step_fails_the_steady_window():
 @NO_CUDA
 def test_a_kv_cache_at_new_addresses_fails_the_steady_window():
     """The static modes keep one KV cache per shape because CUDA graphs read it in place: a fresh cache
-    (new addresses, same shape) makes the tree re-record. Planted by dropping the kept caches."""
+    (new addresses, same shape) makes the tree re-record. Planted by replacing the kept caches while the old
+    ones stay alive, so that the caching allocator cannot hand their freed blocks - the same addresses - to
+    the new cache."""
     from ragperf.models.decoders import load_decoder, random_prompts
     from ragperf.models.generation import build_generator
 
@@ -135,8 +137,10 @@ def test_a_kv_cache_at_new_addresses_fails_the_steady_window():
         generator.generate(prompt, 6)
     with steady_decode():
         generator.generate(prompt, 6)  # the kept cache: replays only
+    stale = dict(generator._caches)  # held: the new cache cannot reuse their memory
     generator._caches.clear()
     with pytest.raises((CudaGraphInSteadyState, RecompileInSteadyState)) as failure:
         with steady_decode():
             generator.generate(prompt, 6)
     assert "recorded" in str(failure.value) or "guard failure" in str(failure.value), str(failure.value)
+    assert all(generator._caches[k] is not stale[k] for k in stale)

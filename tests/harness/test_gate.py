@@ -270,6 +270,36 @@ def test_a_report_only_case_is_judged_and_shown_but_never_fails():
     state._baseline = baseline_of(measured(1.5, 0.01, seed=100))
     state.config = SimpleNamespace()
     slow = {"embed/m/compile/speedup": measured(1.0, 0.01, seed=1)}
-    decisions = state.check_measured(slow, report_only="too noisy here")
+    decisions = state.check_measured(slow, report_only=dict.fromkeys(slow, "too noisy here"))
     assert [d.status for d in decisions] == [gate.REPORT]
     assert "[FAIL; report only: too noisy here]" in decisions[0].message
+
+
+def test_a_deployed_gpu_decode_mode_shows_its_speedup_and_gates_its_latency():
+    """Its eager side is host-bound, so only the speedup is report-only; a slower compiled generation still
+    fails. A CPU decode case and an embedding case keep both gated."""
+    from types import SimpleNamespace
+
+    from ragperf.perf.cases import HOST_BOUND_EAGER, Case
+    from ragperf.perf.plugin import PerfGate
+
+    case = Case("decode", "llama-3.2-1b", "static-max-autotune", device="cuda", dtype="bfloat16")
+    speedup, latency = f"{case.prefix}/speedup", f"{case.prefix}/median_s"
+    assert case.report_only() == {speedup: HOST_BOUND_EAGER}
+    assert Case("decode", "llama-3.2-1b", "static-max-autotune").report_only() == {}
+    assert Case("decode", "gpt2", "compile-decode", device="cuda").report_only() == {}
+    assert Case("embed", "minilm", "compile+reduce-overhead", device="cuda").report_only() == {}
+
+    state = PerfGate.__new__(PerfGate)
+    state.update, state.rules, state.decisions, state._loaded = False, {"tolerance": None}, [], True
+    state.config = SimpleNamespace()
+    state._baseline = BaselineFile("k", "measured", {}, {
+        speedup: baselines.metric("speedup", 10.8, 0.01), latency: baselines.metric("latency", 0.094, 0.01)})
+    fine = {speedup: gate.Measurement(speedup, "speedup", 7.8, 0.01),  # the eager side slowed, not the mode
+            latency: gate.Measurement(latency, "latency", 0.094, 0.01)}
+    decisions = state.check_measured(fine, report_only=case.report_only())
+    assert [d.status for d in decisions] == [gate.REPORT, gate.PASS]
+    assert "[FAIL; report only: its eager side is HF decode" in decisions[0].message
+    slower = {**fine, latency: gate.Measurement(latency, "latency", 0.094 * 1.3, 0.01)}
+    with pytest.raises(pytest.fail.Exception, match="median_s: latency"):
+        state.check_measured(slower, report_only=case.report_only())
