@@ -13,8 +13,8 @@ Seconds of one and the same compile drift 10-20% on a shared VM; each first call
 expressed in units of the machine's speed of the moment (``units``: seconds / :func:`ragperf.perf.yardstick.seconds`,
 timed just before and after it in the same process), the gated ``cold_compile_units``.
 
-``slowdown`` plants a compiler regression: the backend is wrapped in the child's Dynamo backend
-registry so that after each graph it spins until the spinning totals ``slowdown`` x the first call's
+``slowdown`` plants a compiler regression: in the child, Dynamo's call into the backend (whichever it is,
+Inductor included) spins after each graph until the spinning totals ``slowdown`` x the first call's
 compile time so far (Dynamo tracing + backend) - a compile that really is that much slower, seen by
 Dynamo's timers.
 """
@@ -30,24 +30,31 @@ import statistics
 import tempfile
 import time
 
+from ragperf.errors import RagperfError
 from ragperf.perf.gate import Measurement
 
 FIGURES = ("first_call_s", "dynamo_s", "backend_s", "yardstick_s", "units")
 
 
 @contextlib.contextmanager
-def planted(backend: str, fraction: float, started: list[float]):
-    """While open, ``backend`` (a Dynamo backend name) spins after each graph it compiles until the spinning
-    totals ``fraction`` x the compile time since ``started[0]`` (spins excluded), in this process; the
-    registry entry is restored on exit. Yields a one-element list: the seconds spun so far."""
-    from torch._dynamo.backends import registry
+def planted(fraction: float, started: list[float]):
+    """While open, every graph Dynamo hands to its backend in this process - any backend, Inductor too - is
+    followed by a spin until the spinning totals ``fraction`` x the compile time since ``started[0]`` (spins
+    excluded), inside Dynamo's backend timer (``OutputGraph.call_user_compiler``); restored on exit. Yields a
+    one-element list: the seconds spun so far."""
+    import torch
+    from torch._dynamo.output_graph import OutputGraph
 
-    inner = registry.lookup_backend(backend)
-
+    # Private, but the one place every backend's compile passes: torch.compile(backend="inductor") calls
+    # Inductor directly, never through the backend registry, so wrapping a registered backend misses it.
+    inner = getattr(OutputGraph, "_call_user_compiler", None)
+    if inner is None:
+        raise RagperfError(f"torch {torch.__version__} has no OutputGraph._call_user_compiler: a compile "
+                           "slowdown cannot be planted with it; run without --ragperf-plant-compile-slowdown")
     spun = [0.0]
 
-    def slowed(gm, example_inputs, **kwargs):
-        out = inner(gm, example_inputs, **kwargs)
+    def slowed(self, *args, **kwargs):
+        out = inner(self, *args, **kwargs)
         now = time.perf_counter()
         owed = (now - started[0] - spun[0]) * fraction - spun[0]  # spins so far not counted as compile time
         while time.perf_counter() < now + owed:
@@ -55,11 +62,11 @@ def planted(backend: str, fraction: float, started: list[float]):
         spun[0] += max(owed, 0.0)
         return out
 
-    registry._COMPILER_FNS[backend] = slowed  # no public hook replaces a registered backend
+    OutputGraph._call_user_compiler = slowed
     try:
         yield spun
     finally:
-        registry._COMPILER_FNS[backend] = inner
+        OutputGraph._call_user_compiler = inner
 
 
 def first_call(case, slowdown: float = 0.0) -> dict:
@@ -70,8 +77,7 @@ def first_call(case, slowdown: float = 0.0) -> dict:
     from ragperf.perf import yardstick
 
     started = [time.perf_counter()]
-    # opened before the candidate is built: torch.compile looks its backend up when wrapping
-    with planted(case.backend, slowdown, started) if slowdown else contextlib.nullcontext():
+    with planted(slowdown, started) if slowdown else contextlib.nullcontext():
         _, candidate = case.callables()
         before = yardstick.seconds()
         started[0] = time.perf_counter()
