@@ -13,6 +13,7 @@ from pathlib import Path
 from ragperf import argtypes
 from ragperf.errors import RagperfError
 from ragperf.perf.gate import TOLERANCE, fraction
+from ragperf.perf.processes import COMPILE_DEFAULT as COMPILE_PROCESSES
 from ragperf.perf.processes import DEFAULT as PROCESSES
 from ragperf.perf.proof import METRICS, metric_list
 
@@ -30,8 +31,9 @@ def register(subparsers) -> None:
     def common(p, cases=True, dir_type=argtypes.existing_dir):
         p.add_argument("--dir", type=dir_type, default=Path("baselines/perf"), help="baseline folder (default: %(default)s)")
         p.add_argument("--gate-processes", type=argtypes.positive_int, default=PROCESSES, metavar="N",
-                       help="fresh processes per measured case, gated on their median (default %(default)s, "
-                            "as --ragperf-processes)")
+                       help=f"fresh processes per measured case, gated on their median (default {PROCESSES}, as "
+                            f"--ragperf-processes; prove-gate's compile metrics {COMPILE_PROCESSES}, as "
+                            "--ragperf-compile-processes)")
         if cases:
             p.add_argument("--cases", default=DEFAULT_CASES, help="comma list of KIND:MODEL:VARIANT[@BACKEND]")
             p.add_argument("--rounds", type=argtypes.positive_int, default=None, help="interleaved rounds per case")
@@ -60,6 +62,7 @@ def register(subparsers) -> None:
     merge.set_defaults(func=run_merge)
     prove = sub.add_parser("prove-gate", help="A/A runs and planted slowdowns against the stored baseline")
     common(prove, cases=False)
+    prove.set_defaults(gate_processes=None)  # as the gate: --ragperf-processes, or for compile time its own
     prove.add_argument("--case", default=None,
                        help="comma list of KIND:MODEL:VARIANT[@BACKEND] (default embed:minilm:compile; with --load "
                             "the saved cases), e.g. the issue's table: " + DEFAULT_CASES)
@@ -78,9 +81,10 @@ def register(subparsers) -> None:
     prove.add_argument("--seed", type=int, default=0)
     prove.add_argument("--save", type=argtypes.output_file, default=None, metavar="FILE",
                        help="also keep the measured values, to judge them again with --load")
-    prove.add_argument("--load", type=argtypes.existing_file, default=None, metavar="FILE",
+    prove.add_argument("--load", type=argtypes.existing_file, action="append", default=None, metavar="FILE",
                        help="judge the values a --save kept instead of measuring: its cases, metrics and process "
-                            "count unless given, against today's baseline of the machine it was measured on")
+                            "count unless given, against today's baseline of the machine it was measured on "
+                            "(repeatable: campaigns of one machine and metric judged as one)")
     prove.set_defaults(func=run_prove)
 
 
@@ -196,12 +200,14 @@ def run_prove(args) -> int:
     from ragperf.perf.checks import check_case
     from ragperf.perf.machine import fingerprint
 
-    saved = proof.load(args.load, args.metric) if args.load else None
+    saved = proof.load_many(args.load, args.metric) if args.load else None
+    loaded = ", ".join(map(str, args.load or []))
     if saved:  # judge what was measured, unless narrowed
         args.metric, args.case = args.metric or saved.metrics, args.case or saved.cases()
         args.processes = saved.processes()
     args.metric, args.case = args.metric or [proof.SPEEDUP], args.case or "embed:minilm:compile"
     speedup = args.metric == [proof.SPEEDUP]
+    args.gate_processes = args.gate_processes or (PROCESSES if speedup else COMPILE_PROCESSES)
     if speedup and not saved and args.processes < args.gate_processes:
         raise RagperfError(f"--processes {args.processes} is fewer than --gate-processes {args.gate_processes}: a "
                            "gated run needs that many distinct processes; give --processes "
@@ -210,11 +216,11 @@ def run_prove(args) -> int:
     measured = dict(saved.runs) if saved else {}
     for case in cases:
         if saved and case.prefix not in measured:
-            raise RagperfError(f"{args.load} holds no values of {case.prefix}; it has {', '.join(measured)}")
+            raise RagperfError(f"{loaded} holds no values of {case.prefix}; it has {', '.join(measured)}")
     if saved:
         baseline = next((b for b in baselines.load_all(args.dir) if b.key == saved.fingerprint), None)
         if baseline is None:
-            raise RagperfError(f"{args.load} was measured on {saved.fingerprint}; {args.dir} holds no baseline of "
+            raise RagperfError(f"{loaded} was measured on {saved.fingerprint}; {args.dir} holds no baseline of "
                                "that machine: give the --dir that does")
     else:
         baseline = baselines.find(fingerprint(), args.dir)
@@ -236,7 +242,7 @@ def run_prove(args) -> int:
     load = os.getloadavg()
     spread = (f"{args.processes} fresh processes per case" if speedup
               else "every value its own fresh process on an empty Inductor cache")
-    source = f"values from {args.load}" if saved else f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    source = f"values from {loaded}" if saved else f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     print(f"baseline {baseline.path}; {spread}, a gated run = median of {args.gate_processes}; {source}")
     print("\n".join(proof.markdown(rows)))
     return 0 if all(r.aa_ok() for r in rows if r.aa) else 1

@@ -44,6 +44,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ragperf-processes", type=argtypes.positive_int, default=processes.DEFAULT, metavar="N",
                     help=f"perf: measure each gated case in N processes (this one + N-1 fresh) and gate the median, "
                          f"the spread between processes as its noise (default {processes.DEFAULT})")
+    group.addoption("--ragperf-compile-processes", type=argtypes.positive_int, default=processes.COMPILE_DEFAULT,
+                    metavar="N", help="perf: time the compile-time case's cold and warm first calls in N pairs of fresh "
+                                      f"processes and gate their medians (default {processes.COMPILE_DEFAULT})")
     group.addoption("--ragperf-perf-report", default=None, type=argtypes.output_file, metavar="PATH",
                     help="perf: write the gate's decisions as JSON (render with `ragperf baseline summary`)")
 
@@ -107,6 +110,7 @@ class PerfGate:
         self.update = config.getoption("--ragperf-update-baselines")
         self.slowdown = config.getoption("--ragperf-plant-slowdown")
         self.processes = config.getoption("--ragperf-processes")
+        self.compile_processes = config.getoption("--ragperf-compile-processes")
         self.compile_slowdown = config.getoption("--ragperf-plant-compile-slowdown")
         self.rules = {"tolerance": config.getoption("--ragperf-tolerance")}
         directory = config.getoption("--ragperf-baselines")
@@ -151,7 +155,7 @@ class PerfGate:
         from ragperf.perf import compile_time
 
         def measure():
-            return compile_time.measurements(case.prefix, compile_time.measure(case, self.processes,
+            return compile_time.measurements(case.prefix, compile_time.measure(case, self.compile_processes,
                                                                                self.compile_slowdown))
 
         try:

@@ -185,3 +185,23 @@ def load(path: Path, metrics: list[str] | None = None) -> Saved:
                            f"{', '.join(metrics)}: give the --metric it was measured for")
     runs = {case: [(int(proc), figures) for proc, figures in values] for case, values in data["runs"].items()}
     return Saved(str(data.get("fingerprint")), list(data.get("metrics") or []), runs)
+
+
+def load_many(paths: list[Path], metrics: list[str] | None = None) -> Saved:
+    """Several saved campaigns of one machine and the same metrics judged as one: each case's values pooled,
+    every file's processes kept distinct (another file's process 0 is another process). One clear error
+    for files of different machines or metrics."""
+    loaded = [load(path, metrics) for path in paths]
+    first = loaded[0]
+    for path, saved in zip(paths[1:], loaded[1:], strict=True):
+        if (saved.fingerprint, saved.metrics) != (first.fingerprint, first.metrics):
+            raise RagperfError(f"{path} holds {', '.join(saved.metrics)} of {saved.fingerprint}, {paths[0]} "
+                               f"{', '.join(first.metrics)} of {first.fingerprint}: only campaigns of one machine "
+                               "and the same metrics are judged together")
+    runs: dict[str, list[tuple[int, dict]]] = {}
+    for saved in loaded:
+        offset = 1 + max((proc for values in runs.values() for proc, _ in values), default=-1)
+        for case, values in saved.runs.items():
+            runs.setdefault(case, []).extend((offset + proc, figures) for proc, figures in values)
+    return Saved(first.fingerprint, first.metrics, runs)
+

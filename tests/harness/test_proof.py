@@ -121,6 +121,24 @@ def test_load_judges_every_saved_case_against_the_baseline_of_the_machine_it_was
     assert "was measured on another-machine" in capsys.readouterr().err
 
 
+def test_campaigns_of_one_machine_are_judged_as_one_with_their_processes_kept_apart(tmp_path):
+    """Two saves, each with processes 0-2: pooled they are six processes - the second file's process 0 is not
+    the first file's, so a gated run never counts two of its values as coming from distinct processes wrongly."""
+    from ragperf.errors import RagperfError
+
+    first = {"embed/m/compile": [(p, {"speedup": 1.3, "slowdown": 0.0}) for p in (0, 1, 2) for _ in range(3)]}
+    second = {"embed/m/compile": [(p, {"speedup": 1.2, "slowdown": 0.0}) for p in (0, 1, 2)]}
+    proof.save(tmp_path / "a.json", first, ["speedup"], "key")
+    proof.save(tmp_path / "b.json", second, ["speedup"], "key")
+    merged = proof.load_many([tmp_path / "a.json", tmp_path / "b.json"], ["speedup"])
+    values = merged.runs["embed/m/compile"]
+    assert len(values) == 12 and merged.processes() == 6
+    assert {p for p, f in values if f["speedup"] == 1.2} == {3, 4, 5}
+    proof.save(tmp_path / "c.json", second, ["speedup"], "another-machine")
+    with pytest.raises(RagperfError, match="only campaigns of one machine and the same metrics"):
+        proof.load_many([tmp_path / "a.json", tmp_path / "c.json"], ["speedup"])
+
+
 @pytest.mark.parametrize(("text", "metrics", "says"), [
     ("{ truncated", ["speedup"], "is not a saved ragperf prove-gate campaign"),
     ('{"schema": "ragperf-perf-baseline", "schema_version": 2}', ["speedup"], "is not a saved ragperf prove-gate"),
