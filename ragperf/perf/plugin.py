@@ -200,9 +200,10 @@ class PerfGate:
             except RagperfError as exc:
                 pytest.fail(str(exc), pytrace=False)
             decisions = gate.gate(measured, baseline, **self.rules)
+            reasons = report_only or {}
             for d in decisions:
-                if d.metric in (report_only or {}):
-                    d.message += f" [{d.status}; report only: {report_only[d.metric]}]"
+                if d.metric in reasons:
+                    d.message += f" [{d.status}; report only: {reasons[d.metric]}]"
                     d.status = gate.REPORT
             if remeasure is not None:
                 decisions = gate.confirm(decisions, baseline, remeasure, **self.rules)

@@ -204,4 +204,3 @@ def load_many(paths: list[Path], metrics: list[str] | None = None) -> Saved:
         for case, values in saved.runs.items():
             runs.setdefault(case, []).extend((offset + proc, figures) for proc, figures in values)
     return Saved(first.fingerprint, first.metrics, runs)
-
