@@ -164,7 +164,9 @@ def run_show(args) -> int:
     print(f"{b.path} ({b.source}, recorded {b.recorded or '-'}){': ' + b.note if b.note else ''}")
     for name, entry in b.metrics.items():
         value = gate._fmt(entry["kind"])(entry["value"])
-        print(f"  {name:55} {value:>10}  se {entry.get('se', 0):.1%}")
+        spreads = (f"  process sd {entry['process_sd']:.1%}  session sd {entry['session_sd']:.1%}  "
+                   f"({len(entry['history'])} recordings)" if entry.get("history") else "")
+        print(f"  {name:55} {value:>10}  se {entry.get('se', 0):.1%}{spreads}")
     return 0
 
 

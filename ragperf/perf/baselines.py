@@ -12,13 +12,16 @@ file that is not valid JSON, not a ragperf baseline, or from a newer schema stop
 Schema 2 stores, for each recorded run, the per-process values (``history[i]["processes"]``, see
 :mod:`ragperf.perf.processes`); a schema-1 file (one value per run) is upgraded when read - each
 stored run counts as one process and every metric is re-summarized by the schema-2 rule - and
-:func:`schema_line` says so in one line; the next recording writes schema 2.
+:func:`schema_line` says so in one line; the next recording writes schema 2. Every metric's figures
+(``value``, ``se``, ``process_sd``, ``session_sd``) are derived from its history when read
+(:func:`summarize`), so a file recorded under an older rule is judged by the current one.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
+import itertools
 import json
 import math
 import statistics
@@ -99,16 +102,17 @@ def load(path: Path) -> BaselineFile:
                 raise ValueError(f"metric {name!r} has non-positive value {entry['value']}")
     except (KeyError, ValueError, AttributeError, TypeError) as exc:
         raise RagperfError(f"baseline {path} is malformed ({exc}); {fix}") from None
-    if version < SCHEMA_VERSION:
-        metrics = {name: upgraded(entry) for name, entry in metrics.items()}
+    metrics = {name: summarized(entry) for name, entry in metrics.items()}
     return BaselineFile(key=data.get("key", path.stem), source=source, match=match, metrics=metrics,
                         fingerprint=data.get("fingerprint", {}), recorded=data.get("recorded", ""),
                         note=data.get("note", ""), path=path,
                         upgraded_from=version if version < SCHEMA_VERSION else None)
 
 
-def upgraded(entry: dict) -> dict:
-    """A schema-1 metric in schema 2: its recorded runs (one value each) re-summarized by :func:`summarize`."""
+def summarized(entry: dict) -> dict:
+    """``entry`` with its figures derived from its recorded runs by today's :func:`summarize` (the stored
+    figures are a cache of that rule: a file recorded under an older rule, or schema 1 - one value per
+    run - is judged by the current one). An entry without history (a published figure) is kept as is."""
     if not entry.get("history"):
         return entry
     return {**entry, **summarize(entry["history"])}
@@ -153,6 +157,7 @@ def path_for(fp: dict, directory: Path = DEFAULT_DIR) -> Path:
 
 
 HISTORY = 10
+SHAMOS = 1.0483  # sd of a normal sample / median |x_i - x_j| of its pairs
 
 
 def run_values(run: dict) -> list[float]:
@@ -161,15 +166,38 @@ def run_values(run: dict) -> list[float]:
 
 
 def summarize(runs: list[dict]) -> dict:
-    """``value``, ``se`` and ``process_sd`` of recorded ``runs``: all their per-process values pooled -
-    value = their median, process_sd = their robust spread (which includes any drift between the
-    runs), se = the se of a median of that many processes, floored by the runs' within-run se."""
+    """``value``, ``se``, ``process_sd`` and ``session_sd`` of recorded ``runs`` (one-way random effects:
+    a recording's processes share that session's level, and levels drift between sessions).
+
+    * ``value``: the median of all their per-process values pooled;
+    * ``process_sd``: the spread between processes *of one recording*, robustly: 1.0483 x the median
+      relative difference between two processes of the same recording (Shamos' estimator, pooled over
+      recordings; a normal sd, and one odd process does not blow it up); when no recording has two
+      processes, the robust spread of the values (each recording one process: the two spreads cannot be
+      told apart);
+    * ``session_sd``: the drift between recordings beyond what ``process_sd`` explains - the variance of
+      the recordings' medians less a median-of-n's share of ``process_sd``, floored at 0 (one recording: 0,
+      unknown). Drift does not shrink with more processes per run: the gate adds it undivided;
+    * ``se``: the se of ``value`` - ``session_sd / sqrt(K)`` and the median-of-all-processes term combined,
+      floored by the runs' within-run se over ``sqrt(K)``.
+    """
     from ragperf.perf.processes import se_of_median, spread
 
     pooled = [v for r in runs for v in run_values(r)]
-    sd = spread(pooled)
+    groups = [run_values(r) for r in runs if len(run_values(r)) >= 2]
+    value = statistics.median(pooled)
+    if groups:
+        sd = SHAMOS * statistics.median(abs(a - b) / statistics.median(g) for g in groups
+                                        for a, b in itertools.combinations(g, 2))
+        medians = [statistics.median(run_values(r)) / value for r in runs]
+        n = statistics.harmonic_mean([len(run_values(r)) for r in runs])
+        between = statistics.variance(medians) if len(medians) >= 2 else 0.0
+        session = math.sqrt(max(0.0, between - se_of_median(sd, n) ** 2))
+    else:
+        sd, session = spread(pooled), 0.0
     within = statistics.median(r["se"] for r in runs) / math.sqrt(len(runs))
-    return {"value": statistics.median(pooled), "se": max(se_of_median(sd, len(pooled)), within), "process_sd": sd}
+    se = math.hypot(session / math.sqrt(len(runs)), se_of_median(sd, len(pooled)))
+    return {"value": value, "se": max(se, within), "process_sd": sd, "session_sd": session}
 
 
 def with_history(old: dict | None, new: dict, keep: int = HISTORY) -> dict:
@@ -183,7 +211,8 @@ def with_history(old: dict | None, new: dict, keep: int = HISTORY) -> dict:
     if old and "tolerance" in old and "tolerance" not in extra:
         extra["tolerance"] = old["tolerance"]
     summary = summarize(runs)
-    return metric(new["kind"], summary["value"], summary["se"], process_sd=summary["process_sd"], history=runs,
+    return metric(new["kind"], summary["value"], summary["se"], process_sd=summary["process_sd"],
+                  session_sd=summary["session_sd"], history=runs,
                   **{k: v for k, v in extra.items() if k in ("tolerance",)}, last=extra)
 
 

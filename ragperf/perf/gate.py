@@ -4,10 +4,12 @@ Rules (``noise`` = sqrt(se_measured**2 + se_baseline**2), relative standard erro
 
 A metric measured in N fresh processes (``--ragperf-processes``, :mod:`ragperf.perf.processes`) is
 the median of their values, and its se is the *between-process* one: ``1.2533 * sd / sqrt(N)``,
-with ``sd`` the baseline's stored ``process_sd`` (the robust spread of all its recorded
-per-process values - a far better estimate than N values give) when it has one, else this run's
-own. The baseline's se is the se of its pooled per-process median (see
-:func:`ragperf.perf.baselines.summarize`). This run's own spread still decides INCONCLUSIVE.
+with ``sd`` the baseline's stored ``process_sd`` (the spread between the processes of one recording,
+pooled over its recordings - a far better estimate than N values give) when it has one, else this
+run's own. Every run also carries, undivided, the baseline's ``session_sd``: how far the level moved
+between its recordings beyond that spread. The baseline's se is the se of its pooled per-process
+median with the drift over its K recordings (see :func:`ragperf.perf.baselines.summarize`). This
+run's own spread still decides INCONCLUSIVE.
 
 * **speedup** (eager/compiled, measured interleaved in one process): FAIL when it falls below the
   baseline by more than ``max(tolerance, 3 * noise)``; PASS when the drop is within ``tolerance``;
@@ -107,13 +109,16 @@ def from_figures(prefix: str, figures: dict) -> dict[str, Measurement]:
 
 def measured_se(m: Measurement, base: dict) -> float:
     """The se this measurement enters the noise with: a median of N >= 2 processes uses the baseline's
-    between-process spread (``process_sd``) when stored; else its own se."""
+    between-process spread (``process_sd``) when stored, else its own se; plus, undivided, the drift of
+    the level between the baseline's recordings (``session_sd``) - more processes per run do not average
+    away the session this run happens to fall in."""
     n = len(m.processes or ())
+    own = m.se
     if n >= 2 and base.get("process_sd"):
         from ragperf.perf.processes import se_of_median
 
-        return se_of_median(float(base["process_sd"]), n)
-    return m.se
+        own = se_of_median(float(base["process_sd"]), n)
+    return math.hypot(own, float(base.get("session_sd") or 0.0))
 
 
 def tolerance_for(base: dict, tolerance: float | None = None) -> float:

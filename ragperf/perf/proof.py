@@ -48,7 +48,7 @@ class Row:
     runs: int
     red: int  # gate FAIL after confirmation
     warn: int
-    base: str  # the baseline value, its se and process sd, as shown
+    base: str  # the baseline value, its se, process sd and session sd, as shown
     median: float  # of the runs' gated values
     spread: float  # run-to-run standard deviation, relative
     median_se: float  # the runs' own se, median over runs
@@ -116,14 +116,15 @@ def row(case: str, metric: str, slowdown: float, decisions: list[gate.Decision],
     values = [m.value for m in own]
     return Row(case, metric, slowdown, len(decisions), sum(d.status == gate.FAIL for d in decisions),
                sum(d.status == gate.WARN for d in decisions),
-               f"{_shown(base['kind'], base['value'])} ({base.get('se', 0):.1%}, {base.get('process_sd', 0) or 0:.1%})",
+               f"{_shown(base['kind'], base['value'])} ({base.get('se', 0):.1%}, {base.get('process_sd', 0) or 0:.1%}, "
+               f"{base.get('session_sd', 0) or 0:.1%})",
                statistics.median(values), statistics.pstdev(values) / statistics.mean(values),
                statistics.median(m.se for m in own))
 
 
 def markdown(rows: list[Row]) -> list[str]:
     """The campaign table (one row per case x metric x planted slowdown) and one A/A verdict line per case."""
-    lines = ["| case | metric | baseline (se, process sd) | planted slowdown | runs | green (of which WARN) | "
+    lines = ["| case | metric | baseline (se, process sd, session sd) | planted slowdown | runs | green (of which WARN) | "
              "red (gate fails) | median | run-to-run spread | median run se |",
              "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
     kind = {SPEEDUP: "speedup", COLD_COMPILE: "compile", COLD_UNITS: "compile_units"}

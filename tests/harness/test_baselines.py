@@ -46,18 +46,43 @@ def test_each_recorded_run_joins_a_rolling_history_whose_spread_counts_as_noise(
 
 
 def test_a_run_of_several_processes_stores_each_process_and_pools_them(tmp_path, fp):
-    from scipy.stats import median_abs_deviation
-
     runs = [[1.46, 1.47, 1.56], [1.45, 1.48, 1.47]]
     for values in runs:
         path = baselines.record(fp, {"a/speedup": baselines.metric("speedup", sorted(values)[1], 0.005,
                                                                    processes=values)}, tmp_path)
     entry = baselines.load(path).metrics["a/speedup"]
     assert [r["processes"] for r in entry["history"]] == runs
-    pooled = [v for r in runs for v in r]
     assert entry["value"] == pytest.approx(1.47)  # median of the six processes
-    assert entry["process_sd"] == pytest.approx(median_abs_deviation(pooled, scale="normal") / 1.47)
+    pairs = sorted([0.01, 0.09, 0.10] + [0.03, 0.02, 0.01])  # |a - b| within each recording (medians 1.47, 1.47)
+    assert entry["process_sd"] == pytest.approx(1.0483 * (pairs[2] + pairs[3]) / 2 / 1.47)  # the 1.56 barely counts
+    assert entry["session_sd"] == 0  # both recordings' medians are 1.47
     assert entry["se"] == pytest.approx(1.2533 * entry["process_sd"] / 6 ** 0.5, rel=1e-3)
+
+
+def test_drift_between_recordings_is_the_session_spread_not_the_process_spread(tmp_path, fp):
+    """Two recordings 8% apart whose own processes agree to 1%: the drift is a session term (it does not
+    shrink with more processes per run); the same six values spread across both recordings are process
+    noise and no drift."""
+    import statistics
+
+    def entry(runs, folder):
+        for values in runs:
+            path = baselines.record(fp, {"a/speedup": baselines.metric("speedup", statistics.median(values), 0.002,
+                                                                       processes=values)}, folder)
+        raw = json.loads(path.read_text())
+        del raw["metrics"]["a/speedup"]["session_sd"]  # what is stored is a cache: the history decides
+        path.write_text(json.dumps(raw))
+        return baselines.load(path).metrics["a/speedup"]
+
+    (tmp_path / "d").mkdir(), (tmp_path / "m").mkdir()
+    drifting = entry([[1.30, 1.31, 1.29], [1.20, 1.21, 1.19]], tmp_path / "d")
+    mixed = entry([[1.30, 1.21, 1.25], [1.20, 1.31, 1.25]], tmp_path / "m")
+    assert drifting["value"] == mixed["value"] == pytest.approx(1.25)
+    assert drifting["process_sd"] == pytest.approx(1.0483 * 0.01 / 1.25, rel=0.1)
+    levels = statistics.variance([1.30 / 1.25, 1.20 / 1.25])
+    within = 1.2533 * drifting["process_sd"] / 3 ** 0.5
+    assert drifting["session_sd"] == pytest.approx((levels - within ** 2) ** 0.5)
+    assert mixed["session_sd"] == 0 and mixed["process_sd"] > 5 * drifting["process_sd"]
 
 
 def test_a_schema_1_file_is_upgraded_on_read_with_one_line_and_rewritten_as_schema_2(tmp_path, fp):

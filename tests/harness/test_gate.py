@@ -201,6 +201,17 @@ def test_a_median_of_processes_is_judged_with_the_baselines_stored_between_proce
     assert one.bound == pytest.approx(max(gate.TOLERANCE, gate.Z * (0.001 ** 2 + 0.004 ** 2) ** 0.5))
 
 
+def test_the_drift_between_a_baselines_recordings_enters_every_run_undivided():
+    """A baseline whose recordings moved 3% between sessions: a 5% drop of a median of 5 processes is inside
+    that drift (WARN), while the same drop against recordings that agreed is a FAIL."""
+    base = baselines.metric("speedup", 1.5, 0.004, process_sd=0.01, session_sd=0.03)
+    m = gate.Measurement("x/speedup", "speedup", 1.5 * 0.95, 0.001, processes=[1.425] * 5)
+    d = gate.judge(m, base)
+    noise = ((1.2533 * 0.01 / 5 ** 0.5) ** 2 + 0.03 ** 2 + 0.004 ** 2) ** 0.5
+    assert d.bound == pytest.approx(gate.PROCESS_Z * noise, rel=1e-3) and d.status == gate.WARN
+    assert gate.judge(m, {**base, "session_sd": 0.0}).status == gate.FAIL
+
+
 def test_a_five_percent_slowdown_of_a_median_of_processes_fails_and_a_a_stays_green():
     """Seeded per-process draws (1.5% between-process spread, the idle-VM figure): judged with the
     process rule (tolerance 3%, 2 x noise) and confirmed on the pooled 2N processes."""
