@@ -1,8 +1,9 @@
-"""The TorchServe seed, gated: endpoint req/s of each compiled variant over eager, under locust load.
+"""The TorchServe seed under locust load: endpoint req/s of each compiled variant over eager.
 
 Metric ``serve/<model>/<variant>/<W>x<T>/speedup`` (compiled req/s / eager req/s, paired alternating
-rounds, bootstrap CI) against baselines/perf/ like the other speedups; no stored figure yet means
-report-only until ``--ragperf-update-baselines`` records one. Errors and recompiles under load must be 0.
+rounds, bootstrap CI) is judged against baselines/perf/ and shown in the gate table, report-only (see
+:data:`REPORT_ONLY`); ``--ragperf-update-baselines`` records it. Errors and recompiles under load must be 0:
+those fail.
 """
 
 import pytest
@@ -15,6 +16,12 @@ LAYOUT = (1, 1)  # one worker x one thread: the fingerprint's torch_threads = 1 
 
 
 VARIANTS = ("compile", "compile+freeze+inference_mode")
+# Measured on the idle 2-core AMD VM, 2026-12-04/05 (docs/perf.md, "Served speedups: report-only"): in 7 runs of
+# this test the served compile+freeze+inference_mode speedup ranged 1.156-1.283x and compile 1.088-1.176x, one
+# run's own 95% CI reached 0.98-1.27x, and two unplanted gate runs failed on it (-8.0%, then INCONCLUSIVE).
+# The same compiled variants are gated as the embedder's rungs (tests/perf/test_embed_perf.py).
+REPORT_ONLY = ("served req/s at 1x1 moved 1.16-1.28x between idle runs on the 2-core VM (docs/perf.md): too noisy "
+               "to gate in the budget; the embedder rungs gate the same compiled variants")
 
 
 @pytest.fixture(scope="module")
@@ -33,4 +40,4 @@ def test_endpoint_throughput_vs_eager(ragperf_perf, served, variant):
     name = f"serve/{served['model']}/{variant}/{LAYOUT[0]}x{LAYOUT[1]}/speedup"
     measured = {name: Measurement(name, "speedup", row["ratio"], row["ratio_se"], row["ratio_low"],
                                   row["ratio_high"])}
-    ragperf_perf.check_measured(measured, figures=served)
+    ragperf_perf.check_measured(measured, figures=served, report_only=dict.fromkeys(measured, REPORT_ONLY))
