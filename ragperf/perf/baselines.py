@@ -100,9 +100,9 @@ def load(path: Path) -> BaselineFile:
                 raise ValueError(f"metric {name!r} needs kind in {METRIC_KINDS} and a numeric value")
             if entry["value"] <= 0:
                 raise ValueError(f"metric {name!r} has non-positive value {entry['value']}")
-    except (KeyError, ValueError, AttributeError, TypeError) as exc:
-        raise RagperfError(f"baseline {path} is malformed ({exc}); {fix}") from None
-    metrics = {name: summarized(entry) for name, entry in metrics.items()}
+        metrics = {name: summarized(entry) for name, entry in metrics.items()}  # a bad history fails here
+    except (KeyError, ValueError, AttributeError, TypeError, ZeroDivisionError) as exc:
+        raise RagperfError(f"baseline {path} is malformed ({type(exc).__name__}: {exc}); {fix}") from None
     return BaselineFile(key=data.get("key", path.stem), source=source, match=match, metrics=metrics,
                         fingerprint=data.get("fingerprint", {}), recorded=data.get("recorded", ""),
                         note=data.get("note", ""), path=path,

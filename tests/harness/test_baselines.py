@@ -124,6 +124,12 @@ def test_a_failed_write_leaves_the_old_file_intact(tmp_path, fp, monkeypatch):
     ('{"schema": "ragperf-perf-baseline", "schema_version": 1, "source": "guessed", "match": {}, "metrics": {}}',
      "malformed"),
     ('{"schema": "ragperf-perf-baseline", "schema_version": 1, "source": "measured", "match": {}}', "malformed"),
+    ('{"schema": "ragperf-perf-baseline", "schema_version": 2, "source": "measured", "match": {}, '  # a run lost its se
+     '"metrics": {"x": {"kind": "speedup", "value": 1.2, "history": [{"value": 1.2, "processes": [1.2, 1.3]}]}}}',
+     "malformed"),
+    ('{"schema": "ragperf-perf-baseline", "schema_version": 2, "source": "measured", "match": {}, '
+     '"metrics": {"x": {"kind": "speedup", "value": 1.2, "history": [{"value": 1.2, "se": 0.01, "processes": 3}]}}}',
+     "malformed"),
 ])
 def test_corrupt_foreign_or_future_files_give_one_clear_line(tmp_path, fp, content, words):
     bad = tmp_path / "bad.json"
