@@ -74,7 +74,8 @@ def test_drift_between_recordings_is_the_session_spread_not_the_process_spread(t
         path.write_text(json.dumps(raw))
         return baselines.load(path).metrics["a/speedup"]
 
-    (tmp_path / "d").mkdir(), (tmp_path / "m").mkdir()
+    for folder in ("d", "m"):
+        (tmp_path / folder).mkdir()
     drifting = entry([[1.30, 1.31, 1.29], [1.20, 1.21, 1.19]], tmp_path / "d")
     mixed = entry([[1.30, 1.21, 1.25], [1.20, 1.31, 1.25]], tmp_path / "m")
     assert drifting["value"] == mixed["value"] == pytest.approx(1.25)
