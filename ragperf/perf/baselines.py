@@ -183,14 +183,15 @@ def summarize(runs: list[dict]) -> dict:
     """
     from ragperf.perf.processes import se_of_median, spread
 
-    pooled = [v for r in runs for v in run_values(r)]
-    groups = [run_values(r) for r in runs if len(run_values(r)) >= 2]
+    per_run = [run_values(r) for r in runs]
+    pooled = [v for values in per_run for v in values]
+    groups = [values for values in per_run if len(values) >= 2]
     value = statistics.median(pooled)
     if groups:
         sd = SHAMOS * statistics.median(abs(a - b) / statistics.median(g) for g in groups
                                         for a, b in itertools.combinations(g, 2))
-        medians = [statistics.median(run_values(r)) / value for r in runs]
-        n = statistics.harmonic_mean([len(run_values(r)) for r in runs])
+        medians = [statistics.median(values) / value for values in per_run]
+        n = statistics.harmonic_mean([len(values) for values in per_run])
         between = statistics.variance(medians) if len(medians) >= 2 else 0.0
         session = math.sqrt(max(0.0, between - se_of_median(sd, n) ** 2))
     else:
