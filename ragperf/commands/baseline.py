@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ragperf import argtypes
 from ragperf.errors import RagperfError
+from ragperf.perf.ab import DEFAULT_PAIRS as AB_PAIRS
 from ragperf.perf.gate import TOLERANCE, fraction
 from ragperf.perf.processes import COMPILE_DEFAULT as COMPILE_PROCESSES
 from ragperf.perf.processes import DEFAULT as PROCESSES
@@ -47,6 +48,14 @@ def register(subparsers) -> None:
     compare.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     compare.add_argument("--plant-slowdown", type=argtypes.slowdown, default=0.0, help="make the compiled path this much slower")
     compare.add_argument("--tolerance", type=fraction, default=None, help=TOLERANCE_HELP)
+    compare.add_argument("--reference", default=None, metavar="PYTHON",
+                         help="gate against this interpreter's environment (e.g. the previous torch's venv/bin/python, "
+                              "ragperf installed there) measured now, interleaved with the candidate, instead of the "
+                              "stored baseline")
+    compare.add_argument("--candidate", default=None, metavar="PYTHON",
+                         help="with --reference: the candidate's interpreter (default: the one running ragperf)")
+    compare.add_argument("--pairs", type=argtypes.positive_int, default=AB_PAIRS, metavar="N",
+                         help=f"with --reference: reference and candidate processes per case (default {AB_PAIRS})")
     compare.set_defaults(func=run_compare)
     show = sub.add_parser("show", help="print the baseline that applies to this machine (or --all)")
     common(show, cases=False)
@@ -78,6 +87,10 @@ def register(subparsers) -> None:
                             "the same processes - the cold first call's compile seconds and its units of this "
                             "machine's speed (each value a fresh process; slowdowns planted in the compiler)")
     prove.add_argument("--tolerance", type=fraction, default=None, help=TOLERANCE_HELP)
+    prove.add_argument("--pairs", type=argtypes.positive_int, default=None, metavar="N",
+                       help="prove the interleaved A/B gate (`compare --reference`) instead of the stored baseline: "
+                            "a run is N reference and N candidate values from 2N distinct processes, the "
+                            "candidate's planted (speedup only; --processes at least 2N)")
     prove.add_argument("--seed", type=int, default=0)
     prove.add_argument("--save", type=argtypes.output_file, default=None, metavar="FILE",
                        help="also keep the measured values, to judge them again with --load")
@@ -123,20 +136,30 @@ def run_compare(args) -> int:
     from ragperf.perf.machine import fingerprint
     from ragperf.perf.plugin import report_json
 
+    if args.candidate and not args.reference:
+        raise RagperfError("--candidate is the other side of --reference: give --reference PYTHON too (or drop "
+                           "--candidate to gate this interpreter against the stored baseline)")
     cases = _cases(args)  # every case checked before the first is measured
     fp = fingerprint()
-    baseline = baselines.find(fp, args.dir)
-    if baseline is None:
-        print(f"{fp['key']}: {gate.NO_BASELINE}")
-    decisions, rules = [], {"tolerance": args.tolerance}
-    for case in cases:
-        _progress(f"{case.prefix}: measuring in {args.gate_processes} fresh process(es)...")
-        def measure(c=case):
-            return c.measurements(processes.measure(c, args.gate_processes, slowdown=args.plant_slowdown))
+    baseline = None
+    if args.reference:
+        decisions, reference = _ab_decisions(cases, args)
+    else:
+        baseline = baselines.find(fp, args.dir)
+        if baseline is None:
+            print(f"{fp['key']}: {gate.NO_BASELINE}")
+        decisions, rules = [], {"tolerance": args.tolerance}
+        for case in cases:
+            _progress(f"{case.prefix}: measuring in {args.gate_processes} fresh process(es)...")
+            def measure(c=case):
+                return c.measurements(processes.measure(c, args.gate_processes, slowdown=args.plant_slowdown))
 
-        decisions += gate.confirm(gate.gate(measure(), baseline, **rules), baseline, measure, **rules)
+            decisions += gate.confirm(gate.gate(measure(), baseline, **rules), baseline, measure, **rules)
     if args.report:
-        args.report.write_text(json.dumps(report_json(decisions, fp, baseline), indent=1) + "\n")
+        report = report_json(decisions, fp, baseline)
+        if args.reference:
+            report["baseline"] = reference
+        args.report.write_text(json.dumps(report, indent=1) + "\n")
     print(gate.table(decisions, markdown=args.markdown))
     for d in decisions:
         if d.status != gate.PASS:
@@ -144,6 +167,29 @@ def run_compare(args) -> int:
     verdict = gate.overall(decisions)
     print(f"verdict: {verdict}")
     return 1 if verdict == gate.FAIL else 0
+
+
+def _ab_decisions(cases, args) -> tuple[list, str]:
+    """Every case gated against ``--reference`` measured now, interleaved (:mod:`ragperf.perf.ab`); the
+    decisions and what they were judged against, in words."""
+    from ragperf.perf import ab
+
+    candidate = args.candidate or sys.executable
+    sides = {side: ab.interpreter(python) for side, python in ((ab.REFERENCE, args.reference),
+                                                                  (ab.CANDIDATE, candidate))}
+    against = (f"interleaved reference {args.reference} (torch {sides[ab.REFERENCE]['torch']}, transformers "
+               f"{sides[ab.REFERENCE]['transformers']}), {args.pairs} + {args.pairs} processes per case")
+    print(f"A/B: candidate {candidate} (torch {sides[ab.CANDIDATE]['torch']}, transformers "
+          f"{sides[ab.CANDIDATE]['transformers']}) against the {against}")
+    decisions = []
+    for case in cases:
+        def measure(c=case):
+            return ab.measure(c, args.pairs, args.reference, candidate, slowdown=args.plant_slowdown,
+                              progress=_progress)
+
+        decisions += ab.decide(case.prefix, measure, f"A/B {args.reference}", case.report_only(),
+                               tolerance=args.tolerance)
+    return decisions, against
 
 
 def run_show(args) -> int:
@@ -209,17 +255,23 @@ def run_prove(args) -> int:
         args.processes = saved.processes()
     args.metric, args.case = args.metric or [proof.SPEEDUP], args.case or "embed:minilm:compile"
     speedup = args.metric == [proof.SPEEDUP]
+    if args.pairs and not speedup:
+        raise RagperfError(f"--pairs proves the interleaved A/B gate of the speedup; drop --metric "
+                           f"{','.join(args.metric)} or --pairs")
     args.gate_processes = args.gate_processes or (PROCESSES if speedup else COMPILE_PROCESSES)
-    if speedup and not saved and args.processes < args.gate_processes:
-        raise RagperfError(f"--processes {args.processes} is fewer than --gate-processes {args.gate_processes}: a "
-                           "gated run needs that many distinct processes; give --processes "
-                           f"{args.gate_processes} or more")
+    needed = 2 * args.pairs if args.pairs else args.gate_processes
+    if speedup and args.processes < needed:
+        raise RagperfError(f"--processes {args.processes} is fewer than the {needed} distinct processes a gated run "
+                           f"needs ({'2 x --pairs' if args.pairs else '--gate-processes'}); give --processes "
+                           f"{needed} or more")
     cases = [check_case(parse_case(spec.strip(), args.rounds)) for spec in args.case.split(",") if spec.strip()]
     measured = dict(saved.runs) if saved else {}
     for case in cases:
         if saved and case.prefix not in measured:
             raise RagperfError(f"{loaded} holds no values of {case.prefix}; it has {', '.join(measured)}")
-    if saved:
+    if args.pairs:  # the reference is measured in the campaign; no stored figure is needed
+        baseline = None
+    elif saved:
         baseline = next((b for b in baselines.load_all(args.dir) if b.key == saved.fingerprint), None)
         if baseline is None:
             raise RagperfError(f"{loaded} was measured on {saved.fingerprint}; {args.dir} holds no baseline of "
@@ -227,7 +279,7 @@ def run_prove(args) -> int:
     else:
         baseline = baselines.find(fingerprint(), args.dir)
     for case in cases:  # every case checked before the first is measured
-        for metric in args.metric:
+        for metric in [] if args.pairs else args.metric:
             if baseline is None or f"{case.prefix}/{metric}" not in baseline.metrics:
                 record = ("`ragperf baseline record --cases " + args.case + "`" if speedup
                           else "`OMP_NUM_THREADS=1 pytest -m perf tests/perf/test_compile_time_perf.py "
@@ -239,13 +291,17 @@ def run_prove(args) -> int:
         if not saved:
             measured[case.prefix] = _measure_campaign(case, args)
         rows += _judge_campaign(case, measured[case.prefix], baseline, args)
+    machine = saved.fingerprint if saved else (baseline.key if baseline else fingerprint()["key"])
     if args.save:
-        proof.save(args.save, {c.prefix: measured[c.prefix] for c in cases}, args.metric, baseline.key)
+        proof.save(args.save, {c.prefix: measured[c.prefix] for c in cases}, args.metric, machine)
     load = os.getloadavg()
     spread = (f"{args.processes} fresh processes per case" if speedup
               else "every value its own fresh process on an empty Inductor cache")
     source = f"values from {loaded}" if saved else f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
-    print(f"baseline {baseline.path}; {spread}, a gated run = median of {args.gate_processes}; {source}")
+    against = (f"interleaved A/B on {machine}; {spread}, a gated run = {args.pairs} reference + {args.pairs} "
+               "candidate processes" if args.pairs
+               else f"baseline {baseline.path}; {spread}, a gated run = median of {args.gate_processes}")
+    print(f"{against}; {source}")
     print("\n".join(proof.markdown(rows)))
     return 0 if all(r.aa_ok() for r in rows if r.aa) else 1
 
@@ -254,7 +310,8 @@ def _measure_campaign(case, args) -> list[tuple[int, dict]]:
     """Every value of one case's campaign, measured: (process, figures) pairs, each with its ``slowdown``."""
     from ragperf.perf import proof
 
-    values = proof.plan(args.aa_runs, args.slowdowns, args.planted_runs, args.gate_processes, args.seed)
+    values = proof.plan(args.aa_runs, args.slowdowns, args.planted_runs, args.pairs or args.gate_processes,
+                        args.seed, ab=bool(args.pairs))
     if args.metric == [proof.SPEEDUP]:
         return _speedup_values(case, values, args.processes)
     return [(i, {**_cold_compile(case, s, i, len(values)), "slowdown": s}) for i, s in enumerate(values)]
@@ -274,6 +331,9 @@ def _judge_campaign(case, runs: list[tuple[int, dict]], baseline, args) -> list:
         def measurements(figures):
             return compile_time.measurements(case.prefix, figures)
     rules = {"tolerance": args.tolerance}
+    if args.pairs:
+        return [proof.row(case.prefix, proof.SPEEDUP, slowdown, proof.judge_ab(case.prefix, proof.SPEEDUP, ab, rules))
+                for slowdown, ab in sorted(proof.ab_groups(runs, args.pairs).items()) if ab]
     rows = []
     for metric in args.metric:
         name = f"{case.prefix}/{metric}"

@@ -217,14 +217,20 @@ def confirm(decisions: list[Decision], baseline: BaselineFile | None,
         if d.measured.processes and second.measured.processes:
             second = judge(pooled(d.measured, second.measured), baseline.metrics.get(d.metric) if baseline else None,
                            source=second.source, **rules)
-        second.attempts, second.first = 2, d
-        if second.status == INCONCLUSIVE:
-            second.status = FAIL
-            second.message += " - still inconclusive after a fresh-process re-measure: too noisy to clear"
-        elif second.status in (FAIL, PASS, WARN):
-            second.message += f" (re-measured in a fresh process; first: {d.status})"
-        out.append(second)
+        out.append(settle(d, second))
     return out
+
+
+def settle(first: Decision, second: Decision) -> Decision:
+    """``second`` - the re-measured judgement of the suspect ``first`` - as the one that stands: still
+    inconclusive means FAIL (the noise too high to clear)."""
+    second.attempts, second.first = 2, first
+    if second.status == INCONCLUSIVE:
+        second.status = FAIL
+        second.message += " - still inconclusive after a fresh-process re-measure: too noisy to clear"
+    elif second.status in (FAIL, PASS, WARN):
+        second.message += f" (re-measured in a fresh process; first: {first.status})"
+    return second
 
 
 def pooled(a: Measurement, b: Measurement) -> Measurement:

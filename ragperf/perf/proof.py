@@ -78,9 +78,12 @@ def metric_list(text: str) -> list[str]:
     return chosen
 
 
-def plan(aa_runs: int, slowdowns: list[float], planted_runs: int, size: int, seed: int) -> list[float]:
-    """The slowdown of every value to measure (0.0: A/A), ``size`` values per gated run, shuffled."""
-    values = [0.0] * aa_runs * size + [s for s in slowdowns for _ in range(planted_runs * size)]
+def plan(aa_runs: int, slowdowns: list[float], planted_runs: int, size: int, seed: int, ab: bool = False) -> list[float]:
+    """The slowdown of every value to measure (0.0: A/A), ``size`` values per gated run, shuffled; ``ab``: every
+    run also needs ``size`` unplanted values of its interleaved reference (:mod:`ragperf.perf.ab`)."""
+    reference = size if ab else 0
+    values = [0.0] * aa_runs * (size + reference) + [s for s in slowdowns for _ in range(planted_runs * size)]
+    values += [0.0] * len(slowdowns) * planted_runs * reference
     random.Random(seed).shuffle(values)
     return values
 
@@ -98,6 +101,46 @@ def groups(runs: list[tuple[int, dict]], size: int) -> list[list[dict]]:
         out.append([by_proc[p].pop() for p in ready])
 
 
+def ab_groups(runs: list[tuple[int, dict]], size: int) -> dict[float, list[tuple[list[dict], list[dict]]]]:
+    """Disjoint A/B runs per slowdown: (``size`` unplanted reference values, ``size`` candidate values at that
+    slowdown), the ``2 * size`` values of a run from distinct processes. Planted runs take their references
+    first; the A/A runs deal what is left alternately to both sides."""
+    pools: dict[float, dict[int, list[dict]]] = {}
+    for proc, figures in runs:
+        pools.setdefault(figures["slowdown"], {}).setdefault(proc, []).append(figures)
+    reference = pools.setdefault(0.0, {})
+
+    def fullest(pool: dict[int, list[dict]], n: int, skip: tuple[int, ...] = ()) -> list[int]:
+        return sorted((p for p in pool if pool[p] and p not in skip), key=lambda p: -len(pool[p]))[:n]
+
+    out: dict[float, list[tuple[list[dict], list[dict]]]] = {}
+    for slowdown in sorted(pools, reverse=True):  # the planted slowdowns before the A/A (0.0)
+        candidate, grouped = pools[slowdown], out.setdefault(slowdown, [])
+        while True:
+            if slowdown == 0:
+                chosen = fullest(reference, 2 * size)
+                ref_procs, cand_procs = chosen[0::2], chosen[1::2]
+            else:
+                cand_procs = fullest(candidate, size)
+                ref_procs = fullest(reference, size, tuple(cand_procs))
+            if len(ref_procs) < size or len(cand_procs) < size:
+                break
+            grouped.append(([reference[p].pop() for p in ref_procs], [candidate[p].pop() for p in cand_procs]))
+    return out
+
+
+def judge_ab(prefix: str, metric: str, runs: list[tuple[list[dict], list[dict]]], rules: dict) -> list[gate.Decision]:
+    """Each A/B run judged (:func:`ragperf.perf.ab.decide`); a suspect settled on the next run pooled with it."""
+    from ragperf.perf import ab
+
+    finals = []
+    for i, run in enumerate(runs):
+        measured = iter([run, runs[(i + 1) % len(runs)]])
+        final = ab.decide(prefix, lambda measured=measured: next(measured), **rules)
+        finals.append(next(d for d in final if d.metric == f"{prefix}/{metric}"))
+    return finals
+
+
 def judge(metric: str, combined: list[dict], measurements: Callable[[dict], dict[str, gate.Measurement]],
           baseline, rules: dict) -> list[gate.Decision]:
     """Each combined run gated against ``baseline``; a suspect confirmed on the next run (another group)."""
@@ -110,14 +153,15 @@ def judge(metric: str, combined: list[dict], measurements: Callable[[dict], dict
     return finals
 
 
-def row(case: str, metric: str, slowdown: float, decisions: list[gate.Decision], base: dict) -> Row:
-    """The campaign row of ``decisions`` (one per run, at least one)."""
+def row(case: str, metric: str, slowdown: float, decisions: list[gate.Decision], base: dict | None = None) -> Row:
+    """The campaign row of ``decisions`` (one per run, at least one) against the stored ``base`` (``None``: each
+    run against its own interleaved reference)."""
     own = [(d.first or d).measured for d in decisions]  # the run itself (a confirmed one's first judgement)
     values = [m.value for m in own]
+    shown = (f"{_shown(base['kind'], base['value'])} ({base.get('se', 0):.1%}, {base.get('process_sd', 0) or 0:.1%}, "
+             f"{base.get('session_sd', 0) or 0:.1%})" if base else "interleaved reference")
     return Row(case, metric, slowdown, len(decisions), sum(d.status == gate.FAIL for d in decisions),
-               sum(d.status == gate.WARN for d in decisions),
-               f"{_shown(base['kind'], base['value'])} ({base.get('se', 0):.1%}, {base.get('process_sd', 0) or 0:.1%}, "
-               f"{base.get('session_sd', 0) or 0:.1%})",
+               sum(d.status == gate.WARN for d in decisions), shown,
                statistics.median(values), statistics.pstdev(values) / statistics.mean(values),
                statistics.median(m.se for m in own))
 
