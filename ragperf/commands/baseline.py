@@ -49,8 +49,8 @@ def register(subparsers) -> None:
     compare.add_argument("--plant-slowdown", type=argtypes.slowdown, default=0.0, help="make the compiled path this much slower")
     compare.add_argument("--tolerance", type=fraction, default=None, help=TOLERANCE_HELP)
     compare.add_argument("--reference", default=None, metavar="PYTHON",
-                         help="gate against this interpreter's environment (e.g. the previous torch's venv/bin/python, "
-                              "ragperf installed there) measured now, interleaved with the candidate, instead of the "
+                         help="gate against this interpreter's (or venv folder's) environment - e.g. the previous "
+                              "torch's, ragperf installed there - measured now, interleaved with the candidate, instead of the "
                               "stored baseline")
     compare.add_argument("--candidate", default=None, metavar="PYTHON",
                          help="with --reference: the candidate's interpreter (default: the one running ragperf)")
@@ -132,7 +132,7 @@ def run_record(args) -> int:
 
 
 def run_compare(args) -> int:
-    from ragperf.perf import baselines, gate, processes
+    from ragperf.perf import baselines, gate
     from ragperf.perf.machine import fingerprint
     from ragperf.perf.plugin import report_json
 
@@ -141,20 +141,13 @@ def run_compare(args) -> int:
                            "--candidate to gate this interpreter against the stored baseline)")
     cases = _cases(args)  # every case checked before the first is measured
     fp = fingerprint()
-    baseline = None
+    baseline = None if args.reference else baselines.find(fp, args.dir)
     if args.reference:
         decisions, reference = _ab_decisions(cases, args)
     else:
-        baseline = baselines.find(fp, args.dir)
         if baseline is None:
             print(f"{fp['key']}: {gate.NO_BASELINE}")
-        decisions, rules = [], {"tolerance": args.tolerance}
-        for case in cases:
-            _progress(f"{case.prefix}: measuring in {args.gate_processes} fresh process(es)...")
-            def measure(c=case):
-                return c.measurements(processes.measure(c, args.gate_processes, slowdown=args.plant_slowdown))
-
-            decisions += gate.confirm(gate.gate(measure(), baseline, **rules), baseline, measure, **rules)
+        decisions = _stored_decisions(cases, baseline, args)
     if args.report:
         report = report_json(decisions, fp, baseline)
         if args.reference:
@@ -169,25 +162,40 @@ def run_compare(args) -> int:
     return 1 if verdict == gate.FAIL else 0
 
 
+def _stored_decisions(cases, baseline, args) -> list:
+    """Every case measured in ``--gate-processes`` fresh processes and gated against the stored ``baseline``."""
+    from ragperf.perf import gate, processes
+
+    decisions, rules = [], {"tolerance": args.tolerance}
+    for case in cases:
+        _progress(f"{case.prefix}: measuring in {args.gate_processes} fresh process(es)...")
+        def measure(c=case):
+            return c.measurements(processes.measure(c, args.gate_processes, slowdown=args.plant_slowdown))
+
+        decisions += gate.confirm(gate.gate(measure(), baseline, **rules), baseline, measure, **rules)
+    return decisions
+
+
 def _ab_decisions(cases, args) -> tuple[list, str]:
     """Every case gated against ``--reference`` measured now, interleaved (:mod:`ragperf.perf.ab`); the
     decisions and what they were judged against, in words."""
+    from ragperf import interpreters
     from ragperf.perf import ab
 
-    candidate = args.candidate or sys.executable
-    sides = {side: ab.interpreter(python) for side, python in ((ab.REFERENCE, args.reference),
-                                                                  (ab.CANDIDATE, candidate))}
-    against = (f"interleaved reference {args.reference} (torch {sides[ab.REFERENCE]['torch']}, transformers "
+    reference = interpreters.resolve(args.reference)
+    candidate = interpreters.resolve(args.candidate) if args.candidate else sys.executable
+    sides = {side: interpreters.probe(python, python, "ragperf.perf.cases")
+             for side, python in ((ab.REFERENCE, reference), (ab.CANDIDATE, candidate))}
+    against = (f"interleaved reference {reference} (torch {sides[ab.REFERENCE]['torch']}, transformers "
                f"{sides[ab.REFERENCE]['transformers']}), {args.pairs} + {args.pairs} processes per case")
     print(f"A/B: candidate {candidate} (torch {sides[ab.CANDIDATE]['torch']}, transformers "
           f"{sides[ab.CANDIDATE]['transformers']}) against the {against}")
     decisions = []
-    for case in cases:
+    for case in (ab.with_rounds(c, args.rounds) for c in cases):
         def measure(c=case):
-            return ab.measure(c, args.pairs, args.reference, candidate, slowdown=args.plant_slowdown,
-                              progress=_progress)
+            return ab.measure(c, args.pairs, reference, candidate, slowdown=args.plant_slowdown, progress=_progress)
 
-        decisions += ab.decide(case.prefix, measure, f"A/B {args.reference}", case.report_only(),
+        decisions += ab.decide(case.prefix, measure, f"A/B {reference}", case.report_only(),
                                tolerance=args.tolerance)
     return decisions, against
 
@@ -259,12 +267,19 @@ def run_prove(args) -> int:
         raise RagperfError(f"--pairs proves the interleaved A/B gate of the speedup; drop --metric "
                            f"{','.join(args.metric)} or --pairs")
     args.gate_processes = args.gate_processes or (PROCESSES if speedup else COMPILE_PROCESSES)
-    needed = 2 * args.pairs if args.pairs else args.gate_processes
+    needed, option = (2 * args.pairs, "--pairs") if args.pairs else (args.gate_processes, "--gate-processes")
+    if speedup and args.processes < needed and saved:
+        raise RagperfError(f"{loaded} spread its values over {args.processes} processes, fewer than the {needed} "
+                           f"distinct ones a gated run of {option} {needed // (2 if args.pairs else 1)} needs: give "
+                           f"a smaller {option}")
     if speedup and args.processes < needed:
         raise RagperfError(f"--processes {args.processes} is fewer than the {needed} distinct processes a gated run "
-                           f"needs ({'2 x --pairs' if args.pairs else '--gate-processes'}); give --processes "
-                           f"{needed} or more")
+                           f"needs ({'2 x ' if args.pairs else ''}{option}); give --processes {needed} or more")
     cases = [check_case(parse_case(spec.strip(), args.rounds)) for spec in args.case.split(",") if spec.strip()]
+    if args.pairs:
+        from ragperf.perf.ab import with_rounds
+
+        cases = [with_rounds(case, args.rounds) for case in cases]
     measured = dict(saved.runs) if saved else {}
     for case in cases:
         if saved and case.prefix not in measured:

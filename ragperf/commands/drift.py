@@ -13,16 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 from ragperf import argtypes
 from ragperf.errors import RagperfError
-
-# what an interpreter must import to run the measurement set; prints what it found
-PROBE = ("import json, ragperf, torch, transformers, ragperf.jobs.drift as d; "
-         "print(json.dumps({'ragperf': ragperf.__file__, 'torch': torch.__version__, 'schema': d.SCHEMA}))")
 
 
 def register(subparsers) -> None:
@@ -106,45 +101,21 @@ def _check_decoder(spec: str) -> None:
 
 def _side(spec: str) -> tuple[str, str]:
     """("file", path) for a saved result, ("python", interpreter) for an interpreter or venv that runs ragperf."""
+    from ragperf import interpreters
+    from ragperf.jobs.drift import SCHEMA
+
     path = Path(spec).expanduser()
     if path.suffix == ".json" or (path.is_file() and not os.access(path, os.X_OK)):
         if not path.is_file():
             raise RagperfError(f"result file {spec} does not exist; give a file written by "
                                "`ragperf drift PYTHON --save FILE`")
         return "file", str(path)
-    if not path.exists():
-        raise RagperfError(f"{spec} does not exist; give a python interpreter, a venv folder or a saved .json result")
-    if path.is_dir():
-        python = path / "bin" / "python"
-        if not python.exists():
-            raise RagperfError(f"{spec} is a folder without bin/python; give a venv folder or its python")
-        path = python
-    _probe(str(path), spec)
-    return "python", str(path)
-
-
-def _probe(python: str, spec: str) -> None:
-    """One quick start of ``python``: it must import ragperf (with the drift job), torch and transformers."""
-    from ragperf import knobs
-
-    try:
-        done = subprocess.run([python, "-c", PROBE], capture_output=True, text=True, timeout=300,
-                              env=knobs.subprocess_env())
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise RagperfError(f"{spec} cannot be run as a python interpreter ({type(exc).__name__}: {exc})") from None
-    try:
-        found = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else None
-    except (IndexError, ValueError):
-        found = None
-    if not isinstance(found, dict):
-        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise RagperfError(f"{spec} cannot run ragperf's measurement set ({last}): install ragperf and torch "
-                           "there (pip install -e CHECKOUT), or run with PYTHONPATH=CHECKOUT")
-    from ragperf.jobs.drift import SCHEMA
-
+    python = interpreters.resolve(spec, other=", a venv folder or a saved .json result")
+    found = interpreters.probe(python, spec, "ragperf.jobs.drift")
     if found.get("schema") != SCHEMA:
         raise RagperfError(f"{spec} runs a ragperf ({found.get('ragperf')}) that writes {found.get('schema')!r}, "
-                           f"this one reads {SCHEMA!r}: install the same ragperf there, or run with PYTHONPATH=CHECKOUT")
+                           f"this one reads {SCHEMA!r}: {interpreters.INSTALL}")
+    return "python", python
 
 
 def _measure(python: str, child_args: list[str]) -> dict:

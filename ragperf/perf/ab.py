@@ -22,20 +22,22 @@ candidate cancels it, leaving only the draw of each fresh process (memory layout
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
-import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
-from ragperf.errors import RagperfError
 from ragperf.perf import gate
 from ragperf.perf.processes import spread
 
 DEFAULT_PAIRS = 5  # reference and candidate processes per case; docs/perf.md "An interleaved reference" says why
+# Interleaved rounds per process where the A/B gate's default differs from the stored gate's: decode's values spread
+# 1.9% within one process at 30 rounds (the MiniLM rungs' 0.7-1.1% at 60), and a 5% slowdown was caught 7/10 at
+# 5 pairs; an A/B process is mostly its compile, so 60 more rounds cost about 3 s (docs/perf.md).
+ROUNDS = {"decode": 90}
 HL_EFFICIENCY = math.sqrt(math.pi / 3)  # 1.023: se(Hodges-Lehmann shift) / se(difference of means), normal spread
 REFERENCE, CANDIDATE = "reference", "candidate"
 # (figures key, its within-run se key, metric suffix, gate kind): what an A/B run gates, as the stored gate does.
@@ -48,21 +50,9 @@ def order(pairs: int) -> list[str]:
     return [side for i in range(pairs) for side in (first if i % 2 == 0 else second)]
 
 
-def interpreter(python: str) -> dict:
-    """The torch and transformers versions of ``python``'s environment; one clear line when it cannot run
-    ragperf's measuring module."""
-    probe = ("import json, torch, transformers, ragperf.perf.cases; "
-             "print(json.dumps({'torch': torch.__version__, 'transformers': transformers.__version__}))")
-    try:
-        done = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=300)
-    except OSError as exc:
-        raise RagperfError(f"cannot run {python}: {exc.strerror}; give the python of an environment with ragperf "
-                           "installed (e.g. OLD_VENV/bin/python)") from None
-    if done.returncode != 0:
-        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RagperfError(f"{python} cannot import ragperf's measuring module ({why}); install ragperf there: "
-                           f"{python} -m pip install -e PATH_TO_RAGPERF")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def with_rounds(case, rounds: int | None = None):
+    """``case`` as the A/B gate measures it: ``rounds`` when given, else :data:`ROUNDS` of its kind (else its own)."""
+    return replace(case, rounds=rounds or ROUNDS.get(case.kind, case.rounds))
 
 
 def measure(case, pairs: int, reference: str, candidate: str | None = None, *, slowdown: float = 0.0,

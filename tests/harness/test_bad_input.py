@@ -43,13 +43,18 @@ TRIPWIRES = (
 
 @pytest.fixture
 def places(tmp_path: Path) -> dict[str, str]:
-    """The paths the rows name: ``{missing}``, ``{file}``, ``{dir}`` (empty folder), bad reports, the source tree."""
+    """The paths the rows name: ``{missing}``, ``{file}``, ``{dir}`` (empty folder), bad reports, the source tree,
+    ``{bare_python}`` (an interpreter without ragperf)."""
     (tmp_path / "a-file.txt").write_text("not what was asked for\n")
     (tmp_path / "empty").mkdir()
     (tmp_path / "not.json").write_text("{ truncated")
     (tmp_path / "no-verdict.json").write_text(json.dumps({"fingerprint": {"key": "x"}, "baseline": None}))
     (tmp_path / "list.json").write_text("[1, 2]")
-    return {"missing": str(tmp_path / "no-such"), "file": str(tmp_path / "a-file.txt"), "dir": str(tmp_path / "empty"),
+    bare = tmp_path / "bare-python"  # a python that sees no installed package (isolated, no site-packages)
+    bare.write_text(f'#!/bin/sh\nexec "{sys.executable}" -I -S "$@"\n')
+    bare.chmod(0o755)
+    return {"bare_python": str(bare), "missing": str(tmp_path / "no-such"), "file": str(tmp_path / "a-file.txt"),
+            "dir": str(tmp_path / "empty"),
             "nojson": str(tmp_path / "not.json"), "noverdict": str(tmp_path / "no-verdict.json"),
             "list": str(tmp_path / "list.json"), "source": str(Path(cli.__file__).resolve().parents[1])}
 
