@@ -35,8 +35,8 @@ from ragperf.perf.processes import spread
 
 DEFAULT_PAIRS = 5  # reference and candidate processes per case; docs/perf.md "An interleaved reference" says why
 # Interleaved rounds per process where the A/B gate's default differs from the stored gate's: decode's values spread
-# 1.9% within one process at 30 rounds (the MiniLM rungs' 0.7-1.1% at 60), and a 5% slowdown was caught 7/10 at
-# 5 pairs; an A/B process is mostly its compile, so 60 more rounds cost about 3 s (docs/perf.md).
+# 1.9% within one process at 30 rounds (the MiniLM rungs' 0.7-1.1% at 60); a planted 5% was caught 7/10 at 30
+# rounds, 8/10 at 90 (5 pairs, docs/perf.md); an A/B process is mostly its compile, so 60 more rounds cost ~3 s.
 ROUNDS = {"decode": 90}
 HL_EFFICIENCY = math.sqrt(math.pi / 3)  # 1.023: se(Hodges-Lehmann shift) / se(difference of means), normal spread
 REFERENCE, CANDIDATE = "reference", "candidate"
@@ -113,4 +113,5 @@ def decide(prefix: str, measure: Callable[[], tuple[list[dict], list[dict]]], so
     more_reference, more_candidate = measure()
     again = {d.metric: d for d in judge(prefix, reference + more_reference, candidate + more_candidate, source,
                                         **rules)}
-    return [gate.settle(d, again[d.metric]) if d.status in gate.SUSPECT else d for d in decisions]
+    how = f"in {len(more_reference)} more pairs of processes, judged pooled"
+    return [gate.settle(d, again[d.metric], how) if d.status in gate.SUSPECT else d for d in decisions]

@@ -221,15 +221,15 @@ def confirm(decisions: list[Decision], baseline: BaselineFile | None,
     return out
 
 
-def settle(first: Decision, second: Decision) -> Decision:
-    """``second`` - the re-measured judgement of the suspect ``first`` - as the one that stands: still
+def settle(first: Decision, second: Decision, how: str = "in a fresh process") -> Decision:
+    """``second`` - the judgement of the suspect ``first`` re-measured ``how`` - as the one that stands: still
     inconclusive means FAIL (the noise too high to clear)."""
     second.attempts, second.first = 2, first
     if second.status == INCONCLUSIVE:
         second.status = FAIL
-        second.message += " - still inconclusive after a fresh-process re-measure: too noisy to clear"
+        second.message += f" - still inconclusive after a re-measure {how}: too noisy to clear"
     elif second.status in (FAIL, PASS, WARN):
-        second.message += f" (re-measured in a fresh process; first: {first.status})"
+        second.message += f" (re-measured {how}; first: {first.status})"
     return second
 
 
