@@ -9,7 +9,7 @@ PACKAGE = Path(ragperf.__file__).parent
 # Lower ranks never import higher ones; a subpackage imports only itself, the foundations (rank 0) and
 # lower ranks. A new subpackage must be placed here before its imports are checked.
 RANKS = {
-    "errors": 0, "files": 0, "knobs": 0, "argtypes": 0, "subproc": 0, "__init__": 0,
+    "errors": 0, "files": 0, "knobs": 0, "argtypes": 0, "subproc": 0, "interpreters": 0, "__init__": 0,
     "models": 1, "arm64": 1,
     "compile": 2, "numerics": 2, "perf": 2, "rag": 2,
     "serve": 2.5,  # uses rag and perf, used by jobs
