@@ -1,5 +1,6 @@
-"""``ragperf baseline``: record, compare against, show and summarize per-hardware perf baselines,
-and prove the gate on this machine (A/A runs and planted slowdowns).
+"""``ragperf baseline``: record, compare against, show and summarize per-hardware perf baselines - or, with
+``compare --reference``, gate against another environment measured now, interleaved - and prove the gate on
+this machine (A/A runs and planted slowdowns).
 
 Every case is measured in its own fresh process (``python -m ragperf.perf.cases``).
 """
@@ -347,8 +348,8 @@ def _judge_campaign(case, runs: list[tuple[int, dict]], baseline, args) -> list:
             return compile_time.measurements(case.prefix, figures)
     rules = {"tolerance": args.tolerance}
     if args.pairs:
-        return [proof.row(case.prefix, proof.SPEEDUP, slowdown, proof.judge_ab(case.prefix, proof.SPEEDUP, ab, rules))
-                for slowdown, ab in sorted(proof.ab_groups(runs, args.pairs).items()) if ab]
+        return [proof.row(case.prefix, proof.SPEEDUP, slowdown, proof.judge_ab(case.prefix, proof.SPEEDUP, pairs, rules))
+                for slowdown, pairs in sorted(proof.ab_groups(runs, args.pairs).items()) if pairs]
     rows = []
     for metric in args.metric:
         name = f"{case.prefix}/{metric}"

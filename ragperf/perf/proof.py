@@ -15,6 +15,10 @@ Two metrics can be proven:
   own fresh process (``python -m ragperf.perf.compile_time``); the planted slowdown spins inside the compiler
   backend for that fraction of the compile.
 
+With ``pairs`` (``prove-gate --pairs N``) the speedup campaign proves the interleaved A/B gate
+(:mod:`ragperf.perf.ab`) instead: a run is N unplanted reference values and N candidate values (planted or not)
+from 2N distinct processes (:func:`ab_groups`), judged by :func:`ragperf.perf.ab.decide` (:func:`judge_ab`).
+
 Only the values' order is random (seeded); everything else is what the gate does.
 """
 
