@@ -103,11 +103,7 @@ def decide(prefix: str, measure: Callable[[], tuple[list[dict], list[dict]]], so
     ``measure()`` pooled with the first (:func:`ragperf.perf.gate.settle`). ``report_only`` metrics (name ->
     the measured reason) are judged and shown but never fail."""
     reference, candidate = measure()
-    decisions = judge(prefix, reference, candidate, source, **rules)
-    for d in decisions:
-        if d.metric in (report_only or {}):
-            d.message += f" [{d.status}; report only: {report_only[d.metric]}]"
-            d.status = gate.REPORT
+    decisions = gate.report_only(judge(prefix, reference, candidate, source, **rules), report_only)
     if not any(d.status in gate.SUSPECT for d in decisions):
         return decisions
     more_reference, more_candidate = measure()

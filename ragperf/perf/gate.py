@@ -202,6 +202,16 @@ NO_BASELINE = ("no baseline matches this machine's fingerprint (report only); re
                "`ragperf baseline record` or `pytest -m perf --ragperf-update-baselines`")
 
 
+def report_only(decisions: list[Decision], reasons: dict[str, str] | None) -> list[Decision]:
+    """``decisions`` with those of the metrics in ``reasons`` (name -> the measured reason) made REPORT: judged and
+    shown, the judgement and the reason in the message, never failing and never a suspect to re-measure."""
+    for d in decisions:
+        if d.metric in (reasons or {}):
+            d.message += f" [{d.status}; report only: {reasons[d.metric]}]"
+            d.status = REPORT
+    return decisions
+
+
 def confirm(decisions: list[Decision], baseline: BaselineFile | None,
             remeasure: Callable[[], dict[str, Measurement]], **rules) -> list[Decision]:
     """Re-measure once when any decision is a suspect; the second judgement of each suspect stands."""

@@ -199,12 +199,7 @@ class PerfGate:
                 baseline = self.baseline
             except RagperfError as exc:
                 pytest.fail(str(exc), pytrace=False)
-            decisions = gate.gate(measured, baseline, **self.rules)
-            reasons = report_only or {}
-            for d in decisions:
-                if d.metric in reasons:
-                    d.message += f" [{d.status}; report only: {reasons[d.metric]}]"
-                    d.status = gate.REPORT
+            decisions = gate.report_only(gate.gate(measured, baseline, **self.rules), report_only)
             if remeasure is not None:
                 decisions = gate.confirm(decisions, baseline, remeasure, **self.rules)
         self.decisions.extend(decisions)
