@@ -268,12 +268,12 @@ def run_prove(args) -> int:
         raise RagperfError(f"--pairs proves the interleaved A/B gate of the speedup; drop --metric "
                            f"{','.join(args.metric)} or --pairs")
     args.gate_processes = args.gate_processes or (PROCESSES if speedup else COMPILE_PROCESSES)
-    needed, option = (2 * args.pairs, "--pairs") if args.pairs else (args.gate_processes, "--gate-processes")
-    if speedup and args.processes < needed and saved:
-        raise RagperfError(f"{loaded} spread its values over {args.processes} processes, fewer than the {needed} "
-                           f"distinct ones a gated run of {option} {needed // (2 if args.pairs else 1)} needs: give "
-                           f"a smaller {option}")
+    option, per_side = ("--pairs", args.pairs) if args.pairs else ("--gate-processes", args.gate_processes)
+    needed = 2 * per_side if args.pairs else per_side
     if speedup and args.processes < needed:
+        if saved:
+            raise RagperfError(f"{loaded} spread its values over {args.processes} processes, fewer than the {needed} "
+                               f"distinct ones a gated run of {option} {per_side} needs: give a smaller {option}")
         raise RagperfError(f"--processes {args.processes} is fewer than the {needed} distinct processes a gated run "
                            f"needs ({'2 x ' if args.pairs else ''}{option}); give --processes {needed} or more")
     cases = [check_case(parse_case(spec.strip(), args.rounds)) for spec in args.case.split(",") if spec.strip()]
