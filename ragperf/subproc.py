@@ -43,8 +43,8 @@ def run_json(module: str, args: list[str], env: dict[str, str] | None = None, ti
         with sigint_held():
             proc = subprocess.Popen(cmd, env=knobs.subprocess_env(env), stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True)
-            readers = [threading.Thread(target=_drain, args=(proc.stdout, out, None), daemon=True),
-                       threading.Thread(target=_drain, args=(proc.stderr, err, progress), daemon=True)]
+            readers = [threading.Thread(target=drain, args=(proc.stdout, out, None), daemon=True),
+                       threading.Thread(target=drain, args=(proc.stderr, err, progress), daemon=True)]
             for reader in readers:
                 reader.start()
         if progress is not None:
@@ -53,12 +53,12 @@ def run_json(module: str, args: list[str], env: dict[str, str] | None = None, ti
         for reader in readers:
             reader.join()
     except subprocess.TimeoutExpired:
-        _stop(proc)
+        stop(proc)
         raise RagperfError(f"{module} {' '.join(args)} hung: killed after its {timeout:g} s timeout "
                            f"(set {TIMEOUT_ENV} to allow longer)") from None
     except BaseException:
         if proc is not None:
-            _stop(proc)
+            stop(proc)
         raise
     lines = "".join(out).strip().splitlines()
     if proc.returncode != 0 or not lines:
@@ -114,7 +114,8 @@ def sigint_held() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate ``proc`` and wait for it (killed after 10 s)."""
     proc.terminate()
     try:
         proc.wait(timeout=10)
@@ -123,7 +124,8 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def _drain(stream, sink: list[str], progress: Callable[[str], None] | None) -> None:
+def drain(stream, sink: list[str], progress: Callable[[str], None] | None) -> None:
+    """Every line of ``stream`` into ``sink``; those starting with ``[ragperf]`` also to ``progress``."""
     for line in stream:
         sink.append(line)
         if progress is not None and line.startswith("[ragperf]"):

@@ -56,7 +56,8 @@ def register(subparsers) -> None:
     compare.add_argument("--candidate", default=None, metavar="PYTHON",
                          help="with --reference: the candidate's interpreter (default: the one running ragperf)")
     compare.add_argument("--pairs", type=argtypes.positive_int, default=AB_PAIRS, metavar="N",
-                         help=f"with --reference: reference and candidate processes per case (default {AB_PAIRS})")
+                         help=f"with --reference: lockstep pairs of processes (a reference and a candidate process each) "
+                              f"per case (default {AB_PAIRS})")
     compare.set_defaults(func=run_compare)
     show = sub.add_parser("show", help="print the baseline that applies to this machine (or --all)")
     common(show, cases=False)
@@ -90,8 +91,9 @@ def register(subparsers) -> None:
     prove.add_argument("--tolerance", type=fraction, default=None, help=TOLERANCE_HELP)
     prove.add_argument("--pairs", type=argtypes.positive_int, default=None, metavar="N",
                        help="prove the interleaved A/B gate (`compare --reference`) instead of the stored baseline: "
-                            "a run is N reference and N candidate values from 2N distinct processes, the "
-                            "candidate's planted (speedup only; --processes at least 2N)")
+                            "a run is N lockstep blocks (a reference's and a candidate's figures, the candidate's "
+                            "planted) from N distinct pairs of processes (speedup only; --processes pairs, at "
+                            "least N)")
     prove.add_argument("--seed", type=int, default=0)
     prove.add_argument("--save", type=argtypes.output_file, default=None, metavar="FILE",
                        help="also keep the measured values, to judge them again with --load")
@@ -185,10 +187,14 @@ def _ab_decisions(cases, args) -> tuple[list, str]:
 
     reference = interpreters.resolve(args.reference)
     candidate = interpreters.resolve(args.candidate) if args.candidate else sys.executable
-    sides = {side: interpreters.probe(python, python, "ragperf.perf.cases")
+    sides = {side: interpreters.probe(python, python, "ragperf.perf.lockstep")
              for side, python in ((ab.REFERENCE, reference), (ab.CANDIDATE, candidate))}
+    if sides[ab.REFERENCE]["schema"] != sides[ab.CANDIDATE]["schema"]:
+        raise RagperfError(f"the reference's ragperf ({sides[ab.REFERENCE]['ragperf']}) speaks "
+                           f"{sides[ab.REFERENCE]['schema']}, the candidate's {sides[ab.CANDIDATE]['schema']}: "
+                           "install the same ragperf on both sides (or PYTHONPATH=CHECKOUT for both)")
     against = (f"interleaved reference {reference} (torch {sides[ab.REFERENCE]['torch']}, transformers "
-               f"{sides[ab.REFERENCE]['transformers']}), {args.pairs} + {args.pairs} processes per case")
+               f"{sides[ab.REFERENCE]['transformers']}), {args.pairs} lockstep pairs of processes per case")
     print(f"A/B: candidate {candidate} (torch {sides[ab.CANDIDATE]['torch']}, transformers "
           f"{sides[ab.CANDIDATE]['transformers']}) against the {against}")
     decisions = []
@@ -268,14 +274,17 @@ def run_prove(args) -> int:
         raise RagperfError(f"--pairs proves the interleaved A/B gate of the speedup; drop --metric "
                            f"{','.join(args.metric)} or --pairs")
     args.gate_processes = args.gate_processes or (PROCESSES if speedup else COMPILE_PROCESSES)
-    option, per_side = ("--pairs", args.pairs) if args.pairs else ("--gate-processes", args.gate_processes)
-    needed = 2 * per_side if args.pairs else per_side
+    option, needed = ("--pairs", args.pairs) if args.pairs else ("--gate-processes", args.gate_processes)
+    unit = "pairs of processes" if args.pairs else "processes"
+    if saved and speedup and saved.lockstep() != bool(args.pairs):
+        raise RagperfError(f"{loaded} holds {'lockstep A/B blocks' if saved.lockstep() else 'values of single processes'}"
+                           f": judge it {'with' if saved.lockstep() else 'without'} --pairs N")
     if speedup and args.processes < needed:
         if saved:
-            raise RagperfError(f"{loaded} spread its values over {args.processes} processes, fewer than the {needed} "
-                               f"distinct ones a gated run of {option} {per_side} needs: give a smaller {option}")
-        raise RagperfError(f"--processes {args.processes} is fewer than the {needed} distinct processes a gated run "
-                           f"needs ({'2 x ' if args.pairs else ''}{option}); give --processes {needed} or more")
+            raise RagperfError(f"{loaded} spread its values over {args.processes} {unit}, fewer than the {needed} "
+                               f"distinct ones a gated run of {option} {needed} needs: give a smaller {option}")
+        raise RagperfError(f"--processes {args.processes} is fewer than the {needed} distinct {unit} a gated run "
+                           f"needs ({option}); give --processes {needed} or more")
     cases = [check_case(parse_case(spec.strip(), args.rounds)) for spec in args.case.split(",") if spec.strip()]
     if args.pairs:
         from ragperf.perf.ab import with_rounds
@@ -311,11 +320,11 @@ def run_prove(args) -> int:
     if args.save:
         proof.save(args.save, {c.prefix: measured[c.prefix] for c in cases}, args.metric, machine)
     load = os.getloadavg()
-    spread = (f"{args.processes} fresh processes per case" if speedup
+    spread = (f"{args.processes} lockstep pairs of processes per case" if args.pairs
+              else f"{args.processes} fresh processes per case" if speedup
               else "every value its own fresh process on an empty Inductor cache")
     source = f"values from {loaded}" if saved else f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
-    against = (f"interleaved A/B on {machine}; {spread}, a gated run = {args.pairs} reference + {args.pairs} "
-               "candidate processes" if args.pairs
+    against = (f"interleaved A/B on {machine}; {spread}, a gated run = {args.pairs} of them" if args.pairs
                else f"baseline {baseline.path}; {spread}, a gated run = median of {args.gate_processes}")
     print(f"{against}; {source}")
     print("\n".join(proof.markdown(rows)))
@@ -327,7 +336,9 @@ def _measure_campaign(case, args) -> list[tuple[int, dict]]:
     from ragperf.perf import proof
 
     values = proof.plan(args.aa_runs, args.slowdowns, args.planted_runs, args.pairs or args.gate_processes,
-                        args.seed, ab=bool(args.pairs))
+                        args.seed)
+    if args.pairs:
+        return _lockstep_values(case, values, args.processes)
     if args.metric == [proof.SPEEDUP]:
         return _speedup_values(case, values, args.processes)
     return [(i, {**_cold_compile(case, s, i, len(values)), "slowdown": s}) for i, s in enumerate(values)]
@@ -348,8 +359,13 @@ def _judge_campaign(case, runs: list[tuple[int, dict]], baseline, args) -> list:
             return compile_time.measurements(case.prefix, figures)
     rules = {"tolerance": args.tolerance}
     if args.pairs:
-        return [proof.row(case.prefix, proof.SPEEDUP, slowdown, proof.judge_ab(case.prefix, proof.SPEEDUP, pairs, rules))
-                for slowdown, pairs in sorted(proof.ab_groups(runs, args.pairs).items()) if pairs]
+        rows = []
+        for slowdown in sorted({r["slowdown"] for _, r in runs}):
+            grouped = proof.groups([(p, r) for p, r in runs if r["slowdown"] == slowdown], args.pairs)
+            if grouped:
+                rows.append(proof.row(case.prefix, proof.SPEEDUP, slowdown,
+                                      proof.judge_ab(case.prefix, proof.SPEEDUP, grouped, rules)))
+        return rows
     rows = []
     for metric in args.metric:
         name = f"{case.prefix}/{metric}"
@@ -372,6 +388,19 @@ def _speedup_values(case, values: list[float], processes: int) -> list[tuple[int
             _progress(f"process {index + 1}/{processes}: {len(chunk)} runs of {case.prefix}...")
             out = run_json("ragperf.perf.cases", case.args() + ["--plan", ",".join(map(str, chunk))])
             runs += [(index, r) for r in out["runs"]]
+    return runs
+
+
+def _lockstep_values(case, values: list[float], pairs: int) -> list[tuple[int, dict]]:
+    """``values`` spread over ``pairs`` lockstep pairs of processes, one block each: (pair, block)."""
+    from ragperf.perf import lockstep
+
+    runs = []
+    for index in range(pairs):
+        chunk = values[index::pairs]
+        if chunk:
+            _progress(f"pair {index + 1}/{pairs}: {len(chunk)} lockstep blocks of {case.prefix}...")
+            runs += [(index, block) for block in lockstep.pair(case, sys.executable, sys.executable, chunk)]
     return runs
 
 

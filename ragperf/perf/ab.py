@@ -2,19 +2,18 @@
 
 Why: on the 2-core VM a speedup's level moved 1.4-4.1% between sessions of one VM boot, and 1.6-2.2% within
 40 minutes (docs/perf.md), as much as the 5% a release gate must see; no stored figure can tell such a drift
-from a regression. Measuring the reference (the previous torch's environment, say) alternately with the
-candidate cancels it, leaving only the draw of each fresh process (memory layout, thread placement).
+from a regression. Measuring the reference (the previous torch's environment, say) with the candidate cancels it.
 
-* **Order**: ``pairs`` reference and ``pairs`` candidate processes, one after another (never side by side),
-  in ABBA order - reference, candidate, candidate, reference, ... - so a linear drift cancels in each
-  pair of pairs. Each process interleaves eager and compiled as every gated case does
-  (``python -m ragperf.perf.cases``), on its own interpreter.
-* **Estimate**: the Hodges-Lehmann shift - the median of all candidate/reference ratios of per-process
-  values, taken on logs - which keeps the median's robustness to one odd process at nearly the mean's
-  efficiency (``sqrt(pi/3)`` = 1.023 x the mean's se under a normal spread, against the median's 1.2533).
-* **se**: ``1.023 x sd x sqrt(1/n + 1/m)``, ``sd`` the robust spread of both sides' values around their own
-  side's median (:func:`ragperf.perf.processes.spread`), floored by the processes' own within-run se.
-  There is no drift term: the reference shares the session.
+* **Pairs**: every case is measured in ``pairs`` pairs of processes, a reference process on the reference's
+  interpreter and a candidate process on the candidate's, alive at once and timed round by round on the same
+  core (:mod:`ragperf.perf.lockstep`): one pair sees one state of the machine, so its two speedups move together.
+  Pairs run one after another; a fresh pair is a fresh draw of process and machine state.
+* **Estimate**: the Hodges-Lehmann estimate of the pairs' candidate/reference log ratios (the median of their
+  pairwise means): a median's robustness to one odd pair at nearly the mean's efficiency (``sqrt(pi/3)`` =
+  1.023 x the mean's se under a normal spread, against the median's 1.2533).
+* **se**: ``1.023 x sd / sqrt(pairs)``, ``sd`` the robust spread of the pairs' ratios
+  (:func:`ragperf.perf.processes.spread`), floored by a pair's own within-run se. No drift term: the
+  reference shares the session, and each pair the minute.
 * **Rule**: the stored gate's (:func:`ragperf.perf.gate.judge` on the candidate's value against the
   reference's, the noise being this comparison's se), and a suspect is settled like the stored gate's: ``pairs``
   more pairs are measured and the suspect judged again on all of them pooled.
@@ -30,7 +29,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from ragperf.perf import gate
+from ragperf.perf import gate, lockstep
+from ragperf.perf.lockstep import CANDIDATE, REFERENCE
 from ragperf.perf.processes import spread
 
 DEFAULT_PAIRS = 5  # reference and candidate processes per case; docs/perf.md "An interleaved reference" says why
@@ -39,15 +39,8 @@ DEFAULT_PAIRS = 5  # reference and candidate processes per case; docs/perf.md "A
 # rounds, 8/10 at 90 (5 pairs, docs/perf.md); an A/B process is mostly its compile, so 60 more rounds cost ~3 s.
 ROUNDS = {"decode": 90}
 HL_EFFICIENCY = math.sqrt(math.pi / 3)  # 1.023: se(Hodges-Lehmann shift) / se(difference of means), normal spread
-REFERENCE, CANDIDATE = "reference", "candidate"
 # (figures key, its within-run se key, metric suffix, gate kind): what an A/B run gates, as the stored gate does.
 METRICS = (("speedup", "speedup_se", "speedup", "speedup"), ("median_s", "latency_se", "median_s", "latency"))
-
-
-def order(pairs: int) -> list[str]:
-    """The sides of ``2 * pairs`` processes in ABBA order: a drift linear in time cancels in every 4."""
-    first, second = (REFERENCE, CANDIDATE), (CANDIDATE, REFERENCE)
-    return [side for i in range(pairs) for side in (first if i % 2 == 0 else second)]
 
 
 def with_rounds(case, rounds: int | None = None):
@@ -57,27 +50,29 @@ def with_rounds(case, rounds: int | None = None):
 
 def measure(case, pairs: int, reference: str, candidate: str | None = None, *, slowdown: float = 0.0,
             progress: Callable[[str], None] | None = None) -> tuple[list[dict], list[dict]]:
-    """``case`` in ``pairs`` reference and ``pairs`` candidate processes (ABBA order): their figures, per side.
-    ``slowdown`` is planted in the candidate's processes only."""
-    from ragperf.subproc import run_json
-
-    sides: dict[str, list[dict]] = {REFERENCE: [], CANDIDATE: []}
-    for i, side in enumerate(order(pairs)):
+    """``case`` in ``pairs`` lockstep pairs of processes: the figures of each pair's reference and candidate, as
+    two lists in pair order. ``slowdown`` is planted in the candidate's processes only."""
+    blocks = []
+    for i in range(pairs):
         if progress:
-            progress(f"{case.prefix}: process {i + 1}/{2 * pairs} ({side})")
-        python, planted = (reference, 0.0) if side == REFERENCE else (candidate or sys.executable, slowdown)
-        sides[side].append(run_json("ragperf.perf.cases", case.args(planted), python=python))
-    return sides[REFERENCE], sides[CANDIDATE]
+            progress(f"{case.prefix}: pair {i + 1}/{pairs} of lockstep processes")
+        blocks += lockstep.pair(case, reference, candidate or sys.executable, [slowdown])
+    return sides(blocks)
+
+
+def sides(blocks: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Lockstep ``blocks`` (:func:`ragperf.perf.lockstep.pair`) as :func:`measure` returns them: (reference figures,
+    candidate figures), paired by position."""
+    return [b[REFERENCE] for b in blocks], [b[CANDIDATE] for b in blocks]
 
 
 def shift(reference: list[float], candidate: list[float], within: float = 0.0) -> tuple[float, float]:
-    """(candidate/reference - 1 by the Hodges-Lehmann estimate, its relative se); ``within``: the processes'
-    own relative se, the floor of the per-process spread."""
-    ref, cand = np.log(reference), np.log(candidate)
-    change = math.expm1(float(np.median(np.subtract.outer(cand, ref))))
-    around = [*(np.asarray(reference) / np.median(reference)), *(np.asarray(candidate) / np.median(candidate))]
-    sd = max(spread(around), within)
-    return change, HL_EFFICIENCY * sd * math.sqrt(1 / len(ref) + 1 / len(cand))
+    """(candidate/reference - 1 by the Hodges-Lehmann estimate over the pairs, its relative se); the lists are
+    paired (pair i's reference and candidate); ``within``: a pair's own relative se, the floor of the spread."""
+    ratios = np.log(candidate) - np.log(reference)
+    walsh = [(a + b) / 2 for i, a in enumerate(ratios) for b in ratios[i:]]
+    sd = max(spread(list(np.exp(ratios))), within)
+    return math.expm1(float(np.median(walsh))), HL_EFFICIENCY * sd / math.sqrt(len(ratios))
 
 
 def judge(prefix: str, reference: list[dict], candidate: list[dict], source: str = "", **rules) -> list[gate.Decision]:
@@ -86,7 +81,7 @@ def judge(prefix: str, reference: list[dict], candidate: list[dict], source: str
     for key, se_key, suffix, kind in METRICS:
         name = f"{prefix}/{suffix}"
         ref, cand = [f[key] for f in reference], [f[key] for f in candidate]
-        within = statistics.median(f[se_key] for f in [*reference, *candidate])
+        within = statistics.median(math.hypot(r[se_key], c[se_key]) for r, c in zip(reference, candidate, strict=True))
         change, se = shift(ref, cand, within)
         level = statistics.median(ref)
         value = level * (1 + change)

@@ -165,6 +165,12 @@ def add_case_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
 
 
+def case_from_args(args: argparse.Namespace) -> Case:
+    """The :class:`Case` that :func:`add_case_arguments` parsed (its ``--slowdown`` is not part of the case)."""
+    return Case(args.kind, args.model, args.variant, rounds=args.rounds, backend=args.backend, device=args.device,
+                new_tokens=args.new_tokens, prompt_len=args.prompt_len, seed=args.seed, dtype=args.dtype)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ragperf.perf.cases", description=__doc__)
     add_case_arguments(parser)
@@ -172,8 +178,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="measure once per listed slowdown in this one process (compiling once); "
                              "prints {\"runs\": [...]}")
     args = parser.parse_args(argv)
-    case = Case(args.kind, args.model, args.variant, rounds=args.rounds, backend=args.backend, device=args.device,
-                new_tokens=args.new_tokens, prompt_len=args.prompt_len, seed=args.seed, dtype=args.dtype)
+    case = case_from_args(args)
     if args.plan is None:
         print(json.dumps(case.measure(slowdown=args.slowdown)))
         return

@@ -16,8 +16,10 @@ Two metrics can be proven:
   backend for that fraction of the compile.
 
 With ``pairs`` (``prove-gate --pairs N``) the speedup campaign proves the interleaved A/B gate
-(:mod:`ragperf.perf.ab`) instead: a run is N unplanted reference values and N candidate values (planted or not)
-from 2N distinct processes (:func:`ab_groups`), judged by :func:`ragperf.perf.ab.decide` (:func:`judge_ab`).
+(:mod:`ragperf.perf.ab`) instead: its values are lockstep blocks (:func:`ragperf.perf.lockstep.pair`: a
+reference's and a candidate's figures, the candidate's planted or not) spread over ``processes`` pairs of
+processes; a run is N blocks from N distinct pairs (:func:`groups`), judged by :func:`ragperf.perf.ab.decide`
+(:func:`judge_ab`).
 
 Only the values' order is random (seeded); everything else is what the gate does.
 """
@@ -82,12 +84,9 @@ def metric_list(text: str) -> list[str]:
     return chosen
 
 
-def plan(aa_runs: int, slowdowns: list[float], planted_runs: int, size: int, seed: int, ab: bool = False) -> list[float]:
-    """The slowdown of every value to measure (0.0: A/A), ``size`` values per gated run, shuffled; ``ab``: every
-    run also needs ``size`` unplanted values of its interleaved reference (:mod:`ragperf.perf.ab`)."""
-    reference = size if ab else 0
-    values = [0.0] * aa_runs * (size + reference) + [s for s in slowdowns for _ in range(planted_runs * size)]
-    values += [0.0] * len(slowdowns) * planted_runs * reference
+def plan(aa_runs: int, slowdowns: list[float], planted_runs: int, size: int, seed: int) -> list[float]:
+    """The slowdown of every value to measure (0.0: A/A), ``size`` values per gated run, shuffled."""
+    values = [0.0] * aa_runs * size + [s for s in slowdowns for _ in range(planted_runs * size)]
     random.Random(seed).shuffle(values)
     return values
 
@@ -105,41 +104,14 @@ def groups(runs: list[tuple[int, dict]], size: int) -> list[list[dict]]:
         out.append([by_proc[p].pop() for p in ready])
 
 
-def ab_groups(runs: list[tuple[int, dict]], size: int) -> dict[float, list[tuple[list[dict], list[dict]]]]:
-    """Disjoint A/B runs per slowdown: (``size`` unplanted reference values, ``size`` candidate values at that
-    slowdown), the ``2 * size`` values of a run from distinct processes. Planted runs take their references
-    first; the A/A runs deal what is left alternately to both sides."""
-    pools: dict[float, dict[int, list[dict]]] = {}
-    for proc, figures in runs:
-        pools.setdefault(figures["slowdown"], {}).setdefault(proc, []).append(figures)
-    reference = pools.setdefault(0.0, {})
-
-    def fullest(pool: dict[int, list[dict]], n: int, skip: tuple[int, ...] = ()) -> list[int]:
-        return sorted((p for p in pool if pool[p] and p not in skip), key=lambda p: -len(pool[p]))[:n]
-
-    out: dict[float, list[tuple[list[dict], list[dict]]]] = {}
-    for slowdown in sorted(pools, reverse=True):  # the planted slowdowns before the A/A (0.0)
-        candidate, grouped = pools[slowdown], out.setdefault(slowdown, [])
-        while True:
-            if slowdown == 0:
-                chosen = fullest(reference, 2 * size)
-                ref_procs, cand_procs = chosen[0::2], chosen[1::2]
-            else:
-                cand_procs = fullest(candidate, size)
-                ref_procs = fullest(reference, size, tuple(cand_procs))
-            if len(ref_procs) < size or len(cand_procs) < size:
-                break
-            grouped.append(([reference[p].pop() for p in ref_procs], [candidate[p].pop() for p in cand_procs]))
-    return out
-
-
-def judge_ab(prefix: str, metric: str, runs: list[tuple[list[dict], list[dict]]], rules: dict) -> list[gate.Decision]:
-    """Each A/B run judged (:func:`ragperf.perf.ab.decide`); a suspect settled on the next run pooled with it."""
+def judge_ab(prefix: str, metric: str, runs: list[list[dict]], rules: dict) -> list[gate.Decision]:
+    """Each A/B run (its lockstep blocks) judged (:func:`ragperf.perf.ab.decide`); a suspect settled on the next
+    run pooled with it."""
     from ragperf.perf import ab
 
     finals = []
     for i, run in enumerate(runs):
-        measured = iter([run, runs[(i + 1) % len(runs)]])
+        measured = iter([ab.sides(block) for block in (run, runs[(i + 1) % len(runs)])])
         final = ab.decide(prefix, lambda measured=measured: next(measured), **rules)
         finals.append(next(d for d in final if d.metric == f"{prefix}/{metric}"))
     return finals
@@ -212,6 +184,10 @@ class Saved:
     def cases(self) -> str:
         """The saved cases as a ``--case`` list (``kind:model:variant[@backend]``)."""
         return ",".join(prefix.replace("/", ":", 2) for prefix in self.runs)
+
+    def lockstep(self) -> bool:
+        """Whether the values are lockstep A/B blocks (``prove-gate --pairs``), not single processes' figures."""
+        return any("reference" in figures for values in self.runs.values() for _, figures in values)
 
     def processes(self) -> int:
         """How many fresh processes the values of a case were spread over."""

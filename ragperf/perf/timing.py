@@ -215,6 +215,21 @@ def latency_se(samples: Samples) -> float:
     return float(1.2533 * sigma / np.sqrt(len(samples.seconds)) / samples.median)
 
 
+def calls_per_round(fn: Callable[[], object], device=None, block_s: float = 0.01) -> int:
+    """Calls of ``fn`` that last about ``block_s`` seconds (1-100): a round that long averages out timer and
+    scheduler jitter."""
+    probe = interleaved({"fn": fn}, 3, device=device)["fn"].median
+    return max(1, min(100, round(block_s / max(probe, 1e-6))))
+
+
+def check_quiet(recompiles: int, warmup_calls: int) -> None:
+    """Raise RagperfError when graphs compiled while timing: those timings include compile time."""
+    if recompiles:
+        raise RagperfError(f"{recompiles} graph(s) compiled while timing, after {warmup_calls} quiet warm-up "
+                           "calls: the timings include compile time; find the recompile with "
+                           "TORCH_LOGS=recompiles")
+
+
 def compare(eager: Callable[[], object], candidate: Callable[[], object], rounds: int, *, seed: int = 0,
             device=None, benchmark=None, slowdown: float = 0.0, block_s: float = 0.01) -> Comparison:
     """Time ``candidate`` against ``eager``: first call (compile), warm-up until no more compiles, then
@@ -233,8 +248,7 @@ def compare(eager: Callable[[], object], candidate: Callable[[], object], rounds
     first_call_s = now(device) - start
     warmup_calls = warm_up({"eager": eager, "candidate": candidate})
     graphs = compile_count()
-    probe = interleaved({"eager": eager}, 3, device=device)["eager"].median
-    calls = max(1, min(100, round(block_s / max(probe, 1e-6))))
+    calls = calls_per_round(eager, device, block_s)
     if benchmark is not None:
         samples = interleaved_benchmark(benchmark, eager, candidate, rounds, calls_per_round=calls, seed=seed,
                                         device=device)
@@ -242,9 +256,6 @@ def compare(eager: Callable[[], object], candidate: Callable[[], object], rounds
         samples = interleaved({"eager": eager, "candidate": candidate}, rounds, calls_per_round=calls, seed=seed,
                               device=device)
     recompiles = compile_count() - graphs
-    if recompiles:
-        raise RagperfError(f"{recompiles} graph(s) compiled while timing, after {warmup_calls} quiet warm-up "
-                           "calls: the timings include compile time; find the recompile with "
-                           "TORCH_LOGS=recompiles")
+    check_quiet(recompiles, warmup_calls)
     return Comparison(samples["eager"], samples["candidate"], speedup(samples["eager"], samples["candidate"], seed=seed),
                       first_call_s, warmup_calls, graphs, recompiles, calls)
