@@ -182,27 +182,18 @@ def _stored_decisions(cases, baseline, args) -> list:
 def _ab_decisions(cases, args) -> tuple[list, str]:
     """Every case gated against ``--reference`` measured now, interleaved (:mod:`ragperf.perf.ab`); the
     decisions and what they were judged against, in words."""
-    from ragperf import interpreters
     from ragperf.perf import ab
 
-    reference = interpreters.resolve(args.reference)
-    candidate = interpreters.resolve(args.candidate) if args.candidate else sys.executable
-    sides = {side: interpreters.probe(python, python, "ragperf.perf.lockstep")
-             for side, python in ((ab.REFERENCE, reference), (ab.CANDIDATE, candidate))}
-    if sides[ab.REFERENCE]["schema"] != sides[ab.CANDIDATE]["schema"]:
-        raise RagperfError(f"the reference's ragperf ({sides[ab.REFERENCE]['ragperf']}) speaks "
-                           f"{sides[ab.REFERENCE]['schema']}, the candidate's {sides[ab.CANDIDATE]['schema']}: "
-                           "install the same ragperf on both sides (or PYTHONPATH=CHECKOUT for both)")
-    against = (f"interleaved reference {reference} (torch {sides[ab.REFERENCE]['torch']}, transformers "
-               f"{sides[ab.REFERENCE]['transformers']}), {args.pairs} lockstep pairs of processes per case")
-    print(f"A/B: candidate {candidate} (torch {sides[ab.CANDIDATE]['torch']}, transformers "
-          f"{sides[ab.CANDIDATE]['transformers']}) against the {against}")
+    sides = ab.environments(args.reference, args.candidate)
+    against = f"interleaved reference {sides.describe(ab.REFERENCE)}, {args.pairs} lockstep pairs of processes per case"
+    print(f"A/B: candidate {sides.describe(ab.CANDIDATE)} against the {against}")
     decisions = []
     for case in (ab.with_rounds(c, args.rounds) for c in cases):
         def measure(c=case):
-            return ab.measure(c, args.pairs, reference, candidate, slowdown=args.plant_slowdown, progress=_progress)
+            return ab.measure(c, args.pairs, sides.reference, sides.candidate, slowdown=args.plant_slowdown,
+                              progress=_progress)
 
-        decisions += ab.decide(case.prefix, measure, f"A/B {reference}", case.report_only(),
+        decisions += ab.decide(case.prefix, measure, f"A/B {sides.reference}", case.report_only(),
                                tolerance=args.tolerance)
     return decisions, against
 

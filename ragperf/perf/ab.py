@@ -25,7 +25,7 @@ import math
 import statistics
 import sys
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,14 +33,42 @@ from ragperf.perf import gate, lockstep
 from ragperf.perf.lockstep import CANDIDATE, REFERENCE
 from ragperf.perf.processes import spread
 
-DEFAULT_PAIRS = 5  # reference and candidate processes per case; docs/perf.md "An interleaved reference" says why
-# Interleaved rounds per process where the A/B gate's default differs from the stored gate's: decode's values spread
-# 1.9% within one process at 30 rounds (the MiniLM rungs' 0.7-1.1% at 60); a planted 5% was caught 7/10 at 30
-# rounds, 8/10 at 90 (5 pairs, docs/perf.md); an A/B process is mostly its compile, so 60 more rounds cost ~3 s.
+DEFAULT_PAIRS = 3  # lockstep pairs per case; docs/perf.md "An interleaved reference" has the campaigns behind it
+# Interleaved rounds a side per pair where the A/B gate's default differs from the stored gate's: decode's values
+# spread 1.9% within one process at 30 rounds (the MiniLM rungs' 0.7-1.1% at 60); its lockstep campaign ran 90.
 ROUNDS = {"decode": 90}
 HL_EFFICIENCY = math.sqrt(math.pi / 3)  # 1.023: se(Hodges-Lehmann shift) / se(difference of means), normal spread
 # (figures key, its within-run se key, metric suffix, gate kind): what an A/B run gates, as the stored gate does.
 METRICS = (("speedup", "speedup_se", "speedup", "speedup"), ("median_s", "latency_se", "median_s", "latency"))
+
+
+@dataclass(frozen=True)
+class Environments:
+    """The two interpreters of an A/B gate, checked: each runs ragperf's lockstep worker, both speak one protocol."""
+
+    reference: str
+    candidate: str
+    versions: dict[str, dict]  # side -> interpreters.probe's findings (torch, transformers, ...)
+
+    def describe(self, side: str) -> str:
+        found = self.versions[side]
+        return f"{getattr(self, side)} (torch {found['torch']}, transformers {found['transformers']})"
+
+
+def environments(reference: str, candidate: str | None = None) -> Environments:
+    """``reference`` and ``candidate`` (default: this interpreter), each a python or a venv folder, resolved and
+    probed once; one line when one cannot run the worker or the two speak different protocols."""
+    from ragperf import interpreters
+    from ragperf.errors import RagperfError
+
+    pythons = {REFERENCE: interpreters.resolve(reference),
+               CANDIDATE: interpreters.resolve(candidate) if candidate else sys.executable}
+    found = {side: interpreters.probe(python, python, lockstep.__name__) for side, python in pythons.items()}
+    if found[REFERENCE]["schema"] != found[CANDIDATE]["schema"]:
+        raise RagperfError(f"the reference's ragperf ({found[REFERENCE]['ragperf']}) speaks "
+                           f"{found[REFERENCE]['schema']}, the candidate's {found[CANDIDATE]['schema']}: "
+                           "install the same ragperf on both sides (or PYTHONPATH=CHECKOUT for both)")
+    return Environments(pythons[REFERENCE], pythons[CANDIDATE], found)
 
 
 def with_rounds(case, rounds: int | None = None):

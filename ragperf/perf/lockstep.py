@@ -159,12 +159,13 @@ def _figures(case, side: Side, seconds: dict[str, list[float]]) -> dict:
     comparison = timing.Comparison(eager, candidate, timing.speedup(eager, candidate, seed=case.seed),
                                    ready["first_call_s"], ready["warmup_calls"], ready["graphs"],
                                    side.done["recompiles_while_timed"], ready["calls_per_round"])
-    return {"case": case.prefix, **comparison.figures()}
+    return {"case": case.prefix, **comparison.figures(), **side.done["figures"]}
 
 
 def serve(case, requests, reply: Callable[[dict], None]) -> None:
     """The worker: build ``case``, compile, warm up, reply ready; then one round per ``{"slowdown": f}`` request
-    (eager and the candidate slowed by ``f``: their seconds per call), until ``{"done": true}``."""
+    (eager and the candidate slowed by ``f``: their seconds per call), until ``{"done": true}``, answered with the
+    graphs compiled while timing and, for decode, :meth:`ragperf.perf.cases.Case.token_figures`."""
     import torch
 
     clock = clocks.active()
@@ -187,7 +188,9 @@ def serve(case, requests, reply: Callable[[dict], None]) -> None:
         samples = timing.interleaved({"eager": eager, "candidate": slowed}, 1, calls_per_round=calls,
                                      seed=case.seed + index, device=device)
         reply({arm: samples[arm].seconds[0] for arm in samples})
-    reply({"recompiles_while_timed": timing.compile_count() - graphs})
+    recompiles = timing.compile_count() - graphs
+    extra = case.token_figures(eager(), candidate()) if case.kind == "decode" else {}
+    reply({"recompiles_while_timed": recompiles, "figures": extra})
 
 
 def main(argv: list[str] | None = None) -> None:

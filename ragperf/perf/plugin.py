@@ -25,7 +25,7 @@ import pytest
 
 from ragperf import argtypes
 from ragperf.errors import RagperfError
-from ragperf.perf import gate, processes
+from ragperf.perf import ab, gate, processes
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,6 +47,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ragperf-compile-processes", type=argtypes.positive_int, default=processes.COMPILE_DEFAULT,
                     metavar="N", help="perf: time the compile-time case's cold and warm first calls in N pairs of fresh "
                                       f"processes and gate their medians (default {processes.COMPILE_DEFAULT})")
+    group.addoption("--ragperf-reference", default=None, metavar="PYTHON|VENV",
+                    help="perf: gate the ladder's and decode's speedups and latencies against this interpreter's "
+                         "environment (the previous torch's, say; ragperf installed there), measured now in lockstep "
+                         "pairs of processes with this one, instead of the stored baseline")
+    group.addoption("--ragperf-pairs", type=argtypes.positive_int, default=ab.DEFAULT_PAIRS, metavar="N",
+                    help="perf: with --ragperf-reference, the lockstep pairs of processes per case (default "
+                         f"{ab.DEFAULT_PAIRS})")
     group.addoption("--ragperf-perf-report", default=None, type=argtypes.output_file, metavar="PATH",
                     help="perf: write the gate's decisions as JSON (render with `ragperf baseline summary`)")
 
@@ -65,6 +72,8 @@ def pytest_configure(config: pytest.Config) -> None:
             check(directory)
         except argtypes.Bad as exc:
             raise pytest.UsageError(f"--ragperf-baselines: {exc}") from None
+    if config.getoption("--ragperf-reference", None):
+        _check_reference(config)
     workers = _xdist_workers(config)
     markexpr = config.getoption("markexpr", "") or ""
     alone = [m for m in ALONE_MARKERS if re.search(rf"\b{m}\b", markexpr) and _selects(markexpr, m)]
@@ -79,6 +88,27 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if alone and hasattr(item.config, "workerinput"):
         pytest.fail(f"{alone[0]} tests must not share the machine with other workers: run them with -n 0",
                     pytrace=False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``--ragperf-reference`` the gated cases are timed in lockstep pairs of processes, so a perf test's
+    ``benchmark`` fixture goes unused: its warning about that is expected, not news."""
+    if getattr(config, "_ragperf_ab", None) is not None:
+        for item in items:
+            if item.get_closest_marker("perf"):
+                item.add_marker(pytest.mark.filterwarnings("ignore:Benchmark fixture was not used at all"))
+
+
+def _check_reference(config: pytest.Config) -> None:
+    """``--ragperf-reference``: probed once at start-up (one usage line when it cannot run the lockstep worker);
+    it gates against another environment, so it records nothing."""
+    if config.getoption("--ragperf-update-baselines"):
+        raise pytest.UsageError("--ragperf-reference gates against another environment and records nothing: drop "
+                                "it or --ragperf-update-baselines")
+    try:
+        config._ragperf_ab = ab.environments(config.getoption("--ragperf-reference"))
+    except RagperfError as exc:
+        raise pytest.UsageError(f"--ragperf-reference: {exc}") from None
 
 
 def _xdist_workers(config: pytest.Config) -> int:
@@ -113,6 +143,8 @@ class PerfGate:
         self.compile_processes = config.getoption("--ragperf-compile-processes")
         self.compile_slowdown = config.getoption("--ragperf-plant-compile-slowdown")
         self.rules = {"tolerance": config.getoption("--ragperf-tolerance")}
+        self.ab = getattr(config, "_ragperf_ab", None)  # ab.Environments when --ragperf-reference is given
+        self.pairs = config.getoption("--ragperf-pairs")
         directory = config.getoption("--ragperf-baselines")
         self.directory = Path(directory) if directory else config.rootpath / "baselines" / "perf"
         self.decisions: list[gate.Decision] = []
@@ -139,7 +171,10 @@ class PerfGate:
         return self._baseline
 
     def check(self, benchmark, case) -> list[gate.Decision]:
-        """Measure ``case`` (a :class:`ragperf.perf.cases.Case`) through ``benchmark`` and gate it."""
+        """Measure ``case`` (a :class:`ragperf.perf.cases.Case`) through ``benchmark`` and gate it - against the
+        interleaved reference when ``--ragperf-reference`` is given (:meth:`check_ab`)."""
+        if self.ab is not None:
+            return self.check_ab(case)
         try:
             figures = processes.measure(case, self.processes, slowdown=self.slowdown,
                                         first=case.measure(benchmark=benchmark, slowdown=self.slowdown))
@@ -149,6 +184,21 @@ class PerfGate:
                                    remeasure=lambda: case.measurements(
                                        processes.measure(case, self.processes, slowdown=self.slowdown)),
                                    report_only=case.report_only())
+
+    def check_ab(self, case) -> list[gate.Decision]:
+        """``case`` in lockstep pairs with ``--ragperf-reference`` and judged against it (:func:`ragperf.perf.ab.decide`).
+        The timing happens in the pairs' processes, so pytest-benchmark's fixture records nothing; the decisions
+        (``--ragperf-perf-report``) hold the candidate's per-pair figures."""
+        case = ab.with_rounds(case)
+
+        def measure():
+            return ab.measure(case, self.pairs, self.ab.reference, slowdown=self.slowdown)
+
+        try:
+            decisions = ab.decide(case.prefix, measure, f"A/B {self.ab.reference}", case.report_only(), **self.rules)
+        except RagperfError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        return self.conclude(decisions)
 
     def check_compile(self, case) -> list[gate.Decision]:
         """Gate ``case``'s cold (empty Inductor cache) and warm first calls, measured in fresh processes."""
@@ -202,6 +252,11 @@ class PerfGate:
             decisions = gate.report_only(gate.gate(measured, baseline, **self.rules), report_only)
             if remeasure is not None:
                 decisions = gate.confirm(decisions, baseline, remeasure, **self.rules)
+        return self.conclude(decisions, benchmark, figures)
+
+    def conclude(self, decisions: list[gate.Decision], benchmark=None, figures: dict | None = None) -> list[gate.Decision]:
+        """Keep ``decisions`` for the summary, put them and ``figures`` in ``benchmark.extra_info``, and fail the
+        test on a suspect that stood."""
         self.decisions.extend(decisions)
         if benchmark is not None:
             benchmark.extra_info.update({"ragperf": figures or {}, "fingerprint": self.fingerprint["key"],
@@ -251,6 +306,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         return
     terminalreporter.section("ragperf perf gate")
     terminalreporter.write_line(f"machine: {state.fingerprint['key']}")
+    if state.ab is not None:
+        terminalreporter.write_line(f"A/B: the ladder and decode against the interleaved reference "
+                                    f"{state.ab.describe(ab.REFERENCE)}, {state.pairs} lockstep pairs of processes "
+                                    "per case; the other metrics against the stored baseline")
     if state.update:
         terminalreporter.write_line(f"recorded {len(state.to_record)} metrics -> "
                                     f"{getattr(state, 'recorded_path', state.directory)}")

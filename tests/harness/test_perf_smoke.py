@@ -129,3 +129,27 @@ def test_plugin_records_then_gates_and_fails_a_planted_regression(compiled_befor
 
 def store_key(store):
     return json.loads(next(store.glob("*.json")).read_text())["key"]
+
+
+def test_plugin_gates_against_an_interleaved_reference(compiled_before_pytester, pytester, monkeypatch):
+    """``--ragperf-reference``: the case in lockstep pairs with the reference's interpreter (here this one), the
+    planted candidate red after its settling pair, no stored baseline needed."""
+    import sys
+
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    monkeypatch.setenv(clocks.ENV, "0.001")  # exact virtual seconds in both sides' processes
+    pytester.makepyfile(test_perf_smoke_user=PERF_TEST)
+    (pytester.path / "empty").mkdir()
+    failed = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-m", "perf", f"--ragperf-reference={sys.executable}",
+                                          "--ragperf-pairs=1", "--ragperf-plant-slowdown=0.5",
+                                          f"--ragperf-baselines={pytester.path / 'empty'}", "--ragperf-perf-report=ab.json")
+    failed.assert_outcomes(failed=1)
+    failed.stdout.fnmatch_lines(["*perf gate: embed/tiny-bert/compile@aot_eager/speedup: speedup * below baseline * "
+                                 f"(A/B {sys.executable})*",
+                                 f"*A/B: the ladder and decode against the interleaved reference {sys.executable} "
+                                 "(torch *), 1 lockstep pairs of processes per case*", "*verdict: FAIL*"])
+    failed.stdout.no_fnmatch_line("*Benchmark fixture was not used*")
+    decisions = {d["metric"]: d for d in json.loads((pytester.path / "ab.json").read_text())["decisions"]}
+    speedup = decisions["embed/tiny-bert/compile@aot_eager/speedup"]
+    assert (speedup["status"], speedup["attempts"]) == (gate.FAIL, 2)  # settled on a second pair
+    assert speedup["change"] == pytest.approx(1 / 1.5 - 1)  # exact on the virtual clock
