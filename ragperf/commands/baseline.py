@@ -2,7 +2,8 @@
 ``compare --reference``, gate against another environment measured now, interleaved - and prove the gate on
 this machine (A/A runs and planted slowdowns).
 
-Every case is measured in its own fresh process (``python -m ragperf.perf.cases``).
+Every case is measured in its own fresh process (``python -m ragperf.perf.cases``); against a ``--reference``, in
+lockstep pairs of processes (``python -m ragperf.perf.lockstep`` on each interpreter).
 """
 
 from __future__ import annotations

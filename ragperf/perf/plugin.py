@@ -174,7 +174,7 @@ class PerfGate:
         """Measure ``case`` (a :class:`ragperf.perf.cases.Case`) through ``benchmark`` and gate it - against the
         interleaved reference when ``--ragperf-reference`` is given (:meth:`check_ab`)."""
         if self.ab is not None:
-            return self.check_ab(case)
+            return self.check_ab(benchmark, case)
         try:
             figures = processes.measure(case, self.processes, slowdown=self.slowdown,
                                         first=case.measure(benchmark=benchmark, slowdown=self.slowdown))
@@ -185,20 +185,23 @@ class PerfGate:
                                        processes.measure(case, self.processes, slowdown=self.slowdown)),
                                    report_only=case.report_only())
 
-    def check_ab(self, case) -> list[gate.Decision]:
+    def check_ab(self, benchmark, case) -> list[gate.Decision]:
         """``case`` in lockstep pairs with ``--ragperf-reference`` and judged against it (:func:`ragperf.perf.ab.decide`).
-        The timing happens in the pairs' processes, so pytest-benchmark's fixture records nothing; the decisions
-        (``--ragperf-perf-report``) hold the candidate's per-pair figures."""
-        case = ab.with_rounds(case)
+        The timing happens in the pairs' processes, so pytest-benchmark records no stats; ``benchmark.extra_info``
+        gets the candidate's figures of the median pair, and every pair's under ``ab``."""
+        case, measured = ab.with_rounds(case), []
 
         def measure():
-            return ab.measure(case, self.pairs, self.ab.reference, slowdown=self.slowdown)
+            measured.append(ab.measure(case, self.pairs, self.ab.reference, slowdown=self.slowdown))
+            return measured[-1]
 
         try:
             decisions = ab.decide(case.prefix, measure, f"A/B {self.ab.reference}", case.report_only(), **self.rules)
         except RagperfError as exc:
             pytest.fail(str(exc), pytrace=False)
-        return self.conclude(decisions)
+        reference, candidate = ([f for run in side for f in run] for side in zip(*measured, strict=True))
+        middle = sorted(candidate, key=lambda f: f["speedup"])[len(candidate) // 2]
+        return self.conclude(decisions, benchmark, {**middle, "ab": {"reference": reference, "candidate": candidate}})
 
     def check_compile(self, case) -> list[gate.Decision]:
         """Gate ``case``'s cold (empty Inductor cache) and warm first calls, measured in fresh processes."""

@@ -138,7 +138,9 @@ def test_plugin_gates_against_an_interleaved_reference(compiled_before_pytester,
 
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     monkeypatch.setenv(clocks.ENV, "0.001")  # exact virtual seconds in both sides' processes
-    pytester.makepyfile(test_perf_smoke_user=PERF_TEST)
+    pytester.makepyfile(test_perf_smoke_user=PERF_TEST.replace(  # the figures a perf test reads, even when red
+        "    ragperf_perf.check(", "    try:\n        ragperf_perf.check(") + "    finally:\n        print('FIGURES', "
+        "benchmark.extra_info['ragperf']['recompiles_while_timed'], len(benchmark.extra_info['ragperf']['ab']['candidate']))\n")
     (pytester.path / "empty").mkdir()
     failed = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-m", "perf", f"--ragperf-reference={sys.executable}",
                                           "--ragperf-pairs=1", "--ragperf-plant-slowdown=0.5",
@@ -149,6 +151,7 @@ def test_plugin_gates_against_an_interleaved_reference(compiled_before_pytester,
                                  f"*A/B: the ladder and decode against the interleaved reference {sys.executable} "
                                  "(torch *), 1 lockstep pairs of processes per case*", "*verdict: FAIL*"])
     failed.stdout.no_fnmatch_line("*Benchmark fixture was not used*")
+    failed.stdout.fnmatch_lines(["FIGURES 0 2"])  # no recompile while timed; both pairs' candidate figures
     decisions = {d["metric"]: d for d in json.loads((pytester.path / "ab.json").read_text())["decisions"]}
     speedup = decisions["embed/tiny-bert/compile@aot_eager/speedup"]
     assert (speedup["status"], speedup["attempts"]) == (gate.FAIL, 2)  # settled on a second pair
