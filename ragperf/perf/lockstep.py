@@ -91,11 +91,16 @@ class Side:
             why = ("hung: killed after its timeout (set RAGPERF_JOB_TIMEOUT_S to allow longer)" if self.hung else
                    f"exit {code}: {(''.join(self.errors).strip().splitlines() or ['(no output)'])[-1]}")
             raise RagperfError(f"the {self.name} side ({self.python} -m {__name__}) stopped - {why}")
-        return json.loads(line)
+        try:
+            return json.loads(line)
+        except ValueError:
+            raise RagperfError(f"the {self.name} side ({self.python} -m {__name__}) answered {line.strip()[:80]!r}, "
+                               f"not {SCHEMA}: install the same ragperf on both sides") from None
 
     def ask(self, request: dict) -> dict:
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
+        with contextlib.suppress(BrokenPipeError):  # a side that died: read() says how
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
         return self.read()
 
     def kill(self) -> None:

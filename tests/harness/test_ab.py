@@ -233,14 +233,16 @@ def _fake_python(tmp_path, name, script):
     ("echo '{\"schema\": \"ragperf-lockstep-0\"}'; cat > /dev/null",
      "speaks ragperf-lockstep-0, this ragperf ragperf-lockstep-1: install the same ragperf on both sides"),
     ("sleep 30", "stopped - hung: killed after its timeout (set RAGPERF_JOB_TIMEOUT_S to allow longer)"),
+    ("echo 'Welcome to some other program'", "answered 'Welcome to some other program', not ragperf-lockstep-1"),
+    ("echo READY; echo 'worker crashed' >&2; exit 4", "stopped - exit 4: worker crashed"),  # dies after ready
 ])
 def test_a_side_that_fails_speaks_another_protocol_or_hangs_gets_one_line(tmp_path, monkeypatch, script, says):
     from ragperf.errors import RagperfError
     from ragperf.perf.cases import Case
 
     monkeypatch.setenv("RAGPERF_JOB_TIMEOUT_S", "2")
-    bad = _fake_python(tmp_path, "bad-python", script)
-    ready = json.dumps({"schema": lockstep.SCHEMA, "threads": 1})
+    ready = json.dumps({"schema": lockstep.SCHEMA, "threads": 1, "warmup_calls": 3})
+    bad = _fake_python(tmp_path, "bad-python", script.replace("READY", f"'{ready}'"))
     idle = _fake_python(tmp_path, "idle-python", f"echo '{ready}'; cat > /dev/null")
     with pytest.raises(RagperfError) as caught:
         lockstep.pair(Case("embed", "tiny-bert", "compile"), bad, idle, [0.0])
