@@ -25,7 +25,7 @@ import pytest
 from ragperf.errors import RagperfError
 
 # The perf gate, failure evidence, expected tables and GPU out-of-memory report live in their own modules.
-pytest_plugins = ["ragperf.perf.plugin", "ragperf.evidence.plugin", "ragperf.compile.plugin", "ragperf.oom"]
+pytest_plugins = ["ragperf.perf.plugin", "ragperf.perf.alone", "ragperf.evidence.plugin", "ragperf.compile.plugin", "ragperf.oom"]
 
 MARKERS = {
     "correctness": "numerical parity of compiled vs eager, judged against a higher-precision reference",

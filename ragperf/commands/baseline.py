@@ -329,10 +329,8 @@ def _measure_campaign(case, args) -> list[tuple[int, dict]]:
 
     values = proof.plan(args.aa_runs, args.slowdowns, args.planted_runs, args.pairs or args.gate_processes,
                         args.seed)
-    if args.pairs:
-        return _lockstep_values(case, values, args.processes)
     if args.metric == [proof.SPEEDUP]:
-        return _speedup_values(case, values, args.processes)
+        return _speedup_values(case, values, args.processes, in_pairs=bool(args.pairs))
     return [(i, {**_cold_compile(case, s, i, len(values)), "slowdown": s}) for i, s in enumerate(values)]
 
 
@@ -340,7 +338,6 @@ def _judge_campaign(case, runs: list[tuple[int, dict]], baseline, args) -> list:
     """The campaign rows of one case: its values grouped into gated runs, judged per metric x slowdown."""
     from ragperf.perf import compile_time, processes, proof
 
-    size = args.gate_processes
     if args.metric == [proof.SPEEDUP]:
         combine, measurements = processes.combine, case.measurements
     else:
@@ -350,49 +347,41 @@ def _judge_campaign(case, runs: list[tuple[int, dict]], baseline, args) -> list:
         def measurements(figures):
             return compile_time.measurements(case.prefix, figures)
     rules = {"tolerance": args.tolerance}
-    if args.pairs:
-        rows = []
-        for slowdown in sorted({r["slowdown"] for _, r in runs}):
-            grouped = proof.groups([(p, r) for p, r in runs if r["slowdown"] == slowdown], args.pairs)
-            if grouped:
-                rows.append(proof.row(case.prefix, proof.SPEEDUP, slowdown,
-                                      proof.judge_ab(case.prefix, proof.SPEEDUP, grouped, rules)))
-        return rows
     rows = []
     for metric in args.metric:
         name = f"{case.prefix}/{metric}"
         for slowdown in sorted({r["slowdown"] for _, r in runs}):
-            grouped = proof.groups([(p, r) for p, r in runs if r["slowdown"] == slowdown], size)
-            if grouped:
+            grouped = proof.groups([(p, r) for p, r in runs if r["slowdown"] == slowdown],
+                                   args.pairs or args.gate_processes)
+            if not grouped:
+                continue
+            if args.pairs:  # each run against its own interleaved reference
+                decisions, base = proof.judge_ab(case.prefix, metric, grouped, rules), None
+            else:
                 decisions = proof.judge(name, [combine(g) for g in grouped], measurements, baseline, rules)
-                rows.append(proof.row(case.prefix, metric, slowdown, decisions, baseline.metrics[name]))
+                base = baseline.metrics[name]
+            rows.append(proof.row(case.prefix, metric, slowdown, decisions, base))
     return rows
 
 
-def _speedup_values(case, values: list[float], processes: int) -> list[tuple[int, dict]]:
-    """``values`` spread over ``processes`` fresh processes, each compiling once: (process, figures)."""
+def _speedup_values(case, values: list[float], processes: int, in_pairs: bool = False) -> list[tuple[int, dict]]:
+    """``values`` (each a planted slowdown) spread over ``processes`` fresh processes, each compiling once:
+    (process, figures); ``in_pairs``: over that many lockstep pairs of processes, one block per value."""
+    from ragperf.perf import lockstep
     from ragperf.subproc import run_json
 
     runs = []
     for index in range(processes):
         chunk = values[index::processes]
-        if chunk:
-            _progress(f"process {index + 1}/{processes}: {len(chunk)} runs of {case.prefix}...")
-            out = run_json("ragperf.perf.cases", case.args() + ["--plan", ",".join(map(str, chunk))])
-            runs += [(index, r) for r in out["runs"]]
-    return runs
-
-
-def _lockstep_values(case, values: list[float], pairs: int) -> list[tuple[int, dict]]:
-    """``values`` spread over ``pairs`` lockstep pairs of processes, one block each: (pair, block)."""
-    from ragperf.perf import lockstep
-
-    runs = []
-    for index in range(pairs):
-        chunk = values[index::pairs]
-        if chunk:
-            _progress(f"pair {index + 1}/{pairs}: {len(chunk)} lockstep blocks of {case.prefix}...")
-            runs += [(index, block) for block in lockstep.pair(case, sys.executable, sys.executable, chunk)]
+        if not chunk:
+            continue
+        _progress(f"{'pair' if in_pairs else 'process'} {index + 1}/{processes}: {len(chunk)} "
+                  f"{'lockstep blocks' if in_pairs else 'runs'} of {case.prefix}...")
+        if in_pairs:
+            measured = lockstep.pair(case, sys.executable, sys.executable, chunk)
+        else:
+            measured = run_json("ragperf.perf.cases", case.args() + ["--plan", ",".join(map(str, chunk))])["runs"]
+        runs += [(index, figures) for figures in measured]
     return runs
 
 

@@ -17,7 +17,6 @@ measurement (e.g. the RAG perf test) use :meth:`PerfGate.check_measured` instead
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,13 +57,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="perf: write the gate's decisions as JSON (render with `ragperf baseline summary`)")
 
 
-# Lanes whose timings (perf) or emulated CPU (arm64, under QEMU) are corrupted by co-running workers.
-ALONE_MARKERS = ("perf", "coldstart", "arm64")
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    """Refuse, at start-up, a --ragperf-baselines folder that is not there (unless recording), and an xdist
-    run whose ``-m`` asks for perf or arm64 tests (one line: use -n 0)."""
+    """Refuse, at start-up, a --ragperf-baselines folder that is not there (unless recording) and a
+    --ragperf-reference that cannot run the lockstep worker (one line each)."""
     directory = config.getoption("--ragperf-baselines", None)
     if directory:  # a mistyped folder must not quietly make the gate report-only
         check = argtypes.output_dir if config.getoption("--ragperf-update-baselines") else argtypes.existing_dir
@@ -74,20 +69,6 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--ragperf-baselines: {exc}") from None
     if config.getoption("--ragperf-reference", None):
         _check_reference(config)
-    workers = _xdist_workers(config)
-    markexpr = config.getoption("markexpr", "") or ""
-    alone = [m for m in ALONE_MARKERS if re.search(rf"\b{m}\b", markexpr) and _selects(markexpr, m)]
-    if workers and alone:
-        raise pytest.UsageError(f"{' and '.join(alone)} tests must not share the machine with other workers "
-                                f"(got -n {workers} with -m '{markexpr}'): run them with -n 0")
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A perf or arm64 test that still reached an xdist worker (no -m naming it) fails instead of timing."""
-    alone = [m for m in ALONE_MARKERS if item.get_closest_marker(m)]
-    if alone and hasattr(item.config, "workerinput"):
-        pytest.fail(f"{alone[0]} tests must not share the machine with other workers: run them with -n 0",
-                    pytrace=False)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -109,27 +90,6 @@ def _check_reference(config: pytest.Config) -> None:
         config._ragperf_ab = ab.environments(config.getoption("--ragperf-reference"))
     except RagperfError as exc:
         raise pytest.UsageError(f"--ragperf-reference: {exc}") from None
-
-
-def _xdist_workers(config: pytest.Config) -> int:
-    """How many xdist workers this (controller) run starts; 0 when it is not distributed."""
-    if hasattr(config, "workerinput"):  # a worker: its controller already decided
-        return 0
-    if config.getoption("dist", "no") == "no":
-        return 0
-    return len(config.getoption("tx", None) or [])
-
-
-def _selects(markexpr: str, marker: str) -> bool:
-    """Whether ``-m markexpr`` keeps a test that carries only ``marker``."""
-    if not markexpr.strip():
-        return True
-    from _pytest.mark.expression import Expression  # the -m parser itself; no public API evaluates it
-
-    try:
-        return Expression.compile(markexpr).evaluate(lambda name, **kwargs: name == marker and not kwargs)
-    except (SyntaxError, pytest.UsageError):
-        return False  # pytest reports a malformed -m itself
 
 
 class PerfGate:

@@ -301,3 +301,22 @@ def test_compare_against_a_reference_interpreter_fails_a_planted_slowdown(tmp_pa
     assert (decision["status"], decision["attempts"]) == (gate.FAIL, 2), decision
     assert decision["change"] == pytest.approx(1 / 1.5 - 1), decision
     assert json.loads(report.read_text())["baseline"].startswith(f"interleaved reference {sys.executable}")
+
+
+def test_prove_gate_pairs_measures_lockstep_blocks(tmp_path, capsys, monkeypatch):
+    """The measuring path of ``prove-gate --pairs`` on the virtual clock: one pair of processes, an A/A block and a
+    planted one, each a run of its own - green and red, exactly."""
+    from ragperf.perf import clocks
+
+    monkeypatch.setenv(clocks.ENV, "0.001")
+    saved = tmp_path / "campaign.json"
+    code = cli.main(["baseline", "prove-gate", "--pairs", "1", "--processes", "1", "--aa-runs", "1", "--slowdowns",
+                     "0.5", "--planted-runs", "1", "--rounds", "4", "--case", "embed:tiny-bert:compile@aot_eager",
+                     "--save", str(saved)])
+    out = capsys.readouterr().out
+    rows = {cells[3]: cells for cells in (line.split(" | ") for line in out.splitlines() if line.startswith("| embed/"))}
+    assert code == 0, out
+    assert (rows["A/A (none)"][4], rows["A/A (none)"][6]) == ("1", "0"), out
+    assert (rows["50%"][4], rows["50%"][6]) == ("1", "1"), out
+    kept = proof.load(saved)
+    assert kept.lockstep() and sorted(b["slowdown"] for _, b in kept.runs["embed/tiny-bert/compile@aot_eager"]) == [0.0, 0.5]
