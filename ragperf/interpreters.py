@@ -35,6 +35,7 @@ def probe(python: str, spec: str, module: str) -> dict:
     run). Returns what it found: ``ragperf`` (the file), ``torch``, ``transformers`` and ``schema`` (``module``'s
     ``SCHEMA``, ``None`` without one)."""
     from ragperf import knobs
+    from ragperf.subproc import last_line
 
     code = ("import importlib, json, ragperf, torch, transformers; "
             f"job = importlib.import_module({module!r}); "
@@ -50,6 +51,6 @@ def probe(python: str, spec: str, module: str) -> dict:
     except (IndexError, ValueError):
         found = None
     if not isinstance(found, dict):
-        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        last = last_line(done.stderr)
         raise RagperfError(f"{spec} cannot run ragperf's measurement set ({last}): {INSTALL}")
     return found

@@ -62,9 +62,13 @@ def run_json(module: str, args: list[str], env: dict[str, str] | None = None, ti
         raise
     lines = "".join(out).strip().splitlines()
     if proc.returncode != 0 or not lines:
-        tail = ("".join(err).strip().splitlines() or ["(no output)"])[-1]
-        raise RagperfError(f"{module} {' '.join(args)} failed (exit {proc.returncode}): {tail}")
+        raise RagperfError(f"{module} {' '.join(args)} failed (exit {proc.returncode}): {last_line(''.join(err))}")
     return json.loads(lines[-1])
+
+
+def last_line(output: str) -> str:
+    """The last non-blank line of a child's ``output`` (its stderr, say), or ``(no output)``: what an error names."""
+    return (output.strip().splitlines() or ["(no output)"])[-1]
 
 
 def job_timeout() -> float:

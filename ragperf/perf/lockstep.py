@@ -84,12 +84,14 @@ class Side:
         self.done: dict = {}
 
     def read(self) -> dict:
+        from ragperf.subproc import TIMEOUT_ENV, last_line
+
         line = self.proc.stdout.readline()
         if not line:
             code = self.proc.wait()
             self.reader.join(timeout=5)
-            why = ("hung: killed after its timeout (set RAGPERF_JOB_TIMEOUT_S to allow longer)" if self.hung else
-                   f"exit {code}: {(''.join(self.errors).strip().splitlines() or ['(no output)'])[-1]}")
+            why = (f"hung: killed after its timeout (set {TIMEOUT_ENV} to allow longer)" if self.hung else
+                   f"exit {code}: {last_line(''.join(self.errors))}")
             raise RagperfError(f"the {self.name} side ({self.python} -m {__name__}) stopped - {why}")
         try:
             return json.loads(line)
@@ -176,12 +178,7 @@ def serve(case, requests, reply: Callable[[dict], None]) -> None:
     clock = clocks.active()
     device = torch.device(case.device)
     eager, candidate = (clock.charged(fn) for fn in case.callables())
-    start = clock.now(device)
-    candidate()
-    first_call_s = clock.now(device) - start
-    warmup_calls = timing.warm_up({"eager": eager, "candidate": candidate})
-    graphs = timing.compile_count()
-    calls = timing.calls_per_round(eager, device)
+    first_call_s, warmup_calls, graphs, calls = timing.prepare(eager, candidate, device)
     reply({"schema": SCHEMA, "first_call_s": first_call_s, "warmup_calls": warmup_calls, "graphs": graphs,
            "calls_per_round": calls, "threads": torch.get_num_threads()})
     for index, line in enumerate(requests):

@@ -215,6 +215,19 @@ def latency_se(samples: Samples) -> float:
     return float(1.2533 * sigma / np.sqrt(len(samples.seconds)) / samples.median)
 
 
+def prepare(eager: Callable[[], object], candidate: Callable[[], object], device=None,
+            block_s: float = 0.01) -> tuple[float, int, int, int]:
+    """Ready two functions for timing: the candidate's first call timed (its compile), warm-up until quiet
+    (:func:`warm_up`), the graphs compiled so far and the calls per round (:func:`calls_per_round`) - as
+    ``(first_call_s, warmup_calls, graphs, calls)``."""
+    now = clocks.active().now
+    start = now(device)
+    candidate()
+    first_call_s = now(device) - start
+    warmup_calls = warm_up({"eager": eager, "candidate": candidate})
+    return first_call_s, warmup_calls, compile_count(), calls_per_round(eager, device, block_s)
+
+
 def calls_per_round(fn: Callable[[], object], device=None, block_s: float = 0.01) -> int:
     """Calls of ``fn`` that last about ``block_s`` seconds (1-100): a round that long averages out timer and
     scheduler jitter."""
@@ -242,13 +255,7 @@ def compare(eager: Callable[[], object], candidate: Callable[[], object], rounds
     """
     clock = clocks.active()
     eager, candidate = clock.charged(eager), slowed(clock.charged(candidate), slowdown)
-    now = clock.now
-    start = now(device)
-    candidate()
-    first_call_s = now(device) - start
-    warmup_calls = warm_up({"eager": eager, "candidate": candidate})
-    graphs = compile_count()
-    calls = calls_per_round(eager, device, block_s)
+    first_call_s, warmup_calls, graphs, calls = prepare(eager, candidate, device, block_s)
     if benchmark is not None:
         samples = interleaved_benchmark(benchmark, eager, candidate, rounds, calls_per_round=calls, seed=seed,
                                         device=device)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ragperf import knobs
 from ragperf.errors import RagperfError
+from ragperf.subproc import last_line
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
@@ -66,8 +67,7 @@ def run_load(url: str, users: int, seconds: float, k: int = 5, min_requests: int
                                "wanted): is the server answering?") from None
         stats = Path(f"{prefix}_stats.csv")
         if done.returncode != 0 or not stats.is_file():
-            tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise RagperfError(f"locust failed (exit {done.returncode}): {tail}")
+            raise RagperfError(f"locust failed (exit {done.returncode}): {last_line(done.stderr)}")
         return _parse(stats, users, seconds, Path(f"{prefix}_failures.csv"))
 
 
