@@ -13,7 +13,7 @@ import sys
 from ragperf.errors import RagperfError
 
 COMMAND_MODULES = ("run", "arm64", "env", "baseline", "recompiles", "expected", "parity", "repro", "coldstart", "serve",
-                   "drift")
+                   "release")
 
 
 class _Parser(argparse.ArgumentParser):
