@@ -31,6 +31,17 @@ def test_page_has_no_lab_notebook_residue(page):
     assert not found, f"{page.relative_to(REPO)}: move dated records to docs/results/ or reword: {found}"
 
 
+RECORDS = sorted(p for p in (REPO / "docs" / "results").rglob("*") if p.suffix in (".md", ".json"))
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=[str(p.relative_to(REPO)) for p in RECORDS])
+def test_records_name_no_path_of_the_machine_they_were_measured_on(record):
+    rule = RULES["a machine path"]
+    found = [f"line {n}: {m.group(0)!r}" for n, line in enumerate(record.read_text(encoding="utf-8").splitlines(), 1)
+             for m in [rule.search(line)] if m]
+    assert not found, f"{record.relative_to(REPO)}: write VENV, OLD_VENV, NEW_VENV or CHECKOUT instead: {found}"
+
+
 @pytest.mark.parametrize("planted", [
     "PYTHONPATH=/work/w15 ragperf drift", "cache in /root/.cache/ragperf", "written to /tmp/ragperf-out",
     "run with /opt/envs/.venv/bin/python", "Measured 17:23-18:08 UTC", "at 22:38 UTC", "Measured 17:23 - 18:08 UTC",
