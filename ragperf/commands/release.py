@@ -157,10 +157,12 @@ def _check_flags(args: argparse.Namespace, parts: tuple[str, ...]) -> None:
                                       ("--plant-compile-slowdown", args.plant_compile_slowdown),
                                       ("--parts", args.parts != ",".join(PARTS))) if on]
         if used:
-            raise RagperfError(f"--merge renders saved reports; {', '.join(used)} measure(s) and do(es) not apply")
+            raise RagperfError(f"--merge renders saved reports: {', '.join(used)} does not apply to it; drop it")
         return
     if args.save is not None and len(args.sides) != 1:
         raise RagperfError(f"--save keeps one side: give one SIDE with it, not {len(args.sides)}")
+    if args.save is not None and Path(args.sides[0]).suffix == ".json":
+        raise RagperfError(f"{args.sides[0]} is a saved side already; --save measures an interpreter or venv")
     if args.save is None and len(args.sides) != 2:
         raise RagperfError(f"give OLD and NEW (got {len(args.sides)} SIDEs), one SIDE with --save FILE, or "
                            "reports with --merge")
@@ -182,8 +184,6 @@ def run(args: argparse.Namespace) -> int:
         return _merge(args)
     index, count = shard()
     resolved = [_side(spec) for spec in args.sides]  # every side checked before anything is measured
-    if args.save is not None and resolved[0][0] == "file":
-        raise RagperfError(f"{args.sides[0]} is a saved side already; --save measures an interpreter or venv")
     if any(kind == "python" for kind, _ in resolved):
         from ragperf.models.sources import resolve_embedder
 

@@ -165,9 +165,11 @@ def p_value(decision: gate.Decision, improvement: bool = False) -> float:
     measured change beyond the kind's band, in units of its se."""
     worse, se = regression(decision), decision.measured.se
     band = BAND.get(decision.measured.kind, gate.TOLERANCE)
-    if worse is None or not se or not math.isfinite(se):
+    if worse is None or se is None or not math.isfinite(se):
         return 1.0
     beyond = (-worse if improvement else worse) - band
+    if se <= 0:  # an exact figure (the harness's virtual clock): beyond the band or not, with certainty
+        return 0.0 if beyond > 0 else 1.0
     return 0.5 * math.erfc(beyond / se / math.sqrt(2))
 
 
