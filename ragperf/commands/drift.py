@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ragperf import argtypes
 from ragperf.errors import RagperfError
+from ragperf.models.registry import DECODER, DEFAULT, EMBEDDER, metavar, option_help
 
 
 def register(subparsers) -> None:
@@ -26,8 +27,10 @@ def register(subparsers) -> None:
     parser.add_argument("sides", nargs="+", metavar="SIDE",
                         help="A and B: a python interpreter, a venv folder, or a saved result .json "
                              "(one SIDE with --save)")
-    parser.add_argument("--embedder", default="minilm", help="embedder: minilm (default), mpnet, tiny-bert, PATH")
-    parser.add_argument("--decoder", default="tiny-llama", help="decoder: tiny-llama (default), tiny-gpt2, gpt2, PATH")
+    parser.add_argument("--embedder", default=DEFAULT[EMBEDDER], metavar=metavar(EMBEDDER),
+                        help=option_help(EMBEDDER, DEFAULT[EMBEDDER]))
+    parser.add_argument("--decoder", default=DEFAULT[DECODER], metavar=metavar(DECODER),
+                        help=option_help(DECODER, DEFAULT[DECODER]))
     parser.add_argument("--quick", action="store_true",
                         help="parity and speed of the compile variant and compile-decode only (every recompile row)")
     parser.add_argument("--rounds", type=argtypes.positive_int, default=None,
@@ -60,10 +63,10 @@ def run(args: argparse.Namespace) -> int:
     if args.save is not None and resolved[0][0] == "file":
         raise RagperfError(f"{args.sides[0]} is a saved result already; --save measures an interpreter or venv")
     if any(kind == "python" for kind, _ in resolved):
-        from ragperf.models.sources import resolve_embedder
+        from ragperf.models.registry import resolve_decoder, resolve_embedder
 
         resolve_embedder(args.embedder)
-        _check_decoder(args.decoder)
+        resolve_decoder(args.decoder)
     rounds = args.rounds or (6 if args.quick else drift.DEFAULT_ROUNDS)
     child_args = drift.args_for(args.embedder, args.decoder, quick=args.quick, rounds=rounds, backend=args.backend,
                                 scenario_backend=args.scenario_backend, parts=parts)
@@ -90,13 +93,6 @@ def _parts(text: str) -> tuple[str, ...]:
     if wrong or not parts:
         raise RagperfError(f"--parts {text!r}: give a comma-separated subset of {','.join(known)}")
     return parts
-
-
-def _check_decoder(spec: str) -> None:
-    from ragperf.models.decoders import DECODER_NAMES
-
-    if spec not in DECODER_NAMES and not Path(spec).expanduser().is_dir():
-        raise RagperfError(f"unknown decoder {spec!r}; use one of {', '.join(DECODER_NAMES)} or a local checkpoint folder")
 
 
 def _side(spec: str) -> tuple[str, str]:

@@ -3,8 +3,6 @@ mode or backend is one :class:`RagperfError` line here, not a child process's tr
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ragperf.argtypes import BACKENDS
 from ragperf.errors import RagperfError
 
@@ -15,19 +13,17 @@ def check_case(case):
         raise RagperfError(f"case {case.prefix}: unknown backend {case.backend!r}; choose from {', '.join(BACKENDS)}")
     if case.kind == "embed":
         from ragperf.models.ladder import variant
-        from ragperf.models.sources import resolve_embedder
+        from ragperf.models.registry import resolve_embedder
 
         chosen = variant(case.variant)
         if case.backend != "inductor" and (chosen.freezing or chosen.mode):
             raise RagperfError(f"variant {case.variant!r} needs backend 'inductor' (got backend {case.backend!r})")
         resolve_embedder(case.model)
         return case
-    from ragperf.models.decoders import DECODER_NAMES
     from ragperf.models.generation import DECODE_MODES
+    from ragperf.models.registry import resolve_decoder
 
-    if case.model not in DECODER_NAMES and not (Path(case.model).expanduser() / "config.json").is_file():
-        raise RagperfError(f"unknown decoder {case.model!r}: not one of {', '.join(DECODER_NAMES)} "
-                           "and no local checkpoint folder with a config.json")
+    resolve_decoder(case.model)
     if case.variant not in DECODE_MODES:
         raise RagperfError(f"unknown decode mode {case.variant!r}; choose from {', '.join(DECODE_MODES)}")
     return case

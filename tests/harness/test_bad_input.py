@@ -106,7 +106,7 @@ def test_a_bad_command_line_gets_one_line_saying_what_to_do(row, places, tripwir
 def plugin_modules():
     """What the start-up checks import, imported before ``pytester`` snapshots ``sys.modules``."""
     import ragperf.models.decoders  # noqa: F401
-    import ragperf.models.sources  # noqa: F401
+    import ragperf.models.registry  # noqa: F401
 
 
 @pytest.mark.parametrize("row", PLUGIN_ROWS, ids=[r["id"] for r in PLUGIN_ROWS])

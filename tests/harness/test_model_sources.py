@@ -3,7 +3,7 @@
 import pytest
 
 from ragperf.errors import RagperfError
-from ragperf.models.sources import EMBEDDER_NAMES, resolve_embedder
+from ragperf.models.registry import EMBEDDER, names, resolve_embedder
 
 
 def test_minilm_comes_from_the_installed_package():
@@ -38,7 +38,7 @@ def test_bad_specs_name_the_alternatives(spec, expected):
     with pytest.raises(RagperfError, match=expected) as info:
         resolve_embedder(spec)
     assert "\n" not in str(info.value)
-    assert any(name in str(info.value) for name in EMBEDDER_NAMES)
+    assert any(name in str(info.value) for name in names(EMBEDDER))
 
 
 def test_a_folder_that_is_not_a_model(tmp_path):
