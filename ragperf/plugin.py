@@ -9,7 +9,7 @@ Fixtures
 ``embedder_variant``    the :class:`~ragperf.models.ladder.LadderModel` of ``embedder`` for ``ladder_variant``
 ``eager_embedder``      the ``eager`` rung of ``embedder``
 ``decoder``             the :class:`~ragperf.models.decoders.Decoder` picked by ``--ragperf-decoder`` (session)
-``decode_mode``         each compile mode of :mod:`ragperf.models.generation` (parametrizes the test)
+``decode_mode``         each paper-family decode mode of :mod:`ragperf.models.decode_modes` (parametrizes the test)
 ``generator``           ``build_generator(decoder, decode_mode)``
 ``ragperf_decode_sizes``  the batch sizes of ``--ragperf-decode-sizes`` (compiled ahead, :mod:`ragperf.compile.ahead`)
 ``compile_probe``       :class:`~ragperf.compile.probe.CompileProbe`: ``with compile_probe() as p: ...; p.report``
@@ -121,7 +121,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    from ragperf.models.generation import COMPILE_MODES
+    from ragperf.models import decode_modes
     from ragperf.models.ladder import variants_for
 
     if "ladder_variant" in metafunc.fixturenames:
@@ -129,7 +129,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         device = metafunc.config.getoption("--ragperf-device")
         metafunc.parametrize("ladder_variant", chosen.split(",") if chosen else variants_for(device))
     if "decode_mode" in metafunc.fixturenames:
-        metafunc.parametrize("decode_mode", COMPILE_MODES)
+        metafunc.parametrize("decode_mode", decode_modes.names("paper"))
 
 
 def _usage(exc: RagperfError) -> pytest.UsageError:

@@ -33,7 +33,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"{option_help(EMBEDDER, DEFAULT[EMBEDDER])}; or {option_help(DECODER)} with --decoder "
                              "(a named decoder needs no --decoder)")
     parser.add_argument("--variant", default="compile",
-                        help="ladder variant (embedders) or compile mode (decoders); default: compile / compile-decode")
+                        help="ladder variant (embedders) or decode mode (decoders); default: compile / compile-decode")
     parser.add_argument("--fastmath", default="off", choices=("off", "real", "emulated"),
                         help="BF16 fastmath lane (default: off = fp32)")
     parser.add_argument("--decoder", action="store_true", help="judge --model as a decoder (a causal LM)")
@@ -75,13 +75,13 @@ def evaluate(args: argparse.Namespace) -> dict:
         return {**head, "outcome": "skipped", "reason": status.reason}
     tolerance = lookup(args.device, torch.float32, args.fastmath, pyproject=find_pyproject())
     if _as_decoder(args):
+        from ragperf.models.decode_modes import names
         from ragperf.models.decoders import load_decoder, random_prompts
-        from ragperf.models.generation import COMPILE_MODES
 
         mode = "compile-decode" if args.variant == "compile" else args.variant
-        if mode not in COMPILE_MODES:
-            raise RagperfError(f"decoder {args.model!r} takes a compile mode, not {args.variant!r}: "
-                               f"choose from {', '.join(COMPILE_MODES)}")
+        if mode not in names("paper"):
+            raise RagperfError(f"decoder {args.model!r} takes a decode mode, not {args.variant!r}: "
+                               f"choose from {', '.join(names('paper'))}")
         decoder = load_decoder(args.model, device=args.device)
         result = parity.decode_parity(decoder, mode, args.fastmath, tolerance, random_prompts(decoder, 2, 8),
                                       args.new_tokens, backend=args.backend)

@@ -25,10 +25,6 @@ DEFAULT_DECODERS = {"quick": (DEFAULT[DECODER],), "full": (DEFAULT[DECODER], "gp
 # (batch sizes, prompt tokens, new tokens) per decoder size class.
 DECODE_SHAPES = {"quick": ((1, 8), 32, 32), "full": ((1, 8, 32), 32, 64)}
 REAL_SHAPE_BATCHES = {"quick": (1,), "full": (1, 8)}  # real-shape decoders are slow on a small CPU
-DECODE_MODES = ("eager", "compile-decode", "compile-prefill-decode")
-# On GPUs also the deployed recipe (static cache + CUDA graphs / max-autotune) and the plain-PyTorch reference.
-GPU_DECODE_MODES = DECODE_MODES + ("static-cudagraphs", "static-max-autotune", "reference-cudagraphs",
-                                   "reference-max-autotune")
 
 
 def register(subparsers) -> None:
@@ -138,6 +134,7 @@ def _rag(args, size: str) -> dict:
 
 
 def _decode(args, size: str) -> dict:
+    from ragperf.models.decode_modes import run_modes
     from ragperf.subproc import run_json
 
     batch_sizes, prompt_len, new_tokens = DECODE_SHAPES[size]
@@ -146,7 +143,7 @@ def _decode(args, size: str) -> dict:
     for decoder in args.decoder or DEFAULT_DECODERS[size]:
         sizes = _batch_sizes(args, decoder, size, batch_sizes)
         decoders[decoder] = {}
-        for mode in GPU_DECODE_MODES if args.device == "cuda" else DECODE_MODES:
+        for mode in run_modes(args.device):
             say(f"decode {decoder} {mode}, batch sizes {','.join(map(str, sizes))} (own process, fresh Inductor cache)")
             job_args = ["--decoder", decoder, "--mode", mode, "--batch-sizes", ",".join(map(str, sizes)),
                         "--prompt-len", str(prompt_len), "--new-tokens", str(new_tokens), "--device", args.device,

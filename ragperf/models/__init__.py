@@ -5,7 +5,8 @@
 - :mod:`ragperf.models.tiny`        random-weight tiny embedders written once for fast tests
 - :mod:`ragperf.models.embedders`   sentence-transformers embedders split for torch.compile
 - :mod:`ragperf.models.ladder`      the Graviton RAG blog's optimization ladder
-- :mod:`ragperf.models.decoders`    GPT-2 / Llama decoders with dummy or local weights
-- :mod:`ragperf.models.generation`  a plain prefill + decode loop and its compile modes
+- :mod:`ragperf.models.decoders`    causal-LM decoders with dummy or local weights
+- :mod:`ragperf.models.decode_modes` every decode mode in one table
+- :mod:`ragperf.models.generation`  a plain prefill + decode loop, run in any decode mode
 - :mod:`ragperf.models.clock`       the device-synchronized clock every timing reads
 """

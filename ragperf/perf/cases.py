@@ -109,11 +109,9 @@ class Case:
 
     def report_only(self) -> dict[str, str]:
         """This case's metrics that are judged and shown but never fail, each with the measured reason."""
-        from ragperf.models.generation import STATIC_MODES
-        from ragperf.models.reference_llama import REFERENCE_MODES
+        from ragperf.models.decode_modes import names
 
-        deployed_modes = (*STATIC_MODES, *REFERENCE_MODES)
-        deployed = self.kind == "decode" and self.device == "cuda" and self.variant in deployed_modes
+        deployed = self.kind == "decode" and self.device == "cuda" and self.variant in names("static", "reference")
         return {f"{self.prefix}/speedup": HOST_BOUND_EAGER} if deployed else {}
 
     def args(self, slowdown: float = 0.0) -> list[str]:
