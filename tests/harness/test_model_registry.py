@@ -63,6 +63,14 @@ def test_each_kind_resolves_to_its_folder_and_a_causal_lm_loads_as_a_decoder(use
     assert type(decoder.model).__name__ == "Qwen2ForCausalLM" and not decoder.dummy
 
 
+def test_the_scenario_loader_loads_a_causal_lm_folder_as_a_decoder(user_models):
+    from ragperf.compile.scenarios import load_model
+    from ragperf.models.decoders import Decoder
+
+    assert isinstance(load_model(str(user_models["qwen2"])), Decoder)
+    assert not isinstance(load_model(str(user_models["distilbert"])), Decoder)
+
+
 @pytest.mark.parametrize(("resolve", "folder", "says"), [
     (registry.resolve_embedder, "qwen2", "is a decoder (causal LM Qwen2ForCausalLM), not an embedder"),
     (registry.resolve_embedder, "llama-config", "is a decoder (model_type 'llama'), not an embedder"),
