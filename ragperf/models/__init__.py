@@ -8,5 +8,6 @@
 - :mod:`ragperf.models.decoders`    causal-LM decoders with dummy or local weights
 - :mod:`ragperf.models.decode_modes` every decode mode in one table
 - :mod:`ragperf.models.generation`  a plain prefill + decode loop, run in any decode mode
+- :mod:`ragperf.models.reference_llama` a plain-PyTorch Llama (gpt-fast style): the decode speed to reach
 - :mod:`ragperf.models.clock`       the device-synchronized clock every timing reads
 """
