@@ -78,7 +78,7 @@ def register(subparsers) -> None:
     prove.set_defaults(gate_processes=None)  # as the gate: --ragperf-processes, or for compile time its own
     prove.add_argument("--case", default=None,
                        help="comma list of KIND:MODEL:VARIANT[@BACKEND] (default embed:minilm:compile; with --load "
-                            "the saved cases), e.g. the issue's table: " + DEFAULT_CASES)
+                            "the saved cases), e.g. the three MiniLM rungs and decode: " + DEFAULT_CASES)
     prove.add_argument("--rounds", type=argtypes.positive_int, default=None)
     prove.add_argument("--aa-runs", type=argtypes.positive_int, default=20)
     prove.add_argument("--slowdowns", type=argtypes.slowdowns, default="0.10,0.05", help="planted slowdowns of the compiled path")

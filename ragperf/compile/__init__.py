@@ -4,4 +4,14 @@
 - :mod:`ragperf.compile.strategies`  dynamic-shape strategies (dynamic, mark_dynamic, mark_unbacked, ...)
 - :mod:`ragperf.compile.scenarios`   shape schedules run under a strategy with the probe around them
 - :mod:`ragperf.compile.expected`    the committed tables of what each scenario is expected to do
+- :mod:`ragperf.compile.drift`       which expected table judges a run, and how each row drifted from it
+- :mod:`ragperf.compile.plugin`      the pytest side of the expected tables: ``--ragperf-drift``, updates
+- :mod:`ragperf.compile.planted`     planted compiler bugs (backends that lower an op wrongly) for proving the harness
+- :mod:`ragperf.compile.cudagraphs`  what CUDA graph trees did around a block: recordings, skips, pool memory
+- :mod:`ragperf.compile.cache`       the Inductor cache folder a run will use, checked before measuring
+- :mod:`ragperf.compile.ahead`       decode compiled ahead for a list of batch sizes, then timed without a recompile
+- :mod:`ragperf.compile.sizes`       compile for the batch sizes served, and prove serving them never recompiles
+- :mod:`ragperf.compile.artifacts`   carried artifacts (Mega-Cache blob, AOTInductor package) and their manifest
+- :mod:`ragperf.compile.decode_package` a decoder's decode step as an AOTInductor package
+- :mod:`ragperf.compile.bypass`      the expected cache behaviour of each cold-start path, per torch version
 """

@@ -7,12 +7,12 @@ skip fails the mode, with the reason); tok/s = batch / median step time (CUDA ev
 generation). One more generation with logits checks the greedy tokens against HF eager (near-tie
 rule, then the fp64-anchored verdict at the first differing step). Prints one table: tok/s, % of the fastest reference, % of the datasheet bandwidth and of the
 copy bandwidth measured on the device in this run, compile seconds, CUDA graphs recorded / skipped
-/ pool MiB, tokens vs eager; then the issue's acceptance lines. The JSON (``--json``) is rewritten
-after every mode, so a run cut short keeps what it measured.
+/ pool MiB, tokens vs eager; then one line per target (:data:`TARGETS`), labelled with the device found.
+The JSON (``--json``) is rewritten after every mode, so a run cut short keeps what it measured.
 
 Exit status: 0 when every mode ran and checked out, 1 when one failed (error, recompile or re-record
 while timed, CUDA graphs skipped or never recorded, tokens not eager's outside a near-tie), 2 for
-bad input or no CUDA device with ``--device cuda``. Acceptance misses are printed, not an error,
+bad input or no CUDA device with ``--device cuda``. Target misses are printed, not an error,
 unless ``--gate``.
 """
 
@@ -30,8 +30,9 @@ from pathlib import Path
 MODES = ("eager", "static-cudagraphs", "reference-cudagraphs", "static-max-autotune", "reference-max-autotune",
          "compile-decode")
 GRAPHED = ("static-cudagraphs", "static-max-autotune", "reference-cudagraphs", "reference-max-autotune")
-# The issue's acceptance on one H200 (bf16, batch 1, Llama-3.2-1B shapes, 128-token prompt).
-ACCEPT = {"best_hf_tok_s": 500.0, "reference_tok_s": 700.0, "reference_copy_fraction": 0.40}
+# Targets for bf16, batch 1, Llama-3.2-1B shapes, 128-token prompt, set from what an H200 reached; a smaller card
+# is expected to miss them (its lines name it).
+TARGETS = {"best_hf_tok_s": 500.0, "reference_tok_s": 700.0, "reference_copy_fraction": 0.40}
 
 
 def measure(decoder, mode: str, sizes, prompt_len: int, new_tokens: int, repeats: int, eager_run, tolerance,
@@ -134,7 +135,8 @@ def _pct(value) -> str:
     return "" if value is None else f"{value:.0%}"
 
 
-def acceptance(results: list[dict]) -> list[tuple[str, bool]]:
+def target_lines(results: list[dict]) -> list[tuple[str, bool]]:
+    """One (text, met) per :data:`TARGETS` entry the results can answer (batch-1 rows only)."""
     def best(prefix_ok) -> dict | None:
         rows = [(row, r) for r in results if "rows" in r and prefix_ok(r["mode"]) for row in r["rows"]
                 if row["batch"] == 1]
@@ -144,15 +146,20 @@ def acceptance(results: list[dict]) -> list[tuple[str, bool]]:
     ref = best(lambda m: m.startswith("reference-"))
     out = []
     if hf:
-        out.append((f"best HF mode {hf['tok_s']:.0f} tok/s >= {ACCEPT['best_hf_tok_s']:.0f}",
-                    hf["tok_s"] >= ACCEPT["best_hf_tok_s"]))
+        out.append((f"best HF mode {hf['tok_s']:.0f} tok/s >= {TARGETS['best_hf_tok_s']:.0f}",
+                    hf["tok_s"] >= TARGETS["best_hf_tok_s"]))
     if ref:
-        out.append((f"reference {ref['tok_s']:.0f} tok/s >= {ACCEPT['reference_tok_s']:.0f}",
-                    ref["tok_s"] >= ACCEPT["reference_tok_s"]))
+        out.append((f"reference {ref['tok_s']:.0f} tok/s >= {TARGETS['reference_tok_s']:.0f}",
+                    ref["tok_s"] >= TARGETS["reference_tok_s"]))
         if ref.get("copy_fraction") is not None:
             out.append((f"reference at {ref['copy_fraction']:.0%} of measured copy bandwidth >= "
-                        f"{ACCEPT['reference_copy_fraction']:.0%}", ref["copy_fraction"] >= ACCEPT["reference_copy_fraction"]))
+                        f"{TARGETS['reference_copy_fraction']:.0%}", ref["copy_fraction"] >= TARGETS["reference_copy_fraction"]))
     return out
+
+
+def target_label(device_name: str, decoder: str, dtype, prompt_len: int) -> str:
+    """The conditions a target line was measured under, the device as torch names it."""
+    return f"target ({device_name}, {decoder}, {str(dtype).removeprefix('torch.')}, bs 1, prompt {prompt_len})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--budget-s", type=float, default=None, help="skip modes that would start past this")
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--gate", action="store_true", help="exit 1 when an acceptance line fails")
+    parser.add_argument("--gate", action="store_true", help="exit 1 when a target line misses")
     parser.add_argument("--no-recompute", action="store_true", help="skip the KV cache vs recompute line")
     parser.add_argument("--backend", default="inductor", help=argparse.SUPPRESS)  # tests: aot_eager is fast
     args = parser.parse_args(argv)
@@ -241,9 +248,10 @@ def main(argv: list[str] | None = None) -> int:
                   "claims 2-5x for long sequences")
             if args.json:
                 args.json.write_text(json.dumps(report, indent=1, default=str) + "\n")
-        checks = acceptance(results) if device.type == "cuda" else []
+        checks = target_lines(results) if device.type == "cuda" else []
         for text, ok in checks:
-            print(f"acceptance (one H200, llama-3.2-1b, bf16, bs 1, prompt 128): {'PASS' if ok else 'MISS'}  {text}")
+            print(f"{target_label(torch.cuda.get_device_name(), name, dtype, args.prompt_len)}: "
+                  f"{'PASS' if ok else 'MISS'}  {text}")
         failed |= args.gate and not all(ok for _, ok in checks)
     print(f"total {time.perf_counter() - started:.0f} s; {'FAILED' if failed else 'ok'}", flush=True)
     return 1 if failed else 0

@@ -155,7 +155,7 @@ def markdown(rows: list[Row]) -> list[str]:
                      f"{metrics.kind(r.kind).shown(r.median)} | {r.spread:.1%} | {r.median_se:.1%} |")
     for r in rows:
         if r.aa:
-            short = "" if r.runs >= 20 else f"; only {r.runs} runs: the acceptance needs >= 20"
+            short = "" if r.runs >= 20 else f"; only {r.runs} runs: at most 1 in 20 needs >= 20"
             lines.append(f"<!-- {r.case} {r.metric}: A/A false alarms {r.red}/{r.runs} "
                          f"({'meets' if r.aa_ok() else 'MISSES'} at most 1 in 20{short}) -->")
     return lines

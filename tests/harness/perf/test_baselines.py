@@ -8,7 +8,7 @@ import pytest
 from ragperf.errors import RagperfError
 from ragperf.perf import baselines, machine
 
-REPO_BASELINES = Path(__file__).resolve().parents[2] / "baselines" / "perf"
+REPO_BASELINES = Path(__file__).resolve().parents[3] / "baselines" / "perf"
 
 
 @pytest.fixture

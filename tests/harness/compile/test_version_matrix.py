@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ragperf.compile.expected import EXPECTED_DIR, table_name
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _pins(path: Path) -> dict[str, str]:

@@ -20,7 +20,7 @@ import pytest
 from ragperf import cli
 from ragperf.jobs import drift, drift_table
 
-SAVED = Path(__file__).with_name("data") / "drift-side-tiny.json"
+SAVED = Path(__file__).resolve().parents[1] / "data" / "drift-side-tiny.json"
 ROW = "tiny-bert / seq1 / auto / eager"
 
 

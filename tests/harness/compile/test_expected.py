@@ -19,7 +19,7 @@ from ragperf.compile.expected import (
 from ragperf.compile.probe import COUNT_FIELDS
 from ragperf.errors import RagperfError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 COUNTS = {"graphs": 2, "frames_total": 4, "frames_ok": 4, "fallbacks": 0, "ops_captured": 158,
           "graph_breaks": 0, "recompiles": 1}
 
@@ -98,7 +98,7 @@ def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow  # ~45 s on 2 cores (two pytest runs); one edited count failing exactly its test is in the
-# default run through tests/harness/test_drift.py, the merge of regenerated rows through test_expected_concurrency
+# default run through tests/harness/compile/test_drift.py, the merge of regenerated rows through test_expected_concurrency
 def test_plugin_fails_exactly_the_edited_row_and_regenerates(tmp_path):
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     (tmp_path / "test_rows.py").write_text(_PLUGIN_TEST)

@@ -15,7 +15,7 @@ import pytest
 from ragperf.compile.drift import compare, resolve, summary_lines
 from ragperf.compile.expected import COUNT_FIELDS, EXPECTED_DIR, ExpectedTable
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 REFERENCE = "torch2.13-transformers5.23"
 HEADER = "scenario,strategy,backend," + ",".join(COUNT_FIELDS) + "\n"
 

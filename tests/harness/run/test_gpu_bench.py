@@ -63,10 +63,15 @@ def test_cuda_without_a_device_exits_2(capsys):
     assert "torch.cuda.is_available() is False" in capsys.readouterr().err
 
 
-def test_acceptance_lines_follow_the_issue():
+def test_target_lines_follow_the_targets():
     results = [{"mode": "static-max-autotune", "rows": [{"batch": 1, "tok_s": 528.0}]},
                {"mode": "reference-max-autotune", "rows": [{"batch": 1, "tok_s": 690.0, "copy_fraction": 0.41}]},
                {"mode": "compile-decode", "error": "planted"}]
-    assert gpu_bench.acceptance(results) == [("best HF mode 528 tok/s >= 500", True),
+    assert gpu_bench.target_lines(results) == [("best HF mode 528 tok/s >= 500", True),
                                              ("reference 690 tok/s >= 700", False),
                                              ("reference at 41% of measured copy bandwidth >= 40%", True)]
+
+
+def test_target_lines_name_the_device_found():
+    label = gpu_bench.target_label("NVIDIA H100 80GB HBM3", "llama-3.2-1b", torch.bfloat16, 128)
+    assert label == "target (NVIDIA H100 80GB HBM3, llama-3.2-1b, bfloat16, bs 1, prompt 128)"
