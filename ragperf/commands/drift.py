@@ -123,6 +123,6 @@ def _measure(python: str, child_args: list[str]) -> dict:
 
 
 def _short(side: dict) -> str:
-    from ragperf.perf.versions import describe
+    from ragperf.perf.machine import versions
 
-    return describe(side["versions"])
+    return versions(side["versions"])

@@ -175,9 +175,9 @@ def _cell(text) -> str:
 
 
 def _software(side: dict) -> str:
-    from ragperf.perf.versions import describe
+    from ragperf.perf.machine import versions
 
-    return describe(side["versions"])
+    return versions(side["versions"])
 
 
 def markdown(comparison: dict, all_rows: bool = False) -> str:

@@ -4,6 +4,7 @@ A :class:`Case` is one eager-vs-compiled comparison, e.g. an embedding ladder ru
 mode. :meth:`Case.measure` runs it in this process (optionally through pytest-benchmark's fixture);
 :meth:`Case.measure_fresh` runs it in a child process (``python -m ragperf.perf.cases ...``), which
 is how the gate re-measures a suspect and how every freezing rung gets its own latched state.
+:func:`check_case` refuses a case that names nothing real before anything is measured.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
+from ragperf.errors import RagperfError
 from ragperf.models.ladder import BLOG_SENTENCES
 from ragperf.perf import timing
 from ragperf.perf.gate import Measurement, from_figures
@@ -135,8 +138,6 @@ DEFAULT_CASES = tuple(Case("embed", "minilm", v) for v in EMBED_LADDER) + (
 
 def parse_case(spec: str, rounds: int | None = None) -> Case:
     """``kind:model:variant[@backend]``, e.g. ``embed:minilm:compile`` or ``embed:tiny-bert:compile@aot_eager``."""
-    from ragperf.errors import RagperfError
-
     body, _, backend = spec.partition("@")
     parts = body.split(":")
     if len(parts) != 3 or parts[0] not in KINDS:
@@ -146,6 +147,31 @@ def parse_case(spec: str, rounds: int | None = None) -> Case:
     if rounds:
         kwargs["rounds"] = rounds
     return Case(*parts, **kwargs)
+
+
+def check_case(case: Case) -> Case:
+    """``case`` when every part of it names something that exists; else one :class:`RagperfError` line - a bad
+    model, variant, mode or backend is refused here, not by a child process's traceback later."""
+    from ragperf.argtypes import BACKENDS
+
+    if case.backend not in BACKENDS:
+        raise RagperfError(f"case {case.prefix}: unknown backend {case.backend!r}; choose from {', '.join(BACKENDS)}")
+    if case.kind == "embed":
+        from ragperf.models.ladder import variant
+        from ragperf.models.registry import resolve_embedder
+
+        chosen = variant(case.variant)
+        if case.backend != "inductor" and (chosen.freezing or chosen.mode):
+            raise RagperfError(f"variant {case.variant!r} needs backend 'inductor' (got backend {case.backend!r})")
+        resolve_embedder(case.model)
+        return case
+    from ragperf.models.decode_modes import names
+    from ragperf.models.registry import resolve_decoder
+
+    resolve_decoder(case.model)
+    if case.variant not in names("paper", "static"):
+        raise RagperfError(f"unknown decode mode {case.variant!r}; choose from {', '.join(names('paper', 'static'))}")
+    return case
 
 
 def add_case_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from ragperf.perf import baselines, gate, timing
 from ragperf.perf.baselines import BaselineFile
+from ragperf.perf.metrics import SPEEDUP
 
 
 def samples(ratio, noise, rounds=60, seed=0, eager_s=0.010):
@@ -196,9 +197,9 @@ def test_a_median_of_processes_is_judged_with_the_baselines_stored_between_proce
     m = gate.Measurement("x/speedup", "speedup", 1.5 * 0.9, 0.001, processes=[1.35] * 4)
     d = gate.judge(m, base)
     noise = (1.2533 * 0.04 / 2) ** 2 + 0.004 ** 2
-    assert d.bound == pytest.approx(max(gate.PROCESS_TOLERANCE, gate.PROCESS_Z * noise ** 0.5), rel=1e-3)
+    assert d.bound == pytest.approx(max(SPEEDUP.process_tolerance, SPEEDUP.process_z * noise ** 0.5), rel=1e-3)
     one = gate.judge(gate.Measurement("x/speedup", "speedup", 1.5 * 0.9, 0.001), base)  # no processes: its own se
-    assert one.bound == pytest.approx(max(gate.TOLERANCE, gate.Z * (0.001 ** 2 + 0.004 ** 2) ** 0.5))
+    assert one.bound == pytest.approx(max(SPEEDUP.tolerance, SPEEDUP.z * (0.001 ** 2 + 0.004 ** 2) ** 0.5))
 
 
 def test_the_drift_between_a_baselines_recordings_enters_every_run_undivided():
@@ -208,7 +209,7 @@ def test_the_drift_between_a_baselines_recordings_enters_every_run_undivided():
     m = gate.Measurement("x/speedup", "speedup", 1.5 * 0.95, 0.001, processes=[1.425] * 5)
     d = gate.judge(m, base)
     noise = ((1.2533 * 0.01 / 5 ** 0.5) ** 2 + 0.03 ** 2 + 0.004 ** 2) ** 0.5
-    assert d.bound == pytest.approx(gate.PROCESS_Z * noise, rel=1e-3) and d.status == gate.WARN
+    assert d.bound == pytest.approx(SPEEDUP.process_z * noise, rel=1e-3) and d.status == gate.WARN
     assert gate.judge(m, {**base, "session_sd": 0.0}).status == gate.FAIL
 
 
@@ -283,7 +284,7 @@ def test_a_report_only_case_is_judged_and_shown_but_never_fails():
     state._baseline = baseline_of(measured(1.5, 0.01, seed=100))
     state.config = SimpleNamespace()
     slow = {"embed/m/compile/speedup": measured(1.0, 0.01, seed=1)}
-    decisions = state.check_measured(slow, report_only=dict.fromkeys(slow, "too noisy here"))
+    decisions = state.check(slow, report_only=dict.fromkeys(slow, "too noisy here"))
     assert [d.status for d in decisions] == [gate.REPORT]
     assert "[FAIL; report only: too noisy here]" in decisions[0].message
 
@@ -310,9 +311,9 @@ def test_a_deployed_gpu_decode_mode_shows_its_speedup_and_gates_its_latency():
         speedup: baselines.metric("speedup", 10.8, 0.01), latency: baselines.metric("latency", 0.094, 0.01)})
     fine = {speedup: gate.Measurement(speedup, "speedup", 7.8, 0.01),  # the eager side slowed, not the mode
             latency: gate.Measurement(latency, "latency", 0.094, 0.01)}
-    decisions = state.check_measured(fine, report_only=case.report_only())
+    decisions = state.check(fine, report_only=case.report_only())
     assert [d.status for d in decisions] == [gate.REPORT, gate.PASS]
     assert "[FAIL; report only: its eager side is HF decode" in decisions[0].message
     slower = {**fine, latency: gate.Measurement(latency, "latency", 0.094 * 1.3, 0.01)}
     with pytest.raises(pytest.fail.Exception, match="median_s: latency"):
-        state.check_measured(slower, report_only=case.report_only())
+        state.check(slower, report_only=case.report_only())
