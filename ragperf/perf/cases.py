@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from ragperf.errors import RagperfError
 from ragperf.models.ladder import BLOG_SENTENCES

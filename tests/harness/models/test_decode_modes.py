@@ -65,8 +65,7 @@ def test_a_new_row_builds_and_decodes_eagers_tokens(new_mode):
 def test_a_new_row_reaches_run_parity_the_plugin_and_perf_cases(new_mode, monkeypatch, tmp_path, pytester):
     from ragperf.commands import parity
     from ragperf.commands import run as run_cmd
-    from ragperf.perf.cases import Case
-    from ragperf.perf.cases import check_case
+    from ragperf.perf.cases import Case, check_case
 
     started = []
     monkeypatch.setattr("ragperf.subproc.run_json", lambda module, args, **kw: started.append(args[3]) or {"rows": []})
