@@ -21,7 +21,7 @@ KINDS = ("embed", "decode")
 HOST_BOUND_EAGER = ("its eager side is HF decode on a dynamic KV cache, host-bound at batch 1: on one H200 the "
                     "static and reference modes' speedups ranged 6.0-12.2x over their runs while each mode's "
                     "compiled generation stayed within 22%; its median_s is the gated figure")
-# Why a host-bound CUDA case's latency is shown, not gated (measured on H100s, docs/gpu.md).
+# Why a host-bound CUDA case's latency is shown, not gated (two H100 perf runs of the same fingerprint).
 HOST_BOUND_CALLS = ("host-bound on CUDA (ms-scale embedder calls, HF decode on a dynamic KV cache): its absolute "
                     "time follows the host CPU, not torch - a later H100 run against the recorded H100 baseline "
                     "(same fingerprint) measured compile+freeze's median +43% and compile+max-autotune's +42% "
