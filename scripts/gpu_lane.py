@@ -266,11 +266,13 @@ def check(pins: list[str] | None = None) -> dict:
             "calls": plan, "one_call_fits": plan[2]["total_bytes"] <= TRAVEL_LIMIT}
 
 
-def prepare() -> None:
+def prepare(also: list[str]) -> None:
+    """``also``: packages the image holds at a version the carried ones do not accept (``install``'s pip check
+    names them), carried anyway at this environment's version."""
     pins = needed()
     print(f"needed here and not in the machine's image: {', '.join(pins)}", flush=True)
     resolved = resolve(pins, offline=False)
-    have = device_packages()
+    have = device_packages() - {normalize(name) for name in also}
     carried = {n: v for n, v in resolved.items() if n not in have}
     download(carried, WHEELS)
     download({n: v for n, v in resolved.items() if n in have}, CHECK_ONLY)  # the offline check's stand-ins only
@@ -409,7 +411,9 @@ def run_suite(extra: list[str], budget_s: float) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python scripts/gpu_lane.py", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="step", required=True)
-    sub.add_parser("prepare", help="here: wheels and MiniLM into .gpu-lane, then check")
+    prep = sub.add_parser("prepare", help="here: wheels and MiniLM into .gpu-lane, then check")
+    prep.add_argument("--also", action="append", default=[], metavar="NAME",
+                      help="carry this package too though the image holds it (a version pip check refused)")
     sub.add_parser("check", help="here, offline: the wheels resolve for Python 3.12 and each call fits")
     sub.add_parser("install", help="on the GPU machine: the carried wheels and ragperf")
     run = sub.add_parser("run", help="on the GPU machine: the GPU suite (arguments after -- go to pytest)")
@@ -419,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.step == "prepare":
-            prepare()
+            prepare(args.also)
         elif args.step == "check":
             verdict = check()
             print(f"complete for Python {PYTHON}: {len(verdict['resolved'])} packages, "
