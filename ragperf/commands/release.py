@@ -31,6 +31,7 @@ from pathlib import Path
 
 from ragperf import argtypes
 from ragperf.errors import RagperfError
+from ragperf.models.registry import DECODER, DEFAULT, EMBEDDER, metavar, option_help
 
 PARTS = ("recompile", "parity", "memory", "speed", "compile")
 SHARD_ENV = ("SHARD_INDEX", "SHARD_COUNT")
@@ -45,8 +46,10 @@ def register(subparsers) -> None:
     parser.add_argument("sides", nargs="+", metavar="SIDE",
                         help="OLD and NEW: a python interpreter, a venv folder, or a saved side .json (one SIDE "
                              "with --save); with --merge: release reports (.json)")
-    parser.add_argument("--embedder", default="minilm", help="the embedder both sides run (a named model or PATH)")
-    parser.add_argument("--decoder", default="tiny-llama", help="the decoder both sides run (a named model or PATH)")
+    parser.add_argument("--embedder", default=DEFAULT[EMBEDDER], metavar=metavar(EMBEDDER),
+                        help=option_help(EMBEDDER, DEFAULT[EMBEDDER]))
+    parser.add_argument("--decoder", default=DEFAULT[DECODER], metavar=metavar(DECODER),
+                        help=option_help(DECODER, DEFAULT[DECODER]))
     parser.add_argument("--quick", action="store_true",
                         help="the `compile` rung and `compile-decode` only, fp32 parity, 2 pairs, no memory")
     parser.add_argument("--parts", default=",".join(PARTS),
@@ -185,10 +188,10 @@ def run(args: argparse.Namespace) -> int:
     index, count = shard()
     resolved = [_side(spec) for spec in args.sides]  # every side checked before anything is measured
     if any(kind == "python" for kind, _ in resolved):
-        from ragperf.models.sources import resolve_embedder
+        from ragperf.models.registry import resolve_decoder, resolve_embedder
 
         resolve_embedder(args.embedder)
-        _check_decoder(args.decoder)
+        resolve_decoder(args.decoder)
     speed_cases = release.cases(args.embedder, args.decoder, args.quick, args.backend)
     plants = dict(args.plant_slowdown)
     unknown = sorted(set(plants) - {c.prefix for c in speed_cases})
@@ -317,14 +320,7 @@ def _merge(args: argparse.Namespace) -> int:
     return 1 if merged["verdict"] == "regression" else 0
 
 
-def _check_decoder(spec: str) -> None:
-    from ragperf.models.decoders import DECODER_NAMES
-
-    if spec not in DECODER_NAMES and not Path(spec).expanduser().is_dir():
-        raise RagperfError(f"unknown decoder {spec!r}; use one of {', '.join(DECODER_NAMES)} or a local checkpoint folder")
-
-
 def _short(side: dict) -> str:
-    from ragperf.perf.versions import describe
+    from ragperf.perf.machine import versions
 
-    return describe(side["versions"])
+    return versions(side["versions"])

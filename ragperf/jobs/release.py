@@ -27,15 +27,12 @@ import statistics
 import tempfile
 from collections.abc import Callable
 
-from ragperf.perf import ab, gate
+from ragperf.perf import ab, gate, metrics
 from ragperf.perf.cases import EMBED_LADDER, Case
 
 FAMILY_ALPHA = 0.05
 DECODE_MODES = ("compile-decode", "compile-prefill-decode")
 QUICK = {"variants": ("compile",), "modes": ("compile-decode",), "pairs": 2}
-# The band each timed kind must clear before it can be called, as the gate judges an A/B pair.
-BAND = {"speedup": gate.PROCESS_TOLERANCE, "latency": gate.LATENCY_FAIL, "compile": gate.KIND_TOLERANCE["compile"],
-        "memory": gate.KIND_TOLERANCE["memory"]}
 COMPILE_VARIANT = "compile"  # freezing bypasses the FX graph and AOTAutograd caches: no warm start to judge
 
 
@@ -153,21 +150,27 @@ def memory_decisions(old_rows: list[dict], new_rows: list[dict], source: str = "
     return decisions
 
 
+def band(kind: str) -> float:
+    """The change a timed kind may show before the gate can call it: a drifting kind's fail threshold, else the
+    kind's tolerance for a figure from several processes (what an A/B pair is)."""
+    found = metrics.kind(kind)
+    return getattr(found, "fail_at", None) or found.tolerance_for({}, None, several=True)
+
+
 def regression(decision: gate.Decision) -> float | None:
     """How much worse NEW is, as a positive fraction (negative: better); ``None`` when not measured."""
     if decision.change is None:
         return None
-    return -decision.change if decision.measured.kind == "speedup" else decision.change
+    return metrics.kind(decision.measured.kind).regression(decision.change)
 
 
 def p_value(decision: gate.Decision, improvement: bool = False) -> float:
     """One-sided p of "NEW is no worse (``improvement``: no better) than the band": the normal tail of the
     measured change beyond the kind's band, in units of its se."""
     worse, se = regression(decision), decision.measured.se
-    band = BAND.get(decision.measured.kind, gate.TOLERANCE)
     if worse is None or se is None or not math.isfinite(se):
         return 1.0
-    beyond = (-worse if improvement else worse) - band
+    beyond = (-worse if improvement else worse) - band(decision.measured.kind)
     if se <= 0:  # an exact figure (the harness's virtual clock): beyond the band or not, with certainty
         return 0.0 if beyond > 0 else 1.0
     return 0.5 * math.erfc(beyond / se / math.sqrt(2))
@@ -203,7 +206,7 @@ def family(decisions: list[gate.Decision], alpha: float = FAMILY_ALPHA) -> list[
             status = "same"
         rows.append({"section": "timed", "key": d.metric, "kind": d.measured.kind, "status": status,
                      "gate": d.status, "change": d.change, "se": d.measured.se,
-                     "band": BAND.get(d.measured.kind, gate.TOLERANCE), "p_worse": p_value(d),
+                     "band": band(d.measured.kind), "p_worse": p_value(d),
                      "p_better": p_value(d, improvement=True), "old": d.baseline.get("value") if d.baseline else None,
                      "new": d.measured.value, "attempts": d.attempts, "message": d.message})
     return rows

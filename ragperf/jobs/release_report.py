@@ -217,10 +217,10 @@ def _cell(text) -> str:
     return "" if text is None else str(text).replace("|", "\\|").replace("\n", "<br>")
 
 
-def _software(versions: dict) -> str:
-    from ragperf.perf.versions import describe
+def _software(found: dict) -> str:
+    from ragperf.perf.machine import versions
 
-    return describe(versions)
+    return versions(found)
 
 
 def _timed_value(row: dict, side: str) -> str:
@@ -290,12 +290,13 @@ def forest(report: dict, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ragperf.perf import metrics
+
     rows = [r for r in report["rows"] if r["section"] == "timed" and r["change"] is not None]
     fig, ax = plt.subplots(figsize=(8, 0.45 * max(len(rows), 2) + 1.2))
     colours = {"regression": "tab:red", "improvement": "tab:green", "not significant": "tab:orange"}
     for y, row in enumerate(rows):
-        worse_up = -1 if row["kind"] == "speedup" else 1  # plotted as "how much worse": right is worse
-        centre, ci = worse_up * row["change"] * 100, 1.96 * row["se"] * 100
+        centre, ci = metrics.kind(row["kind"]).regression(row["change"]) * 100, 1.96 * row["se"] * 100
         ax.errorbar(centre, y, xerr=ci, fmt="o", color=colours.get(row["status"], "tab:blue"), capsize=3)
         ax.axvspan(-row["band"] * 100, row["band"] * 100, ymin=(y + 0.1) / len(rows), ymax=(y + 0.9) / len(rows),
                    color="0.9", zorder=0)

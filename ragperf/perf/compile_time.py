@@ -10,7 +10,7 @@ split that into **Dynamo** seconds (``_compile.compile_inner`` less the backend)
 medians with the between-process spread as noise (:mod:`ragperf.perf.processes`).
 
 Seconds of one and the same compile drift 10-20% on a shared VM; each first call is therefore also
-expressed in units of the machine's speed of the moment (``units``: seconds / :func:`ragperf.perf.yardstick.seconds`,
+expressed in units of the machine's speed of the moment (``units``: seconds / :func:`ragperf.perf.machine.yardstick_seconds`,
 timed just before and after it in the same process), the gated ``cold_compile_units``.
 
 ``slowdown`` plants a compiler regression: in the child, Dynamo's call into the backend (whichever it is,
@@ -71,19 +71,19 @@ def planted(fraction: float, started: list[float]):
 
 def first_call(case, slowdown: float = 0.0) -> dict:
     """This process's first call of ``case``'s candidate: total, Dynamo and backend seconds, and the total in
-    units of this machine's speed (:mod:`ragperf.perf.yardstick`, timed just before and just after it)."""
+    units of this machine's speed (:func:`ragperf.perf.machine.yardstick_seconds`, timed just before and just after it)."""
     from torch._dynamo.utils import compilation_time_metrics
 
-    from ragperf.perf import yardstick
+    from ragperf.perf.machine import yardstick_seconds
 
     started = [time.perf_counter()]
     with planted(slowdown, started) if slowdown else contextlib.nullcontext():
         _, candidate = case.callables()
-        before = yardstick.seconds()
+        before = yardstick_seconds()
         started[0] = time.perf_counter()
         candidate()
         total = time.perf_counter() - started[0]
-    stick = (before + yardstick.seconds()) / 2
+    stick = (before + yardstick_seconds()) / 2
     compile_s = sum(compilation_time_metrics.get("_compile.compile_inner", []))
     backend_s = sum(compilation_time_metrics.get("OutputGraph.call_user_compiler", []))
     return {"first_call_s": total, "dynamo_s": max(compile_s - backend_s, 0.0), "backend_s": backend_s,

@@ -44,8 +44,12 @@ TRIPWIRES = (
 @pytest.fixture
 def places(tmp_path: Path) -> dict[str, str]:
     """The paths the rows name: ``{missing}``, ``{file}``, ``{dir}`` (empty folder), bad reports, the source tree,
-    ``{bare_python}`` (an interpreter without ragperf)."""
+    ``{bare_python}`` (an interpreter without ragperf), ``{causal}`` / ``{encoder}`` (model folders of each kind,
+    config only: the kind is refused before any weight is read)."""
     (tmp_path / "a-file.txt").write_text("not what was asked for\n")
+    for name, architecture in (("causal", "Qwen2ForCausalLM"), ("encoder", "DistilBertModel")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps({"architectures": [architecture]}))
     (tmp_path / "empty").mkdir()
     (tmp_path / "not.json").write_text("{ truncated")
     (tmp_path / "no-verdict.json").write_text(json.dumps({"fingerprint": {"key": "x"}, "baseline": None}))
@@ -56,7 +60,8 @@ def places(tmp_path: Path) -> dict[str, str]:
     return {"bare_python": str(bare), "missing": str(tmp_path / "no-such"), "file": str(tmp_path / "a-file.txt"),
             "dir": str(tmp_path / "empty"),
             "nojson": str(tmp_path / "not.json"), "noverdict": str(tmp_path / "no-verdict.json"),
-            "list": str(tmp_path / "list.json"), "source": str(Path(cli.__file__).resolve().parents[1])}
+            "list": str(tmp_path / "list.json"), "source": str(Path(cli.__file__).resolve().parents[1]),
+            "causal": str(tmp_path / "causal"), "encoder": str(tmp_path / "encoder")}
 
 
 @pytest.fixture
@@ -106,7 +111,7 @@ def test_a_bad_command_line_gets_one_line_saying_what_to_do(row, places, tripwir
 def plugin_modules():
     """What the start-up checks import, imported before ``pytester`` snapshots ``sys.modules``."""
     import ragperf.models.decoders  # noqa: F401
-    import ragperf.models.sources  # noqa: F401
+    import ragperf.models.registry  # noqa: F401
 
 
 @pytest.mark.parametrize("row", PLUGIN_ROWS, ids=[r["id"] for r in PLUGIN_ROWS])

@@ -67,8 +67,6 @@ def test_modules_stay_small():
 
 
 PACKAGES = sorted([PACKAGE, *(p.parent for p in PACKAGE.glob("*/__init__.py"))])
-# ragperf.perf's map is being rewritten beside this change; strict xfail turns red once it lists every module.
-MAPS_PENDING = {"perf"}
 
 
 def unmapped_modules(package: Path, root: Path = PACKAGE) -> list[str]:
@@ -82,9 +80,7 @@ def unmapped_modules(package: Path, root: Path = PACKAGE) -> list[str]:
     return sorted(members - listed)
 
 
-@pytest.mark.parametrize("package", [
-    pytest.param(p, id=p.name, marks=[pytest.mark.xfail(reason="map rewritten beside this change")]
-                 if p.name in MAPS_PENDING else []) for p in PACKAGES])
+@pytest.mark.parametrize("package", [pytest.param(p, id=p.name) for p in PACKAGES])
 def test_every_module_is_in_its_package_map(package):
     missing = unmapped_modules(package)
     assert not missing, (f"{package.relative_to(PACKAGE.parent)}/__init__.py does not list {missing}: add a line "

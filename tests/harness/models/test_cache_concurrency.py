@@ -12,22 +12,22 @@ from ragperf.knobs import subprocess_env
 CHILD = textwrap.dedent("""
     import json, os, sys, time
     from pathlib import Path
-    from ragperf.models import sources, tiny
+    from ragperf.models import registry, tiny
 
     built = tiny.write_tiny_embedder
 
-    def slow_build(name, out, tokenizer_from):
+    def slow_build(recipe, out):
         with open(os.environ["BUILD_LOG"], "a") as log:
             log.write(f"{os.getpid()}\\n")
         Path(os.environ["STARTED"] + str(os.getpid())).touch()
         time.sleep(3)
-        return built(name, out, tokenizer_from)
+        return built(recipe, out)
 
     tiny.write_tiny_embedder = slow_build
     Path(os.environ["READY"] + str(os.getpid())).touch()
     while not os.path.exists(os.environ["GO"]):
         time.sleep(0.01)
-    print(json.dumps({"path": str(sources.resolve_embedder("tiny-bert"))}))
+    print(json.dumps({"path": str(registry.resolve_embedder("tiny-bert"))}))
 """)
 
 

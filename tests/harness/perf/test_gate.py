@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from ragperf.perf import baselines, gate, timing
 from ragperf.perf.baselines import BaselineFile
+from ragperf.perf.metrics import SPEEDUP
 
 
 def samples(ratio, noise, rounds=60, seed=0, eager_s=0.010):
@@ -196,9 +197,9 @@ def test_a_median_of_processes_is_judged_with_the_baselines_stored_between_proce
     m = gate.Measurement("x/speedup", "speedup", 1.5 * 0.9, 0.001, processes=[1.35] * 4)
     d = gate.judge(m, base)
     noise = (1.2533 * 0.04 / 2) ** 2 + 0.004 ** 2
-    assert d.bound == pytest.approx(max(gate.PROCESS_TOLERANCE, gate.PROCESS_Z * noise ** 0.5), rel=1e-3)
+    assert d.bound == pytest.approx(max(SPEEDUP.process_tolerance, SPEEDUP.process_z * noise ** 0.5), rel=1e-3)
     one = gate.judge(gate.Measurement("x/speedup", "speedup", 1.5 * 0.9, 0.001), base)  # no processes: its own se
-    assert one.bound == pytest.approx(max(gate.TOLERANCE, gate.Z * (0.001 ** 2 + 0.004 ** 2) ** 0.5))
+    assert one.bound == pytest.approx(max(SPEEDUP.tolerance, SPEEDUP.z * (0.001 ** 2 + 0.004 ** 2) ** 0.5))
 
 
 def test_the_drift_between_a_baselines_recordings_enters_every_run_undivided():
@@ -208,7 +209,7 @@ def test_the_drift_between_a_baselines_recordings_enters_every_run_undivided():
     m = gate.Measurement("x/speedup", "speedup", 1.5 * 0.95, 0.001, processes=[1.425] * 5)
     d = gate.judge(m, base)
     noise = ((1.2533 * 0.01 / 5 ** 0.5) ** 2 + 0.03 ** 2 + 0.004 ** 2) ** 0.5
-    assert d.bound == pytest.approx(gate.PROCESS_Z * noise, rel=1e-3) and d.status == gate.WARN
+    assert d.bound == pytest.approx(SPEEDUP.process_z * noise, rel=1e-3) and d.status == gate.WARN
     assert gate.judge(m, {**base, "session_sd": 0.0}).status == gate.FAIL
 
 
@@ -283,25 +284,27 @@ def test_a_report_only_case_is_judged_and_shown_but_never_fails():
     state._baseline = baseline_of(measured(1.5, 0.01, seed=100))
     state.config = SimpleNamespace()
     slow = {"embed/m/compile/speedup": measured(1.0, 0.01, seed=1)}
-    decisions = state.check_measured(slow, report_only=dict.fromkeys(slow, "too noisy here"))
+    decisions = state.check(slow, report_only=dict.fromkeys(slow, "too noisy here"))
     assert [d.status for d in decisions] == [gate.REPORT]
     assert "[FAIL; report only: too noisy here]" in decisions[0].message
 
 
 def test_a_deployed_gpu_decode_mode_shows_its_speedup_and_gates_its_latency():
     """Its eager side is host-bound, so only the speedup is report-only; a slower compiled generation still
-    fails. A CPU decode case and an embedding case keep both gated."""
+    fails. A CPU decode case keeps both gated; host-bound CUDA cases show their latency instead."""
     from types import SimpleNamespace
 
-    from ragperf.perf.cases import HOST_BOUND_EAGER, Case
+    from ragperf.perf.cases import HOST_BOUND_CALLS, HOST_BOUND_EAGER, Case
     from ragperf.perf.plugin import PerfGate
 
     case = Case("decode", "llama-3.2-1b", "static-max-autotune", device="cuda", dtype="bfloat16")
     speedup, latency = f"{case.prefix}/speedup", f"{case.prefix}/median_s"
     assert case.report_only() == {speedup: HOST_BOUND_EAGER}
     assert Case("decode", "llama-3.2-1b", "static-max-autotune").report_only() == {}
-    assert Case("decode", "gpt2", "compile-decode", device="cuda").report_only() == {}
-    assert Case("embed", "minilm", "compile+reduce-overhead", device="cuda").report_only() == {}
+    hf_dynamic = Case("decode", "gpt2", "compile-decode", device="cuda")
+    assert hf_dynamic.report_only() == {f"{hf_dynamic.prefix}/median_s": HOST_BOUND_CALLS}
+    embed = Case("embed", "minilm", "compile+reduce-overhead", device="cuda")
+    assert embed.report_only() == {f"{embed.prefix}/median_s": HOST_BOUND_CALLS}
 
     state = PerfGate.__new__(PerfGate)
     state.update, state.rules, state.decisions, state._loaded = False, {"tolerance": None}, [], True
@@ -310,9 +313,69 @@ def test_a_deployed_gpu_decode_mode_shows_its_speedup_and_gates_its_latency():
         speedup: baselines.metric("speedup", 10.8, 0.01), latency: baselines.metric("latency", 0.094, 0.01)})
     fine = {speedup: gate.Measurement(speedup, "speedup", 7.8, 0.01),  # the eager side slowed, not the mode
             latency: gate.Measurement(latency, "latency", 0.094, 0.01)}
-    decisions = state.check_measured(fine, report_only=case.report_only())
+    decisions = state.check(fine, report_only=case.report_only())
     assert [d.status for d in decisions] == [gate.REPORT, gate.PASS]
     assert "[FAIL; report only: its eager side is HF decode" in decisions[0].message
     slower = {**fine, latency: gate.Measurement(latency, "latency", 0.094 * 1.3, 0.01)}
     with pytest.raises(pytest.fail.Exception, match="median_s: latency"):
-        state.check_measured(slower, report_only=case.report_only())
+        state.check(slower, report_only=case.report_only())
+
+
+@pytest.mark.parametrize(("kind", "model", "variant", "device", "bound"), [
+    ("embed", "minilm", "compile", "cpu", "device"),
+    ("decode", "tiny-llama", "compile-decode", "cpu", "device"),
+    ("decode", "llama-3.2-1b", "static-cudagraphs", "cpu", "device"),
+    ("embed", "minilm", "compile", "cuda", "host"),
+    ("embed", "minilm", "compile+max-autotune", "cuda:0", "host"),
+    ("decode", "gpt2", "compile-decode", "cuda", "host"),
+    ("decode", "llama-3.2-1b", "compile-prefill-decode", "cuda", "host"),
+    ("decode", "llama-3.2-1b", "reference-eager", "cuda", "host"),  # the reference without CUDA graphs
+    ("decode", "llama-3.2-1b", "static-cudagraphs", "cuda", "gpu"),
+    ("decode", "llama-3.2-1b", "static-max-autotune", "cuda", "gpu"),
+    ("decode", "llama-3.2-1b", "reference-cudagraphs", "cuda", "gpu"),
+    ("decode", "llama-3.2-1b", "reference-max-autotune", "cuda:1", "gpu"),
+])
+def test_each_case_says_what_bounds_it_and_gates_the_figure_that_holds(kind, model, variant, device, bound):
+    """Off CUDA both figures are gated; host-bound CUDA cases gate their speedup, GPU-bound ones their compiled
+    time; the figure not gated is shown with the reason, and every metric of the case is one or the other."""
+    from ragperf.perf.cases import Case
+
+    case = Case(kind, model, variant, device=device)
+    figures = {"speedup": 2.0, "speedup_se": 0.01, "speedup_low": 1.9, "speedup_high": 2.1, "median_s": 0.01,
+               "latency_se": 0.0001}
+    metrics = set(case.measurements(figures))
+    shown = case.report_only()
+    gated = {f"{case.prefix}/{figure}" for figure in case.binding.gated}
+    assert case.binding.bound == bound
+    assert gated | set(shown) == metrics and not gated & set(shown)
+    assert {"device": 2, "host": 1, "gpu": 1}[bound] == len(gated)
+    assert all(reason and "host-bound" in reason for reason in shown.values())
+    if bound == "host":
+        assert set(shown) == {f"{case.prefix}/median_s"}
+    if bound == "gpu":
+        assert set(shown) == {f"{case.prefix}/speedup"}
+
+
+def test_a_host_bound_cuda_case_passes_on_a_slower_host_and_fails_when_its_speedup_drops():
+    """The embedder on a second H100: median +43% (the host), speedup within noise -> no failure; a compiled
+    path that lost 30% of its speedup still fails."""
+    from types import SimpleNamespace
+
+    from ragperf.perf.cases import HOST_BOUND_CALLS, Case
+    from ragperf.perf.plugin import PerfGate
+
+    case = Case("embed", "minilm", "compile+freeze", device="cuda")
+    speedup, latency = f"{case.prefix}/speedup", f"{case.prefix}/median_s"
+    state = PerfGate.__new__(PerfGate)
+    state.update, state.rules, state.decisions, state._loaded = False, {"tolerance": None}, [], True
+    state.config = SimpleNamespace()
+    state._baseline = BaselineFile("k", "measured", {}, {
+        speedup: baselines.metric("speedup", 1.99, 0.01), latency: baselines.metric("latency", 0.00218, 0.00001)})
+    second_machine = {speedup: gate.Measurement(speedup, "speedup", 1.97, 0.01),
+                      latency: gate.Measurement(latency, "latency", 0.00312, 0.00001)}
+    decisions = state.check(second_machine, report_only=case.report_only())
+    assert [d.status for d in decisions] == [gate.PASS, gate.REPORT]
+    assert f"[FAIL; report only: {HOST_BOUND_CALLS}]" in decisions[1].message
+    slower = {**second_machine, speedup: gate.Measurement(speedup, "speedup", 1.99 * 0.7, 0.01)}
+    with pytest.raises(pytest.fail.Exception, match="speedup"):
+        state.check(slower, report_only=case.report_only())

@@ -21,6 +21,15 @@ def test_the_reset_peak_sees_a_planted_allocation_and_not_what_came_before():
     assert quiet < loud
 
 
+@pytest.mark.parametrize("increase, allowed", [(0.07, (gate.PASS, gate.WARN)), (0.12, (gate.FAIL,))])
+def test_the_memory_gate_allows_ten_percent(increase, allowed):
+    """A compiled peak 7% over its baseline, measured with tight noise, is within memory's 10% tolerance; 12% is not."""
+    base = baselines.metric("memory", 1.0, 0.001, process_sd=0.001)
+    m = gate.Measurement("x/memory_ratio", "memory", 1.0 + increase, 0.001, processes=[1.0 + increase] * 3)
+    d = gate.judge(m, base)
+    assert d.status in allowed and "tolerance 10.0%" in d.message, d.message
+
+
 @pytest.mark.slow
 def test_planted_allocation_fails_the_memory_gate_and_a_a_does_not():
     case = Case("embed", "tiny-bert", "compile", backend="aot_eager")

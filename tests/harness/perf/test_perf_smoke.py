@@ -13,7 +13,7 @@ from ragperf.perf.cases import Case
 
 @pytest.mark.perf
 def test_smoke(benchmark, ragperf_perf):
-    ragperf_perf.check(benchmark, Case("embed", "tiny-bert", "compile", rounds=15, backend="aot_eager"))
+    ragperf_perf.check(Case("embed", "tiny-bert", "compile", rounds=15, backend="aot_eager"), benchmark)
 '''
 
 

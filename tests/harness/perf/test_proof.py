@@ -78,9 +78,9 @@ def test_the_compile_time_in_machine_units_is_its_own_kind_beside_the_seconds():
 
 
 def test_the_table_says_when_an_a_a_campaign_misses_or_is_too_short():
-    rows = [proof.Row("embed/m/compile", "speedup", 0.0, 20, 2, 0, "1.300x (0.5%, 1.0%)", 1.29, 0.01, 0.008),
-            proof.Row("embed/m/compile", "cold_compile_s", 0.0, 10, 0, 1, "20.00s (0.5%, 1.0%)", 20.1, 0.01, 0.01),
-            proof.Row("embed/m/compile", "speedup", 0.05, 10, 10, 0, "1.300x (0.5%, 1.0%)", 1.24, 0.01, 0.008)]
+    rows = [proof.Row("embed/m/compile", "speedup", "speedup", 0.0, 20, 2, 0, "1.300x (0.5%, 1.0%)", 1.29, 0.01, 0.008),
+            proof.Row("embed/m/compile", "cold_compile_s", "compile", 0.0, 10, 0, 1, "20.00s (0.5%, 1.0%)", 20.1, 0.01, 0.01),
+            proof.Row("embed/m/compile", "speedup", "speedup", 0.05, 10, 10, 0, "1.300x (0.5%, 1.0%)", 1.24, 0.01, 0.008)]
     table = "\n".join(proof.markdown(rows))
     assert "| embed/m/compile | speedup | 1.300x (0.5%, 1.0%) | A/A (none) | 20 | 18 (0) | 2 | 1.290x |" in table
     assert "| 5% | 10 | 0 (0) | 10 | 1.240x |" in table and "| 20.10s |" in table

@@ -25,6 +25,7 @@ def test_end_to_end_on_cpu_prints_the_table_and_writes_the_json(tmp_path, capsys
         assert result["tokens"] in ("equal", "near-tie") and not result["problems"]
     kv = json.loads(out.read_text())["tiny-llama"]["kv_cache_vs_recompute"]
     assert kv["speedup"] > 0 and kv["tokens_equal"] and "KV cache vs full recompute (HF eager, bs 1)" in printed
+    assert kv["tokens"] == "equal" and "tokens: equal)" in printed
     assert "%ref" in printed and "copy bandwidth measured on the device: n/a" in printed
     assert printed.rstrip().endswith("ok")
 
@@ -75,3 +76,78 @@ def test_target_lines_follow_the_targets():
 def test_target_lines_name_the_device_found():
     label = gpu_bench.target_label("NVIDIA H100 80GB HBM3", "llama-3.2-1b", torch.bfloat16, 128)
     assert label == "target (NVIDIA H100 80GB HBM3, llama-3.2-1b, bfloat16, bs 1, prompt 128)"
+
+
+STEPS = 6
+
+
+@pytest.fixture(scope="module")
+def tiny_decode():
+    """tiny-llama (fp32, CPU): the prompt, the KV-cache generation with its logits, recompute's tokens."""
+    from ragperf.models.decoders import load_decoder, random_prompts
+    from ragperf.models.generation import build_generator, recompute_greedy
+
+    decoder = load_decoder("tiny-llama")
+    prompt = random_prompts(decoder, 1, 5, seed=1)
+    cached = build_generator(decoder, "eager").generate(prompt, STEPS, record_logits=True)
+    return decoder, prompt, cached, recompute_greedy(decoder, prompt, STEPS)
+
+
+@pytest.fixture
+def tolerance():
+    from ragperf.numerics import tolerances
+
+    return tolerances.lookup(torch.device("cpu"), torch.float32, "off")
+
+
+def test_recompute_logits_are_those_recompute_picked_its_tokens_from(tiny_decode):
+    decoder, prompt, _, recomputed = tiny_decode
+    logits = gpu_bench.RecomputeLogits(decoder, prompt, recomputed)
+    assert [int(logits[step].argmax(-1)) for step in range(STEPS)] == recomputed[0].tolist()
+
+
+def _planted(tiny_decode, monkeypatch, pick):
+    """Recompute's tokens with the KV cache's token at the nearest-tie step replaced by ``pick(logits, std)``'s
+    token, whose logit is set as ``pick`` says; returns (step, the top-two gap there in std units, tokens)."""
+    decoder, prompt, cached, _ = tiny_decode
+    gaps = []
+    for step, logits in enumerate(cached.logits):
+        top = logits[0].topk(2)
+        gaps.append((float(top.values[0] - top.values[1]) / float(logits[0].std()), step, int(top.indices[1])))
+    gap, step, runner_up = min(gaps)
+    token, value = pick(cached.logits[step][0], runner_up)
+    planted = cached.tokens.clone()
+    planted[0, step] = token
+    honest = gpu_bench.RecomputeLogits.__getitem__
+
+    class Planted(gpu_bench.RecomputeLogits):
+        def __getitem__(self, at):
+            logits = honest(self, at).clone()
+            if at == step:
+                logits[0, token] = value
+            return logits
+
+    monkeypatch.setattr(gpu_bench, "RecomputeLogits", Planted)
+    return step, gap, planted
+
+
+def test_kv_cache_and_recompute_tokens_equal_near_tie_or_differ(tiny_decode, tolerance, monkeypatch):
+    """Equal tokens say equal; a flip to the runner-up by a hair at a step within the tie gap is a near-tie with
+    its logit margin; a flip to the least likely token, its logit pushed far past the rest, is DIFFER."""
+    decoder, prompt, cached, recomputed = tiny_decode
+    assert gpu_bench.recompute_agreement(decoder, prompt, cached.tokens, recomputed, tolerance) == (
+        "equal", f"greedy tokens equal ({STEPS} steps)")
+
+    step, gap, planted = _planted(tiny_decode, monkeypatch,
+                                  lambda logits, runner_up: (runner_up, float(logits.max() + 1e-4 * logits.std())))
+    near = tolerance.replace(tie_gap=2 * max(gap, 1e-4))
+    verdict, detail = gpu_bench.recompute_agreement(decoder, prompt, cached.tokens, planted, near)
+    assert verdict == "near-tie", detail
+    assert f"first differ at step {step}" in detail and f"logit gaps {gap:.3g} (eager)" in detail
+    assert detail.startswith("KV cache as eager, recompute as compiled:")
+
+    monkeypatch.undo()
+    step, _, planted = _planted(tiny_decode, monkeypatch, lambda logits, _: (
+        int(logits.argmin()), float(logits.max() + 100 * logits.std())))
+    verdict, detail = gpu_bench.recompute_agreement(decoder, prompt, cached.tokens, planted, tolerance)
+    assert verdict == "DIFFER" and "NOT a near-tie" in detail and "beyond rounding: DIFFER" in detail, detail

@@ -15,6 +15,7 @@ from ragperf import subproc
 from ragperf.commands import run as run_cmd
 from ragperf.compile.cache import check_cache_dir
 from ragperf.errors import RagperfError
+from ragperf.models.decode_modes import run_modes
 
 # Started as `python -m ragperf.jobs.decode`, a child with this on its path hangs before doing anything.
 HANG = """
@@ -48,9 +49,9 @@ def test_a_hung_decode_job_is_killed_at_its_timeout_and_the_report_is_still_writ
     assert run_cmd.run(_args(tmp_path)) == 1
     err = capsys.readouterr().err
     hung = [int(line.split("pid ")[1].split()[0]) for line in err.splitlines() if "hangs on purpose" in line]
-    assert len(hung) == len(run_cmd.DECODE_MODES), err  # every mode's child started (and hung) ...
+    assert len(hung) == len(run_modes("cpu")), err  # every mode's child started (and hung) ...
     assert not [pid for pid in hung if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
-    for mode in run_cmd.DECODE_MODES:  # ... and was killed, each failure naming its section and job
+    for mode in run_modes("cpu"):  # ... and was killed, each failure naming its section and job
         assert f"decode tiny-llama {mode}: FAILED - ragperf.jobs.decode" in err
     assert "hung: killed after its 1 s timeout (set RAGPERF_JOB_TIMEOUT_S to allow longer)" in err
     assert "[ragperf] decode: FAILED - every decode job failed" in err
