@@ -37,6 +37,7 @@ PARTS = ("recompile", "parity", "memory", "speed", "compile")
 SHARD_ENV = ("SHARD_INDEX", "SHARD_COUNT")
 MAX_SHARDS = 64
 MAX_PAIRS = 20
+MAX_ROUNDS = 1000
 
 
 def register(subparsers) -> None:
@@ -56,6 +57,8 @@ def register(subparsers) -> None:
                         help=f"comma-separated subset of {','.join(PARTS)} (default: all)")
     parser.add_argument("--pairs", type=_pairs, default=None,
                         help=f"lockstep pairs of processes per timed case (default 3, --quick 2; at most {MAX_PAIRS})")
+    parser.add_argument("--rounds", type=_rounds, default=None,
+                        help=f"lockstep rounds per side in a pair (default: the case's, decode 90; at most {MAX_ROUNDS})")
     parser.add_argument("--backend", default="inductor", choices=argtypes.BACKENDS,
                         help="compiler of the parity, speed and compile-time parts (default inductor)")
     parser.add_argument("--scenario-backend", default="eager", choices=argtypes.BACKENDS,
@@ -83,6 +86,13 @@ def _pairs(text: str) -> int:
     value = argtypes.positive_int(text)
     if value > MAX_PAIRS:
         raise argtypes.Bad(f"--pairs {text}: at most {MAX_PAIRS} pairs per case")
+    return value
+
+
+def _rounds(text: str) -> int:
+    value = argtypes.positive_int(text)
+    if value > MAX_ROUNDS:
+        raise argtypes.Bad(f"--rounds {text}: at most {MAX_ROUNDS} rounds per side")
     return value
 
 
@@ -158,6 +168,7 @@ def _check_flags(args: argparse.Namespace, parts: tuple[str, ...]) -> None:
         used = [flag for flag, on in (("--save", args.save), ("--quick", args.quick), ("--pairs", args.pairs),
                                       ("--plant-slowdown", args.plant_slowdown),
                                       ("--plant-compile-slowdown", args.plant_compile_slowdown),
+                                      ("--rounds", args.rounds),
                                       ("--parts", args.parts != ",".join(PARTS))) if on]
         if used:
             raise RagperfError(f"--merge renders saved reports: {', '.join(used)} does not apply to it; drop it")
@@ -169,10 +180,14 @@ def _check_flags(args: argparse.Namespace, parts: tuple[str, ...]) -> None:
     if args.save is None and len(args.sides) != 2:
         raise RagperfError(f"give OLD and NEW (got {len(args.sides)} SIDEs), one SIDE with --save FILE, or "
                            "reports with --merge")
-    if args.save is not None and (args.plant_slowdown or args.plant_compile_slowdown or args.pairs or args.plot):
-        raise RagperfError("--save keeps a side's untimed parts; --plant-*, --pairs and --plot apply to OLD NEW runs")
-    if (args.plant_slowdown or args.pairs) and "speed" not in parts:
-        raise RagperfError("--plant-slowdown and --pairs apply to the speed part: add speed to --parts")
+    if args.save is not None and (args.plant_slowdown or args.plant_compile_slowdown or args.pairs or args.rounds
+                                  or args.plot):
+        raise RagperfError("--save keeps a side's untimed parts; --plant-*, --pairs, --rounds and --plot apply to "
+                           "OLD NEW runs")
+    if (args.plant_slowdown or args.rounds) and "speed" not in parts:
+        raise RagperfError("--plant-slowdown and --rounds apply to the speed part: add speed to --parts")
+    if args.pairs and not set(parts) & {"speed", "compile"}:
+        raise RagperfError("--pairs applies to the timed parts: add speed or compile to --parts")
     if args.plant_compile_slowdown and "compile" not in parts:
         raise RagperfError("--plant-compile-slowdown applies to the compile part: add compile to --parts")
 
@@ -228,7 +243,8 @@ def run(args: argparse.Namespace) -> int:
             pairs = args.pairs or (release.QUICK["pairs"] if args.quick else release.ab.DEFAULT_PAIRS)
             for case in speed_cases:
                 if case.prefix in mine:
-                    decisions += release.speed(case, pairs, old, new, plants.get(case.prefix, 0.0), progress=_say)
+                    decisions += release.speed(case, pairs, old, new, plants.get(case.prefix, 0.0), args.rounds,
+                                               progress=_say)
             if "compile" in mine:
                 made, figures = release.compile_decisions(release.compile_case(args.embedder, args.backend), pairs,
                                                           old, new, args.plant_compile_slowdown, progress=_say)

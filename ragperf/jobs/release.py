@@ -43,10 +43,11 @@ def cases(embedder: str, decoder: str, quick: bool, backend: str = "inductor", d
             + [Case("decode", decoder, m, rounds=30, backend=backend, device=device) for m in chosen["modes"]])
 
 
-def speed(case: Case, pairs: int, old: str, new: str, slowdown: float = 0.0,
+def speed(case: Case, pairs: int, old: str, new: str, slowdown: float = 0.0, rounds: int | None = None,
           progress: Callable[[str], None] | None = None) -> list[gate.Decision]:
-    """``case`` gated NEW against OLD in lockstep pairs (settled on as many more pairs when suspect)."""
-    case = ab.with_rounds(case)
+    """``case`` gated NEW against OLD in lockstep pairs of ``rounds`` (default: the A/B gate's for its kind),
+    settled on as many more pairs when suspect."""
+    case = ab.with_rounds(case, rounds)
     return ab.decide(case.prefix, lambda: ab.measure(case, pairs, old, new, slowdown=slowdown, progress=progress),
                      source=f"A/B {old}", report_only=case.report_only())
 

@@ -290,22 +290,24 @@ def test_an_interpreter_that_cannot_run_ragperf_is_one_line(bare_python, monkeyp
 
 
 def test_the_speed_part_fails_a_planted_slowdown_naming_that_case_alone(tmp_path, capsys, monkeypatch):
-    """The real command, both sides live (here one interpreter), on the virtual clock: the planted case is the one
-    regression, every other timed row is same, and the exit status is 1."""
+    """The real command, both sides live (here one interpreter), on the virtual clock: the planted case is called
+    a regression, exactly 1/1.5, after its settling pair, and the exit status is 1."""
     from ragperf.perf import clocks
 
     monkeypatch.setenv(clocks.ENV, "0.001")  # virtual seconds in every child: the verdict cannot depend on load
     monkeypatch.setitem(release.QUICK, "modes", ())  # the embedder's rung alone: decode's 90 rounds cost minutes
     case = "embed/tiny-bert/compile@aot_eager"
     code = cli.main(["release", sys.executable, sys.executable, "--quick", "--parts", "speed", "--embedder",
-                     "tiny-bert", "--backend", "aot_eager", "--pairs", "1", "--plant-slowdown", f"{case}=0.5",
-                     "--json", str(tmp_path / "r.json")])
+                     "tiny-bert", "--backend", "aot_eager", "--pairs", "1", "--rounds", "5",
+                     "--plant-slowdown", f"{case}=0.5", "--json", str(tmp_path / "r.json")])
     out = capsys.readouterr().out
     report = json.loads((tmp_path / "r.json").read_text())
-    assert code == 1, out
-    called = {r["key"]: r["status"] for r in report["rows"] if r["section"] == "timed"}
-    assert called[f"{case}/speedup"] == "regression"
-    assert {s for k, s in called.items() if k != f"{case}/speedup"} <= {"same", "report only"}, called
+    assert code == 1 and report["verdict"] == "regression", out
+    called = {r["key"]: r for r in report["rows"] if r["section"] == "timed"}
+    assert set(called) == {f"{case}/speedup", f"{case}/median_s"}
+    assert called[f"{case}/speedup"]["status"] == "regression"
+    assert called[f"{case}/speedup"]["change"] == pytest.approx(1 / 1.5 - 1)
+    assert called[f"{case}/speedup"]["attempts"] == 2  # settled on one more pair before it was called
 
 
 @pytest.mark.slow
