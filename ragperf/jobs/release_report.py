@@ -23,7 +23,6 @@ compared regardless.
 from __future__ import annotations
 
 import json
-import statistics
 from pathlib import Path
 
 from ragperf.errors import RagperfError
@@ -318,7 +317,7 @@ def merge(reports: list[dict]) -> tuple[str, dict]:
     for report in reports:
         by_machine.setdefault(report["machine"] or "unknown machine", []).append(report)
     merged = []
-    for machine, shards in by_machine.items():
+    for shards in by_machine.values():
         first = shards[0]
         rows = [row for shard in shards for row in shard["rows"] if row["section"] != "versions" or shard is first]
         tally: dict[str, int] = {}
