@@ -1,4 +1,4 @@
-"""Another Python environment that runs ragperf: the old side of ``ragperf drift`` or the ``--reference`` of an A/B
+"""Another Python environment that runs ragperf: a side of ``ragperf release`` or the ``--reference`` of an A/B
 gate. Given as an interpreter or a venv folder; checked with one quick start before anything is measured.
 
 ragperf passes its own environment on to the children it starts, so ``PYTHONPATH=CHECKOUT`` makes every

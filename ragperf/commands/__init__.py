@@ -6,7 +6,7 @@
 - :mod:`ragperf.commands.recompiles`  ``ragperf recompiles``: the compile probe for any embedder and shape schedule
 - :mod:`ragperf.commands.expected`    ``ragperf expected``: the recompile scenarios against the committed table
 - :mod:`ragperf.commands.parity`      ``ragperf parity``: the fp64-anchored verdict for one model and variant
-- :mod:`ragperf.commands.drift`       ``ragperf drift``: what changes between two environments
+- :mod:`ragperf.commands.release`     ``ragperf release``: one verdict, OLD against NEW (behaviour, numerics, speed, memory)
 - :mod:`ragperf.commands.env`         ``ragperf env``: the hardware fingerprint and its baseline key
 - :mod:`ragperf.commands.baseline`    ``ragperf baseline``: record, compare, show, summarize, merge, prove the gate
 - :mod:`ragperf.commands.arm64`       ``ragperf arm64``: build the Graviton3 lane, run pytest inside it

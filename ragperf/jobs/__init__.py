@@ -11,8 +11,9 @@
 - :mod:`ragperf.jobs.coldstart_gate`    the cold-start metrics the perf gate judges
 - :mod:`ragperf.jobs.coldstart_report`  the "cold start" section as report blocks
 - :mod:`ragperf.jobs.serve`         the served endpoint's req/s, eager vs compiled, per workers x threads
-- :mod:`ragperf.jobs.drift`         ``ragperf drift``'s measurement set of one environment
-- :mod:`ragperf.jobs.drift_table`   two such sides compared row by row
+- :mod:`ragperf.jobs.release_side`  ``ragperf release``'s untimed answers of one environment (behaviour, parity, memory)
+- :mod:`ragperf.jobs.release`       its timed half: OLD and NEW in lockstep pairs, and the family rule over them
+- :mod:`ragperf.jobs.release_report`  the verdict: both sides row by row, Markdown, the forest plot, many runners merged
 - :mod:`ragperf.jobs.rag`           the RAG flow per variant, and the section that runs them
 - :mod:`ragperf.jobs.report`        the report as JSON, Markdown and terminal text
 - :mod:`ragperf.jobs.plots`         its PNG figures
