@@ -119,11 +119,10 @@ def _side(spec: str) -> tuple[str, str]:
 
 
 def _measure(python: str, child_args: list[str]) -> dict:
-    from ragperf.subproc import run_json
+    from ragperf.subproc import run_job
 
     print(f"[ragperf] measuring {python} ...", file=sys.stderr, flush=True)
-    return run_json("ragperf.jobs.drift", child_args, python=python,
-                    progress=lambda line: print(line, file=sys.stderr, flush=True))
+    return run_job("drift", child_args, python=python, progress=lambda line: print(line, file=sys.stderr, flush=True))
 
 
 def _short(side: dict) -> str:

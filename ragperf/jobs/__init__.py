@@ -1,9 +1,20 @@
-"""The sections of ``ragperf run``: each measures in child processes (``python -m ragperf.jobs.X``).
+"""The sections of ``ragperf run``, and the one child-process entry their jobs run through.
 
-- :mod:`ragperf.jobs.ladder`        one ladder variant timed against eager
-- :mod:`ragperf.jobs.decode`        decoding as the overhead paper's Table 1, one compile mode
-- :mod:`ragperf.jobs.compile_cost`  Dynamo vs Inductor seconds, cold vs warm cache
-- :mod:`ragperf.jobs.rag`           the RAG flow per variant, and the section that runs them
+Each section measures in child processes: ``python -m ragperf.jobs NAME ...`` (:mod:`ragperf.jobs.child`),
+started by :func:`ragperf.subproc.run_job`, arguments shared through :mod:`ragperf.jobargs`.
+
+- :mod:`ragperf.jobs.child`         the entry: the table of jobs, one parser each, one JSON line out
+- :mod:`ragperf.jobs.ladder`        job ``ladder``: one ladder variant timed against eager
+- :mod:`ragperf.jobs.compile_cost`  job ``compile-cost``: Dynamo vs Inductor seconds, cold vs warm cache
+- :mod:`ragperf.jobs.rag`           job ``rag``: the RAG flow per variant, and the section that runs them
+- :mod:`ragperf.jobs.decode`        job ``decode``: decoding as the overhead paper's Table 1, one compile mode
+- :mod:`ragperf.jobs.decode_rates`  the decode section's rate table: tok/s beside the reference and the roofline
+- :mod:`ragperf.jobs.serve`         endpoint req/s, eager vs compiled variants, per workers x threads layout
+- :mod:`ragperf.jobs.gpu_bench`     job ``gpu-bench``: decode as deployed on a GPU, with its own report
+- :mod:`ragperf.jobs.drift`         job ``drift``: one environment's side for ``ragperf drift``
+- :mod:`ragperf.jobs.drift_table`   two sides compared, as tables
 - :mod:`ragperf.jobs.report`        the report as JSON, Markdown and terminal text
 - :mod:`ragperf.jobs.plots`         its PNG figures
+
+The cold-start section's code is its own package, :mod:`ragperf.coldstart`.
 """

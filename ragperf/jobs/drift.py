@@ -1,6 +1,6 @@
 """The measurement set of ``ragperf drift``: one environment's compile behaviour, numerics, speed and versions.
 
-``python -m ragperf.jobs.drift --embedder minilm --decoder tiny-llama`` runs it on the interpreter it is
+Job ``drift`` (``python -m ragperf.jobs drift --embedder minilm --decoder tiny-llama``) runs it on the interpreter it is
 started with and prints one JSON object (a *side*, schema :data:`SCHEMA`) as its last stdout line.
 Every part reuses the code of the command that owns it:
 
@@ -16,10 +16,10 @@ Every part reuses the code of the command that owns it:
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
-import tempfile
+
+from ragperf import argtypes, jobargs
 
 SCHEMA = "ragperf-drift-side/1"
 PARITY_VARIANTS = ("compile", "compile+freeze", "compile+freeze+inference_mode")
@@ -112,12 +112,13 @@ def speed_rows(embedder_name: str, decoder_name: str, variants, rounds: int, bac
 
 def compile_time(embedder_name: str, backend: str) -> dict:
     """Dynamo and Inductor seconds of the embedder's first compiled call, from an empty Inductor cache."""
-    from ragperf.subproc import run_json
+    from ragperf.perf.compile_time import empty_cache
+    from ragperf.subproc import run_job
 
     say(f"compile time {embedder_name} (empty Inductor cache)")
-    with tempfile.TemporaryDirectory(prefix="ragperf-drift-cache-", ignore_cleanup_errors=True) as cache:
-        got = run_json("ragperf.jobs.compile_cost", ["--model", embedder_name, "--backend", backend],
-                       env={"TORCHINDUCTOR_CACHE_DIR": cache})
+    with empty_cache() as cache:
+        got = run_job("compile-cost", ["--model", embedder_name, "--backend", backend],
+                      env={"TORCHINDUCTOR_CACHE_DIR": cache})
     return {"key": f"{embedder_name} / compile", "dynamo_s": got["dynamo_s"], "inductor_s": got["inductor_s"],
             "first_call_s": got["first_call_s"]}
 
@@ -160,19 +161,15 @@ def args_for(embedder: str, decoder: str, *, quick: bool, rounds: int, backend: 
             "--scenario-backend", scenario_backend, "--parts", ",".join(parts)] + (["--quick"] if quick else [])
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ragperf.jobs.drift", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--decoder", default="tiny-llama")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS)
-    parser.add_argument("--backend", default="inductor")
-    parser.add_argument("--scenario-backend", default="eager")
+    jobargs.add(parser, rounds=DEFAULT_ROUNDS, backend="inductor")
+    parser.add_argument("--scenario-backend", default="eager", choices=argtypes.BACKENDS)
     parser.add_argument("--parts", default="recompile,parity,speed")
-    args = parser.parse_args(argv)
-    print(json.dumps(measure(args.embedder, args.decoder, quick=args.quick, rounds=args.rounds, backend=args.backend,
-                             scenario_backend=args.scenario_backend, parts=tuple(args.parts.split(",")))))
 
 
-if __name__ == "__main__":
-    main()
+def job(args: argparse.Namespace) -> dict:
+    return measure(args.embedder, args.decoder, quick=args.quick, rounds=args.rounds, backend=args.backend,
+                   scenario_backend=args.scenario_backend, parts=tuple(args.parts.split(",")))
