@@ -14,7 +14,7 @@ from ragperf.argtypes import OneLineParser
 from ragperf.errors import RagperfError
 
 COMMAND_MODULES = ("run", "arm64", "env", "baseline", "recompiles", "expected", "parity", "repro", "coldstart", "serve",
-                   "drift")
+                   "release")
 
 
 def build_parser() -> argparse.ArgumentParser:

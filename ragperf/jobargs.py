@@ -54,13 +54,13 @@ REPEATS = Count(1, 1_000, "repeats")
 
 def variant_name(text: str) -> str:
     """A ladder rung (embedders) or a decode mode (decoders)."""
-    from ragperf.models.generation import ALL_MODES
+    from ragperf.models.decode_modes import MODES
     from ragperf.models.ladder import GPU_VARIANTS, LADDER
 
-    known = (*LADDER, *GPU_VARIANTS, *ALL_MODES)
+    known = (*LADDER, *GPU_VARIANTS, *MODES)
     if text not in known:
         raise argtypes.Bad(f"unknown variant {text!r}; choose a ladder rung ({', '.join([*LADDER, *GPU_VARIANTS])}) "
-                           f"or a decode mode ({', '.join(ALL_MODES)})")
+                           f"or a decode mode ({', '.join(MODES)})")
     return text
 
 

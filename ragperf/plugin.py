@@ -9,7 +9,7 @@ Fixtures
 ``embedder_variant``    the :class:`~ragperf.models.ladder.LadderModel` of ``embedder`` for ``ladder_variant``
 ``eager_embedder``      the ``eager`` rung of ``embedder``
 ``decoder``             the :class:`~ragperf.models.decoders.Decoder` picked by ``--ragperf-decoder`` (session)
-``decode_mode``         each compile mode of :mod:`ragperf.models.generation` (parametrizes the test)
+``decode_mode``         each paper-family decode mode of :mod:`ragperf.models.decode_modes` (parametrizes the test)
 ``generator``           ``build_generator(decoder, decode_mode)``
 ``ragperf_decode_sizes``  the batch sizes of ``--ragperf-decode-sizes`` (compiled ahead, :mod:`ragperf.coldstart.sizes`)
 ``compile_probe``       :class:`~ragperf.compile.probe.CompileProbe`: ``with compile_probe() as p: ...; p.report``
@@ -43,11 +43,13 @@ DEVICES = ("cpu", "cuda")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    from ragperf.models import registry
+
     group = parser.getgroup("ragperf", "ragperf: torch.compile regression harness")
-    group.addoption("--ragperf-embedder", default="minilm", metavar="minilm|mpnet|tiny-bert|tiny-mpnet|PATH",
-                    help="embedder under test (default: minilm, packaged all-MiniLM-L6-v2)")
-    group.addoption("--ragperf-decoder", default="tiny-llama", metavar="tiny-llama|tiny-gpt2|gpt2|llama-3.2-1b|PATH",
-                    help="decoder under test (default: tiny-llama, dummy weights)")
+    for kind in registry.KINDS:
+        default = registry.DEFAULT[kind]
+        group.addoption(f"--ragperf-{kind}", default=default, metavar=registry.metavar(kind),
+                        help=registry.option_help(kind, default, subject=f"{kind} under test"))
     group.addoption("--ragperf-device", default="cpu", choices=DEVICES, help="device for models (default: cpu)")
     group.addoption("--ragperf-variants", default=None, metavar="V1,V2",
                     help="ladder variants to parametrize over (default: all)")
@@ -96,21 +98,15 @@ def sizes_option(config: pytest.Config, option: str) -> tuple[int, ...]:
 
 
 def _check_models(config: pytest.Config) -> None:
-    """A bad --ragperf-embedder/--ragperf-decoder is one usage error at start-up, not an error in every fixture."""
-    from pathlib import Path
+    """A bad --ragperf-embedder/--ragperf-decoder (unknown, or a model of the other kind) is one usage error
+    at start-up, not an error in every fixture."""
+    from ragperf.models import registry
 
-    embedder, decoder = config.getoption("--ragperf-embedder"), config.getoption("--ragperf-decoder")
+    embedder = config.getoption("--ragperf-embedder")
     try:
-        if embedder != "minilm":  # the default is checked where it is loaded (it needs its package)
-            from ragperf.models.sources import resolve_embedder
-
-            resolve_embedder(embedder)
-        if decoder != "tiny-llama" and not (Path(decoder).expanduser() / "config.json").is_file():
-            from ragperf.models.decoders import DECODER_NAMES
-
-            if decoder not in DECODER_NAMES:
-                raise RagperfError(f"unknown decoder {decoder!r}: not one of {', '.join(DECODER_NAMES)} "
-                                   "and no local checkpoint folder with a config.json")
+        if embedder != registry.DEFAULT[registry.EMBEDDER]:  # the default is checked where it is loaded (it needs its package)
+            registry.resolve_embedder(embedder)
+        registry.resolve_decoder(config.getoption("--ragperf-decoder"))
     except RagperfError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -125,7 +121,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    from ragperf.models.generation import COMPILE_MODES
+    from ragperf.models import decode_modes
     from ragperf.models.ladder import variants_for
 
     if "ladder_variant" in metafunc.fixturenames:
@@ -133,7 +129,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         device = metafunc.config.getoption("--ragperf-device")
         metafunc.parametrize("ladder_variant", chosen.split(",") if chosen else variants_for(device))
     if "decode_mode" in metafunc.fixturenames:
-        metafunc.parametrize("decode_mode", COMPILE_MODES)
+        metafunc.parametrize("decode_mode", decode_modes.names("paper"))
 
 
 def _usage(exc: RagperfError) -> pytest.UsageError:

@@ -25,19 +25,22 @@ DEFAULT_TIMEOUT_S = 7200.0  # a child job running longer than this is hung, not 
 
 
 def run_job(name: str, args: list[str], env: dict[str, str] | None = None, timeout: float | None = None,
-            progress: Callable[[str], None] | None = None, python: str | None = None) -> dict:
+            progress: Callable[[str], None] | None = None, python: str | None = None,
+            cores: set[int] | None = None) -> dict:
     """Child job ``name`` (``python -m ragperf.jobs NAME *args``, :mod:`ragperf.jobs.child`) through :func:`run_json`."""
-    return run_json(JOBS, [name, *args], env=env, timeout=timeout, progress=progress, python=python)
+    return run_json(JOBS, [name, *args], env=env, timeout=timeout, progress=progress, python=python, cores=cores)
 
 
 def run_json(module: str, args: list[str], env: dict[str, str] | None = None, timeout: float | None = None,
-             progress: Callable[[str], None] | None = None, python: str | None = None) -> dict:
+             progress: Callable[[str], None] | None = None, python: str | None = None,
+             cores: set[int] | None = None) -> dict:
     """``python -m module *args`` with ``env`` overrides; returns the JSON object on its last stdout line.
 
     With ``progress``, the parent first reports ``[ragperf]   started MODULE (pid N)`` (a job:
     ``ragperf.jobs NAME``) - once the child is running and a Ctrl-C is sure to stop it - then gets the
-    child's stderr lines that start with ``[ragperf]`` as they arrive (the child says what it is compiling or timing). ``timeout``
-    defaults to :func:`job_timeout`; ``python`` runs the child on another interpreter (default: this one's).
+    child's stderr lines that start with ``[ragperf]`` as they arrive (the child says what it is compiling or
+    timing). ``timeout`` defaults to :func:`job_timeout`; ``python`` runs the child on another interpreter
+    (default: this one's); ``cores`` pins the child (and what it starts) to those cores.
     """
     cmd = [python or sys.executable, "-m", module, *args]
     timeout = job_timeout() if timeout is None else timeout
@@ -49,7 +52,8 @@ def run_json(module: str, args: list[str], env: dict[str, str] | None = None, ti
         # the `try` not yet entered) and the child running on; hold it until both are done.
         with sigint_held():
             proc = subprocess.Popen(cmd, env=knobs.subprocess_env(env), stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
+                                    stderr=subprocess.PIPE, text=True,
+                                    preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None)
             readers = [threading.Thread(target=drain, args=(proc.stdout, out, None), daemon=True),
                        threading.Thread(target=drain, args=(proc.stderr, err, progress), daemon=True)]
             for reader in readers:

@@ -19,7 +19,7 @@ case "$stage" in
     timeout 560 "$py" -m pytest -q -p no:cacheprovider -m gpu -n "${WORKERS:-4}" -ra \
       tests/correctness/test_static_decode.py tests/correctness/test_reference_decoder.py \
       tests/correctness/test_ragged_decode.py tests/correctness/test_decode_sizes.py \
-      tests/correctness/test_sync_free_decode.py tests/harness/test_cudagraph_probe.py \
+      tests/correctness/test_sync_free_decode.py tests/harness/compile/test_cudagraph_probe.py \
       --ragperf-decode-sizes 1,2,4,8 --junitxml="$out/gpu-tests.xml" "$@" ;;
   bench-graphs)
     timeout 560 "$py" -m ragperf.jobs gpu-bench --decoder llama-3.2-1b --budget-s 420 \

@@ -9,4 +9,5 @@ can only skip. Built once into a cache dir (``ragperf arm64 setup``), then ``rag
 - :mod:`ragperf.arm64.identity`  the fake Graviton3: /proc/cpuinfo, /sys, QEMU CPU model, RAGPERF_EMULATED
 - :mod:`ragperf.arm64.chroot`    running a command inside the lane
 - :mod:`ragperf.arm64.build`     building it: rootfs, CA certificates, venv, smoke check
+- :mod:`ragperf.arm64.guest_hook` imported at the lane's interpreter start: the fake CPU seen from inside
 """

@@ -14,11 +14,11 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from ragperf.models.generation import DECODE_MODES, STATIC_MODES
+from ragperf.models import decode_modes
 
 PROMPT_LEN = 32
 NEW_TOKENS = 16
-COLDSTART_MODES = tuple(m for m in DECODE_MODES if m != "eager")
+COLDSTART_MODES = decode_modes.names("paper", "static", compiled=True)
 DEFAULT_MODES = ("compile-decode", "compile-prefill-decode", "static-cudagraphs")
 
 
@@ -31,7 +31,7 @@ class DecoderStart:
         self.variant, self.device, self.backend = variant, device, backend
         self.decoder = load_decoder(model, device=device)
         self.prompt = random_prompts(self.decoder, 1, PROMPT_LEN, seed=1)
-        self.cache = "static" if variant in STATIC_MODES else "dynamic"
+        self.cache = "static" if decode_modes.mode(variant).static_cache else "dynamic"
 
     def package(self, artifacts: Path) -> dict:
         from ragperf.coldstart import decode_package

@@ -22,7 +22,7 @@ from ragperf.errors import RagperfError
 _SELECT = "correctness and not perf and not slow and not gpu"
 _REPORT = ("-rA", "--log-level=WARNING")  # -rA shows the measured fastmath effect; no DEBUG log dumps
 DEFAULT_RUNS = (
-    ("tests/correctness", "tests/harness/test_arm64_lane.py", "-m", f"arm64 or ({_SELECT})",
+    ("tests/correctness", "tests/harness/numerics/test_arm64_lane.py", "-m", f"arm64 or ({_SELECT})",
      "-k", "(real and not freeze) or arm64", "--ragperf-backend", "aot_eager", *_REPORT),
     ("tests/correctness", "-m", _SELECT, "-k", "real and freeze", "--ragperf-backend", "inductor", *_REPORT),
 )

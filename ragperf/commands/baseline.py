@@ -15,7 +15,8 @@ from pathlib import Path
 from ragperf import argtypes
 from ragperf.errors import RagperfError
 from ragperf.perf.ab import DEFAULT_PAIRS as AB_PAIRS
-from ragperf.perf.gate import TOLERANCE, fraction
+from ragperf.perf.gate import fraction
+from ragperf.perf.metrics import SPEEDUP
 from ragperf.perf.processes import COMPILE_DEFAULT as COMPILE_PROCESSES
 from ragperf.perf.processes import DEFAULT as PROCESSES
 from ragperf.perf.proof import METRICS, metric_list
@@ -23,7 +24,7 @@ from ragperf.perf.proof import METRICS, metric_list
 DEFAULT_CASES = "embed:minilm:compile,embed:minilm:compile+freeze,embed:minilm:compile+freeze+inference_mode," \
                 "decode:tiny-llama:compile-decode"
 
-TOLERANCE_HELP = f"the speedup drop always allowed (default: the stored one, else {TOLERANCE:g})"
+TOLERANCE_HELP = f"the speedup drop always allowed (default: the stored one, else {SPEEDUP.tolerance:g})"
 
 
 def register(subparsers) -> None:
@@ -77,7 +78,7 @@ def register(subparsers) -> None:
     prove.set_defaults(gate_processes=None)  # as the gate: --ragperf-processes, or for compile time its own
     prove.add_argument("--case", default=None,
                        help="comma list of KIND:MODEL:VARIANT[@BACKEND] (default embed:minilm:compile; with --load "
-                            "the saved cases), e.g. the issue's table: " + DEFAULT_CASES)
+                            "the saved cases), e.g. the three MiniLM rungs and decode: " + DEFAULT_CASES)
     prove.add_argument("--rounds", type=argtypes.positive_int, default=None)
     prove.add_argument("--aa-runs", type=argtypes.positive_int, default=20)
     prove.add_argument("--slowdowns", type=argtypes.slowdowns, default="0.10,0.05", help="planted slowdowns of the compiled path")
@@ -106,8 +107,7 @@ def register(subparsers) -> None:
 
 
 def _cases(args):
-    from ragperf.perf.cases import parse_case
-    from ragperf.perf.checks import check_case
+    from ragperf.perf.cases import check_case, parse_case
 
     cases = [check_case(parse_case(spec.strip(), args.rounds)) for spec in args.cases.split(",") if spec.strip()]
     if not cases:
@@ -200,7 +200,7 @@ def _ab_decisions(cases, args) -> tuple[list, str]:
 
 
 def run_show(args) -> int:
-    from ragperf.perf import baselines, gate
+    from ragperf.perf import baselines, metrics
     from ragperf.perf.machine import fingerprint
 
     fp = fingerprint()
@@ -216,7 +216,7 @@ def run_show(args) -> int:
         return 0
     print(f"{b.path} ({b.source}, recorded {b.recorded or '-'}){': ' + b.note if b.note else ''}")
     for name, entry in b.metrics.items():
-        value = gate._fmt(entry["kind"])(entry["value"])
+        value = metrics.kind(entry["kind"]).shown(entry["value"])
         spreads = (f"  process sd {entry['process_sd']:.1%}  session sd {entry['session_sd']:.1%}  "
                    f"({len(entry['history'])} recordings)" if entry.get("history") else "")
         print(f"  {name:55} {value:>10}  se {entry.get('se', 0):.1%}{spreads}")
@@ -251,8 +251,7 @@ def run_prove(args) -> int:
     import os
 
     from ragperf.perf import baselines, proof
-    from ragperf.perf.cases import parse_case
-    from ragperf.perf.checks import check_case
+    from ragperf.perf.cases import check_case, parse_case
     from ragperf.perf.machine import fingerprint
 
     saved = proof.load_many(args.load, args.metric) if args.load else None

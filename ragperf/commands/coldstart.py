@@ -16,6 +16,7 @@ import sys
 
 from ragperf import argtypes
 from ragperf.compile.expected import EXPECTED_DIR
+from ragperf.models.registry import DECODER, DEFAULT, EMBEDDER, metavar, option_help
 
 
 def register(subparsers) -> None:
@@ -25,11 +26,12 @@ def register(subparsers) -> None:
 
     parser = subparsers.add_parser("coldstart", help="first-call seconds of a fresh process, by start path",
                                    description=__doc__)
-    parser.add_argument("--model", default="minilm", help="embedder: minilm (default), mpnet, tiny-bert, PATH")
+    parser.add_argument("--model", default=DEFAULT[EMBEDDER], metavar=metavar(EMBEDDER),
+                        help=option_help(EMBEDDER, DEFAULT[EMBEDDER]))
     parser.add_argument("--variant", action="append", choices=COMPILED_RUNGS, default=None,
                         help="ladder rung (repeatable; default: all compiled rungs)")
-    parser.add_argument("--decoder", default=None, metavar="NAME|PATH",
-                        help="the decode modes of this decoder instead (tiny-llama, tiny-gpt2, gpt2, llama-3.2-1b, PATH)")
+    parser.add_argument("--decoder", default=None, metavar=metavar(DECODER),
+                        help=option_help(DECODER, note="its decode modes instead of the embedder's rungs"))
     parser.add_argument("--mode", action="append", choices=COLDSTART_MODES, default=None,
                         help=f"decode mode, with --decoder (repeatable; default: {', '.join(DEFAULT_MODES)})")
     parser.add_argument("--path", action="append", choices=PATHS, default=None,
@@ -89,22 +91,18 @@ def _subject(args: argparse.Namespace) -> tuple[str, str, list[str] | tuple[str,
 
     if args.decoder is None:
         if args.mode:
-            raise RagperfError("--mode picks decode modes of a --decoder: add --decoder tiny-llama (or another), "
+            raise RagperfError(f"--mode picks decode modes of a --decoder: add --decoder {DEFAULT[DECODER]} (or another), "
                                "or use --variant for the embedder's ladder rungs")
-        from ragperf.models.sources import resolve_embedder
+        from ragperf.models.registry import resolve_embedder
 
         resolve_embedder(args.model)
         return "embedder", args.model, args.variant
     if args.variant:
         raise RagperfError("--variant picks embedder ladder rungs; with --decoder pick decode modes with --mode")
-    from pathlib import Path
-
     from ragperf.coldstart.decode import DEFAULT_MODES
-    from ragperf.models.decoders import DECODER_NAMES
+    from ragperf.models.registry import resolve_decoder
 
-    if args.decoder not in DECODER_NAMES and not (Path(args.decoder).expanduser() / "config.json").is_file():
-        raise RagperfError(f"unknown decoder {args.decoder!r}: not one of {', '.join(DECODER_NAMES)} "
-                           "and no local checkpoint folder with a config.json")
+    resolve_decoder(args.decoder)
     return "decoder", args.decoder, args.mode or DEFAULT_MODES
 
 

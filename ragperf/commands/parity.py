@@ -1,7 +1,7 @@
 """``ragperf parity``: is compiled still right? The fp64-anchored verdict for one model and variant.
 
-Embedders (minilm, mpnet, tiny-bert, tiny-mpnet, a folder) take a ladder variant; decoders
-(tiny-llama, tiny-gpt2, gpt2, llama-3.2-1b, a causal-LM folder with --decoder) take a compile mode.
+An embedder takes a ladder variant; a decoder (a named one, or a causal-LM folder with --decoder)
+takes a decode mode.
 Exit status: 0 pass, 1 fail, 3 skipped because the fastmath lane is inactive here (the reason is
 printed), 2 bad input. ``--fastmath real`` runs in a child process started with
 DNNL_DEFAULT_FPMATH_MODE=BF16, since oneDNN reads that only at process start.
@@ -16,6 +16,7 @@ import sys
 
 from ragperf import argtypes
 from ragperf.errors import RagperfError
+from ragperf.models.registry import DECODER, DEFAULT, EMBEDDER, option_help
 
 EXIT_SKIPPED = 3
 
@@ -28,12 +29,14 @@ def register(subparsers) -> None:
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="minilm", help="embedder or decoder name, or a local model folder")
+    parser.add_argument("--model", default=DEFAULT[EMBEDDER], metavar="NAME|PATH",
+                        help=f"{option_help(EMBEDDER, DEFAULT[EMBEDDER])}; or {option_help(DECODER)} with --decoder "
+                             "(a named decoder needs no --decoder)")
     parser.add_argument("--variant", default="compile",
-                        help="ladder variant (embedders) or compile mode (decoders); default: compile / compile-decode")
+                        help="ladder variant (embedders) or decode mode (decoders); default: compile / compile-decode")
     parser.add_argument("--fastmath", default="off", choices=("off", "real", "emulated"),
                         help="BF16 fastmath lane (default: off = fp32)")
-    parser.add_argument("--decoder", action="store_true", help="treat a model folder as a causal LM")
+    parser.add_argument("--decoder", action="store_true", help="judge --model as a decoder (a causal LM)")
     parser.add_argument("--device", default="cpu", type=argtypes.device, metavar="cpu|cuda")
     parser.add_argument("--backend", default="inductor", choices=("inductor", "aot_eager", "eager"))
     parser.add_argument("--new-tokens", type=argtypes.positive_int, default=8, help="decoders: greedy tokens to generate")
@@ -42,6 +45,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ragperf.models.registry import resolve_decoder, resolve_embedder
+
+    resolve = resolve_decoder if _as_decoder(args) else resolve_embedder
+    resolve(args.model)  # unknown, or of the other kind: one line here, before a child starts or a model loads
     if args.fastmath == "real" and args.device == "cpu" and not args.in_child \
             and os.environ.get("DNNL_DEFAULT_FPMATH_MODE", "").upper() != "BF16":
         from ragperf.subproc import run_json
@@ -58,7 +65,6 @@ def evaluate(args: argparse.Namespace) -> dict:
     """The verdict as a JSON-ready dict: outcome (pass/fail/skipped), lane status, and the numbers."""
     import torch
 
-    from ragperf.models.decoders import DECODER_NAMES
     from ragperf.numerics import fastmath, parity
     from ragperf.numerics.tolerances import find_pyproject, lookup
 
@@ -68,14 +74,14 @@ def evaluate(args: argparse.Namespace) -> dict:
     if not status.active:
         return {**head, "outcome": "skipped", "reason": status.reason}
     tolerance = lookup(args.device, torch.float32, args.fastmath, pyproject=find_pyproject())
-    if args.model in DECODER_NAMES or args.decoder:
+    if _as_decoder(args):
+        from ragperf.models.decode_modes import names
         from ragperf.models.decoders import load_decoder, random_prompts
-        from ragperf.models.generation import COMPILE_MODES
 
         mode = "compile-decode" if args.variant == "compile" else args.variant
-        if mode not in COMPILE_MODES:
-            raise RagperfError(f"decoder {args.model!r} takes a compile mode, not {args.variant!r}: "
-                               f"choose from {', '.join(COMPILE_MODES)}")
+        if mode not in names("paper"):
+            raise RagperfError(f"decoder {args.model!r} takes a decode mode, not {args.variant!r}: "
+                               f"choose from {', '.join(names('paper'))}")
         decoder = load_decoder(args.model, device=args.device)
         result = parity.decode_parity(decoder, mode, args.fastmath, tolerance, random_prompts(decoder, 2, 8),
                                       args.new_tokens, backend=args.backend)
@@ -92,6 +98,13 @@ def evaluate(args: argparse.Namespace) -> dict:
                                      tolerance, backend=args.backend)
     return {**head, "outcome": "pass" if verdict.passed else "fail", "message": verdict.message(),
             "verdict": verdict.to_dict()}
+
+
+def _as_decoder(args: argparse.Namespace) -> bool:
+    """--model is judged as a decoder: with --decoder, or when it names a decoder."""
+    from ragperf.models.registry import named
+
+    return args.decoder or getattr(named(args.model), "kind", None) == DECODER
 
 
 def _argv(args: argparse.Namespace) -> list[str]:

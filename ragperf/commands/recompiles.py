@@ -9,13 +9,15 @@ import sys
 from ragperf import argtypes
 from ragperf.compile.strategies import STRATEGIES
 from ragperf.errors import RagperfError
+from ragperf.models.registry import DEFAULT, EMBEDDER, metavar, option_help
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "recompiles", help="graphs, ops captured, fallbacks and every recompile with its reason",
         description=__doc__ + " Calls the model at each shape in order, e.g. an index batch then queries.")
-    parser.add_argument("--model", default="minilm", help="embedder: minilm (default), mpnet, tiny-bert, PATH")
+    parser.add_argument("--model", default=DEFAULT[EMBEDDER], metavar=metavar(EMBEDDER),
+                        help=option_help(EMBEDDER, DEFAULT[EMBEDDER]))
     parser.add_argument("--shapes", default="16x32,1x8", help="BATCHxLENGTH,... in call order (default 16x32,1x8)")
     parser.add_argument("--strategy", default="auto", metavar="|".join(STRATEGIES),
                         help="dynamic-shape strategy (default auto = dynamic=None)")

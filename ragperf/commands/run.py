@@ -16,28 +16,27 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ragperf import argtypes
+from ragperf.models.registry import DECODER, DEFAULT, EMBEDDER, metavar, option_help
 
 # coldstart is not part of "all": its fresh-process matrix takes tens of minutes on a small machine.
 SUITES = {"embed": ("embed", "compile_cost"), "rag": ("rag",), "decode": ("decode",), "coldstart": ("coldstart", "coldstart_decode"),
           "serve": ("serve",), "all": ("embed", "compile_cost", "rag", "decode", "serve")}
-DEFAULT_DECODERS = {"quick": ("tiny-llama",), "full": ("tiny-llama", "gpt2")}
+DEFAULT_DECODERS = {"quick": (DEFAULT[DECODER],), "full": (DEFAULT[DECODER], "gpt2")}
 # (batch sizes, prompt tokens, new tokens) per decoder size class.
 DECODE_SHAPES = {"quick": ((1, 8), 32, 32), "full": ((1, 8, 32), 32, 64)}
 REAL_SHAPE_BATCHES = {"quick": (1,), "full": (1, 8)}  # real-shape decoders are slow on a small CPU
-DECODE_MODES = ("eager", "compile-decode", "compile-prefill-decode")
-# On GPUs also the deployed recipe (static cache + CUDA graphs / max-autotune) and the plain-PyTorch reference.
-GPU_DECODE_MODES = DECODE_MODES + ("static-cudagraphs", "static-max-autotune", "reference-cudagraphs",
-                                   "reference-max-autotune")
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("run", help="measure what torch.compile buys (and costs) on this machine",
                                    description=__doc__)
     parser.add_argument("--suite", default="all", choices=tuple(SUITES), help="which sections to run (default all)")
-    parser.add_argument("--model", default="minilm", help="embedder: minilm (default), mpnet, tiny-bert, PATH")
-    parser.add_argument("--decoder", action="append", default=None,
-                        help="decoder for the decode section (repeatable): tiny-llama, tiny-gpt2, gpt2, "
-                             "llama-3.2-1b, PATH (default: tiny-llama; with no --quick also gpt2)")
+    parser.add_argument("--model", default=DEFAULT[EMBEDDER], metavar=metavar(EMBEDDER),
+                        help=option_help(EMBEDDER, DEFAULT[EMBEDDER]))
+    parser.add_argument("--decoder", action="append", default=None, metavar=metavar(DECODER),
+                        help=option_help(DECODER, note=f"the decode section's; repeatable; default: "
+                                                       f"{', '.join(DEFAULT_DECODERS['quick'])}, with no --quick "
+                                                       f"{', '.join(DEFAULT_DECODERS['full'])}"))
     parser.add_argument("--device", default="cpu", type=argtypes.device, metavar="cpu|cuda")
     parser.add_argument("--quick", action="store_true", help="fewer rounds, tokens and batch sizes (< 10 min here)")
     parser.add_argument("--rounds", type=argtypes.positive_int, default=None, help="timed rounds per ladder variant")
@@ -51,7 +50,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from ragperf.coldstart.cache import check_env_cache_dir
     from ragperf.jobs import report as reports
-    from ragperf.models.sources import resolve_embedder
+    from ragperf.models.registry import resolve_embedder
 
     check_env_cache_dir()  # the child jobs inherit it: a folder Inductor cannot write fails here, once
     if args.suite in ("embed", "rag", "coldstart", "serve", "all"):
@@ -134,6 +133,7 @@ def _rag(args, size: str) -> dict:
 
 
 def _decode(args, size: str) -> dict:
+    from ragperf.models.decode_modes import run_modes
     from ragperf.perf.compile_time import empty_cache
     from ragperf.subproc import run_job
 
@@ -143,7 +143,7 @@ def _decode(args, size: str) -> dict:
     for decoder in args.decoder or DEFAULT_DECODERS[size]:
         sizes = _batch_sizes(args, decoder, size, batch_sizes)
         decoders[decoder] = {}
-        for mode in GPU_DECODE_MODES if args.device == "cuda" else DECODE_MODES:
+        for mode in run_modes(args.device):
             say(f"decode {decoder} {mode}, batch sizes {','.join(map(str, sizes))} (own process, fresh Inductor cache)")
             job_args = ["--model", decoder, "--variant", mode, "--batch-sizes", ",".join(map(str, sizes)),
                         "--prompt-len", str(prompt_len), "--new-tokens", str(new_tokens), "--device", args.device,
@@ -198,17 +198,18 @@ SECTION_JOBS = {"embed": _embed, "compile_cost": _compile_cost, "rag": _rag, "de
 def _batch_sizes(args, decoder: str, size: str, default: tuple[int, ...]) -> tuple[int, ...]:
     if args.batch_sizes:
         return tuple(int(b) for b in args.batch_sizes.split(","))
-    return default if decoder.startswith("tiny-") else REAL_SHAPE_BATCHES[size]
+    from ragperf.models.registry import named
+
+    tiny = named(decoder) is not None and named(decoder).tiny
+    return default if tiny else REAL_SHAPE_BATCHES[size]
 
 
 def _check_decoders(args) -> None:
     from ragperf.errors import RagperfError
-    from ragperf.models.decoders import DECODER_NAMES
+    from ragperf.models.registry import resolve_decoder
 
     for decoder in args.decoder or ():
-        if decoder not in DECODER_NAMES and not Path(decoder).expanduser().exists():
-            raise RagperfError(f"unknown decoder {decoder!r}; use one of {', '.join(DECODER_NAMES)} "
-                               "or a local checkpoint folder")
+        resolve_decoder(decoder)
     if args.batch_sizes:
         try:
             sizes = [int(b) for b in args.batch_sizes.split(",")]

@@ -16,12 +16,14 @@ import time
 from pathlib import Path
 
 from ragperf import argtypes
+from ragperf.models.registry import DEFAULT, EMBEDDER, metavar, option_help
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("serve", help="serve a model's RAG retriever over HTTP (loopback) and load it",
                                    description=__doc__)
-    parser.add_argument("--model", default="minilm", help="embedder: minilm (default), mpnet, tiny-bert, PATH")
+    parser.add_argument("--model", default=DEFAULT[EMBEDDER], metavar=metavar(EMBEDDER),
+                        help=option_help(EMBEDDER, DEFAULT[EMBEDDER]))
     parser.add_argument("--variant", default="compile", help="ladder variant (default compile)")
     parser.add_argument("--workers", type=argtypes.positive_int, default=1)
     parser.add_argument("--threads", type=argtypes.positive_int, default=1, help="torch threads per worker")
@@ -35,7 +37,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from ragperf.errors import RagperfError
     from ragperf.models.ladder import variant
-    from ragperf.models.sources import resolve_embedder
+    from ragperf.models.registry import resolve_embedder
     from ragperf.serve.launcher import serving
     from ragperf.serve.load import run_load
     from ragperf.serve.retriever import ServeConfig, build_index_dir

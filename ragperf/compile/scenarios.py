@@ -138,11 +138,13 @@ def cases() -> list[tuple[str, str]]:
 
 
 def load_model(spec: str, device: str | torch.device = "cpu"):
-    """An embedder for embedder scenarios, a decoder for ``tiny-llama``-style decoder scenarios."""
-    from ragperf.models.decoders import DECODER_NAMES, load_decoder
+    """The model ``spec`` names, loaded as its kind (:func:`ragperf.models.registry.kind_of`): a decoder
+    for decoder scenarios, an embedder for embedder scenarios."""
+    from ragperf.models.decoders import load_decoder
     from ragperf.models.embedders import load_embedder
+    from ragperf.models.registry import DECODER, kind_of
 
-    return load_decoder(spec, device=device) if spec in DECODER_NAMES else load_embedder(spec, device=device)
+    return load_decoder(spec, device=device) if kind_of(spec) == DECODER else load_embedder(spec, device=device)
 
 
 def compile_embedder(embedder, strat: Strategy, backend: str = "eager", fullgraph: bool = False):

@@ -1,6 +1,6 @@
 """``--ragperf-bundle-weights``: a failed test's bundle gets a copy of the tiny embedders it loaded.
 
-Only the random-weight tiny models (:data:`ragperf.models.sources.TINY_EMBEDDERS`) are ever copied;
+Only the random-weight tiny models (the generated embedders of :mod:`ragperf.models.registry`) are ever copied;
 bundles hold no other weights, asked or not (real models are named by path or packaged dependency
 in ``env.json`` and fetched on the machine that replays the bundle). Tiny decoders need no copy:
 they are built in memory from a seeded config.
@@ -37,14 +37,15 @@ def used_embedders(item: pytest.Item) -> list[str]:
 
 def bundle_weights(repro: Path, specs: list[str]) -> str:
     """Copy the tiny ones of ``specs`` into ``repro/weights/<spec>``; one report line saying what was (not) copied."""
-    from ragperf.models.sources import TINY_EMBEDDERS, resolve_embedder
+    from ragperf.models.registry import EMBEDDER, names, resolve_embedder
 
-    tiny = [s for s in specs if s in TINY_EMBEDDERS]
-    refused = [s for s in specs if s not in TINY_EMBEDDERS]
+    generated = names(EMBEDDER, source="generated")
+    tiny = [s for s in specs if s in generated]
+    refused = [s for s in specs if s not in generated]
     for spec in tiny:
         shutil.copytree(resolve_embedder(spec), repro / FOLDER / spec, dirs_exist_ok=True)
     parts = [f"{repro / FOLDER} ({', '.join(tiny)})"] if tiny else []
     if refused:
         parts.append(f"not bundled: {', '.join(refused)} (--ragperf-bundle-weights copies only the tiny models "
-                     f"{', '.join(TINY_EMBEDDERS)})")
+                     f"{', '.join(generated)})")
     return "weights:        " + ("; ".join(parts) or "none (the test loaded no embedder)")

@@ -8,11 +8,12 @@ started by :func:`ragperf.subproc.run_job`, arguments shared through :mod:`ragpe
 - :mod:`ragperf.jobs.compile_cost`  job ``compile-cost``: Dynamo vs Inductor seconds, cold vs warm cache
 - :mod:`ragperf.jobs.rag`           job ``rag``: the RAG flow per variant, and the section that runs them
 - :mod:`ragperf.jobs.decode`        job ``decode``: decoding as the overhead paper's Table 1, one compile mode
-- :mod:`ragperf.jobs.decode_rates`  the decode section's rate table: tok/s beside the reference and the roofline
-- :mod:`ragperf.jobs.serve`         endpoint req/s, eager vs compiled variants, per workers x threads layout
+- :mod:`ragperf.jobs.decode_rates`  the decode section's rate table: each mode's tok/s beside the roofline
+- :mod:`ragperf.jobs.serve`         the served endpoint's req/s, eager vs compiled, per workers x threads
 - :mod:`ragperf.jobs.gpu_bench`     job ``gpu-bench``: decode as deployed on a GPU, with its own report
-- :mod:`ragperf.jobs.drift`         job ``drift``: one environment's side for ``ragperf drift``
-- :mod:`ragperf.jobs.drift_table`   two sides compared, as tables
+- :mod:`ragperf.jobs.release`       the timed half of ``ragperf release``: OLD and NEW against each other
+- :mod:`ragperf.jobs.release_side`  job ``release-side``: one environment's untimed answers for ``ragperf release``
+- :mod:`ragperf.jobs.release_report`  ``ragperf release``'s verdict: OLD against NEW row by row
 - :mod:`ragperf.jobs.report`        the report as JSON, Markdown and terminal text
 - :mod:`ragperf.jobs.plots`         its PNG figures
 

@@ -34,7 +34,7 @@ JOBS: dict[str, tuple[str, str]] = {
     "case": ("ragperf.perf.cases", "one gated perf case measured in a fresh process"),
     "compile-time": ("ragperf.perf.compile_time", "one gated first call: compile seconds and units"),
     "memory": ("ragperf.perf.memory", "one arm's peak memory (eager or compiled)"),
-    "drift": ("ragperf.jobs.drift", "one environment's side for ragperf drift (compile, numerics, speed, versions)"),
+    "release-side": ("ragperf.jobs.release_side", "one environment's untimed side of ragperf release"),
     "gpu-bench": ("ragperf.jobs.gpu_bench", "decode throughput per mode on a GPU (prints its own report)"),
 }
 

@@ -36,6 +36,7 @@ def measure_mode(decoder_spec: str, mode: str, batch_sizes: list[int], *, prompt
 
     from ragperf.compile.cudagraphs import CudaGraphWatch
     from ragperf.compile.probe import CompileProbe
+    from ragperf.models import decode_modes
     from ragperf.models.decoders import load_decoder, random_prompts
     from ragperf.models.generation import build_generator
     from ragperf.perf import roofline
@@ -43,7 +44,7 @@ def measure_mode(decoder_spec: str, mode: str, batch_sizes: list[int], *, prompt
     decoder = load_decoder(decoder_spec, device=device, dtype=getattr(torch, dtype))
     peak = roofline.peak_bandwidth(torch.cuda.get_device_name(device)) if device == "cuda" else None
     copy_bw = roofline.measured_copy_bandwidth(torch.device(device)) if device == "cuda" else None
-    warmup_s = warm_toolchain(backend, device) if mode not in ("eager", "reference-eager") else 0.0
+    warmup_s = warm_toolchain(backend, device) if decode_modes.mode(mode).compiles else 0.0
     rows = []
     for batch_size in batch_sizes:
         prompt = random_prompts(decoder, batch_size, prompt_len, seed=batch_size)
@@ -132,7 +133,6 @@ def format_tokens(tokens: float | None) -> str:
     if tokens is None:
         return "never"
     return "0" if tokens == 0 else f"{math.ceil(tokens)}"
-
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

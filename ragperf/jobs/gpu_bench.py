@@ -7,12 +7,12 @@ skip fails the mode, with the reason); tok/s = batch / median step time (CUDA ev
 generation). One more generation with logits checks the greedy tokens against HF eager (near-tie
 rule, then the fp64-anchored verdict at the first differing step). Prints one table: tok/s, % of the fastest reference, % of the datasheet bandwidth and of the
 copy bandwidth measured on the device in this run, compile seconds, CUDA graphs recorded / skipped
-/ pool MiB, tokens vs eager; then the issue's acceptance lines. The JSON (``--json``) is rewritten
-after every mode, so a run cut short keeps what it measured.
+/ pool MiB, tokens vs eager; then one line per target (:data:`TARGETS`), labelled with the device found.
+The JSON (``--json``) is rewritten after every mode, so a run cut short keeps what it measured.
 
 Exit status: 0 when every mode ran and checked out, 1 when one failed (error, recompile or re-record
 while timed, CUDA graphs skipped or never recorded, tokens not eager's outside a near-tie), 2 for
-bad input or no CUDA device with ``--device cuda``. Acceptance misses are printed, not an error,
+bad input or no CUDA device with ``--device cuda``. Target misses are printed, not an error,
 unless ``--gate``.
 """
 
@@ -28,11 +28,12 @@ import traceback
 
 from ragperf import argtypes, jobargs
 
+# The bench's default modes, in run order: the cheap compiles first, so --budget-s drops the costly ones.
 MODES = ("eager", "static-cudagraphs", "reference-cudagraphs", "static-max-autotune", "reference-max-autotune",
          "compile-decode")
-GRAPHED = ("static-cudagraphs", "static-max-autotune", "reference-cudagraphs", "reference-max-autotune")
-# The issue's acceptance on one H200 (bf16, batch 1, Llama-3.2-1B shapes, 128-token prompt).
-ACCEPT = {"best_hf_tok_s": 500.0, "reference_tok_s": 700.0, "reference_copy_fraction": 0.40}
+# Targets for bf16, batch 1, Llama-3.2-1B shapes, 128-token prompt, set from what an H200 reached; a smaller card
+# is expected to miss them (its lines name it).
+TARGETS = {"best_hf_tok_s": 500.0, "reference_tok_s": 700.0, "reference_copy_fraction": 0.40}
 
 
 def measure(decoder, mode: str, sizes, prompt_len: int, new_tokens: int, repeats: int, eager_run, tolerance,
@@ -41,6 +42,7 @@ def measure(decoder, mode: str, sizes, prompt_len: int, new_tokens: int, repeats
     import torch
 
     from ragperf.coldstart.sizes import compile_ahead
+    from ragperf.models import decode_modes
     from ragperf.models.generation import build_generator
     from ragperf.numerics.parity import fp64_anchor, greedy_agreement
     from ragperf.perf import roofline
@@ -53,7 +55,7 @@ def measure(decoder, mode: str, sizes, prompt_len: int, new_tokens: int, repeats
            "cudagraphs_recorded": capture.cudagraphs.recordings, "cudagraphs_skipped": capture.cudagraphs.skips,
            "skip_reasons": capture.cudagraphs.skip_reasons, "pool_bytes": capture.cudagraphs.pool_bytes,
            "problems": [], "rows": []}
-    if decoder.device.type == "cuda" and mode in GRAPHED:
+    if decoder.device.type == "cuda" and decode_modes.mode(mode).cuda_graphs:
         if capture.cudagraphs.skips:
             out["problems"].append("CUDA graphs skipped: " + "; ".join(capture.cudagraphs.skip_reasons))
         if not capture.cudagraphs.recordings:
@@ -72,8 +74,7 @@ def measure(decoder, mode: str, sizes, prompt_len: int, new_tokens: int, repeats
         checked = generator.generate(ahead.prompts[1], new_tokens, record_logits=True)
         agree, detail = greedy_agreement(eager_run, checked, tolerance,
                                          anchor=fp64_anchor(decoder, ahead.prompts[1], eager_run.tokens))
-        out["tokens"] = ("equal" if detail.startswith("greedy tokens equal") else "DIFFER" if not agree
-                         else "fp64-anchored" if "fp64-anchored" in detail else "near-tie")
+        out["tokens"] = tokens_verdict(agree, detail)
         out["tokens_detail"] = detail
         if not agree:
             out["problems"].append(f"tokens vs eager: {detail}")
@@ -82,9 +83,17 @@ def measure(decoder, mode: str, sizes, prompt_len: int, new_tokens: int, repeats
     return out
 
 
-def kv_cache_speedup(decoder, prompt_len: int, new_tokens: int) -> dict:
+def tokens_verdict(agree: bool, detail: str) -> str:
+    """One word for :func:`ragperf.numerics.parity.greedy_agreement`'s answer: equal, near-tie, fp64-anchored
+    (a flip within eager's own rounding against fp64) or DIFFER."""
+    return ("equal" if detail.startswith("greedy tokens equal") else "DIFFER" if not agree
+            else "fp64-anchored" if "fp64-anchored" in detail else "near-tie")
+
+
+def kv_cache_speedup(decoder, prompt_len: int, new_tokens: int, tolerance) -> dict:
     """HF eager greedy decode with its KV cache vs recomputing the whole sequence every token (wall clock,
-    synchronized), on the batch-1 prompt; the RAG-optimizations seed claims 2-5x for long sequences."""
+    synchronized), on the batch-1 prompt; the RAG-optimizations seed claims 2-5x for long sequences. The
+    tokens are judged by :func:`recompute_agreement`."""
     import torch
 
     from ragperf.models.clock import now
@@ -99,8 +108,45 @@ def kv_cache_speedup(decoder, prompt_len: int, new_tokens: int) -> dict:
     middle = now(decoder.device)
     recomputed = recompute_greedy(decoder, prompt, new_tokens)
     end = now(decoder.device)
+    verdict, detail = recompute_agreement(decoder, prompt, cached, recomputed, tolerance)
     return {"cached_s": middle - start, "recompute_s": end - middle, "speedup": (end - middle) / (middle - start),
-            "tokens_equal": bool(torch.equal(cached, recomputed))}
+            "tokens_equal": bool(torch.equal(cached, recomputed)), "tokens": verdict, "tokens_detail": detail}
+
+
+class RecomputeLogits:
+    """step -> the logits :func:`~ragperf.models.generation.recompute_greedy` picked that step's token from:
+    the same full forward over the prompt and the tokens before it, run again on demand (same input, same
+    kernels, same rounding)."""
+
+    def __init__(self, decoder, prompt, tokens):
+        self.decoder, self.prompt, self.tokens = decoder, prompt, tokens
+
+    def __getitem__(self, step: int):
+        from ragperf.numerics.parity import teacher_forced_logits
+
+        return teacher_forced_logits(self.decoder, self.prompt, self.tokens[:, :step + 1])[step].float()
+
+
+def recompute_agreement(decoder, prompt, cached, recomputed, tolerance) -> tuple[str, str]:
+    """(verdict, detail) for the KV-cache tokens against recompute's. In low precision the two paths reduce in a
+    different order (one query against cached keys and values vs every position again, at other matmul shapes),
+    so their logits differ by rounding, and greedy argmax flips where the top two nearly tie; after a flip the
+    sequences part. The first differing step is judged like a compiled mode against eager: the near-tie rule,
+    then the fp64-anchored verdict (:func:`~ragperf.numerics.parity.greedy_agreement`), the KV cache in eager's
+    place (its logits from one more generation) and recompute in the compiled one's."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from ragperf.models.generation import build_generator
+    from ragperf.numerics.parity import fp64_anchor, greedy_agreement
+
+    if torch.equal(cached, recomputed):
+        return "equal", f"greedy tokens equal ({cached.shape[1]} steps)"
+    kv = build_generator(decoder, "eager").generate(prompt, recomputed.shape[1], record_logits=True)
+    recompute = SimpleNamespace(tokens=recomputed, logits=RecomputeLogits(decoder, prompt, recomputed))
+    agree, detail = greedy_agreement(kv, recompute, tolerance, anchor=fp64_anchor(decoder, prompt, kv.tokens))
+    return tokens_verdict(agree, detail), f"KV cache as eager, recompute as compiled: {detail}"
 
 
 def table(results: list[dict], copy_bw, peak) -> str:
@@ -135,7 +181,8 @@ def _pct(value) -> str:
     return "" if value is None else f"{value:.0%}"
 
 
-def acceptance(results: list[dict]) -> list[tuple[str, bool]]:
+def target_lines(results: list[dict]) -> list[tuple[str, bool]]:
+    """One (text, met) per :data:`TARGETS` entry the results can answer (batch-1 rows only)."""
     def best(prefix_ok) -> dict | None:
         rows = [(row, r) for r in results if "rows" in r and prefix_ok(r["mode"]) for row in r["rows"]
                 if row["batch"] == 1]
@@ -145,15 +192,20 @@ def acceptance(results: list[dict]) -> list[tuple[str, bool]]:
     ref = best(lambda m: m.startswith("reference-"))
     out = []
     if hf:
-        out.append((f"best HF mode {hf['tok_s']:.0f} tok/s >= {ACCEPT['best_hf_tok_s']:.0f}",
-                    hf["tok_s"] >= ACCEPT["best_hf_tok_s"]))
+        out.append((f"best HF mode {hf['tok_s']:.0f} tok/s >= {TARGETS['best_hf_tok_s']:.0f}",
+                    hf["tok_s"] >= TARGETS["best_hf_tok_s"]))
     if ref:
-        out.append((f"reference {ref['tok_s']:.0f} tok/s >= {ACCEPT['reference_tok_s']:.0f}",
-                    ref["tok_s"] >= ACCEPT["reference_tok_s"]))
+        out.append((f"reference {ref['tok_s']:.0f} tok/s >= {TARGETS['reference_tok_s']:.0f}",
+                    ref["tok_s"] >= TARGETS["reference_tok_s"]))
         if ref.get("copy_fraction") is not None:
             out.append((f"reference at {ref['copy_fraction']:.0%} of measured copy bandwidth >= "
-                        f"{ACCEPT['reference_copy_fraction']:.0%}", ref["copy_fraction"] >= ACCEPT["reference_copy_fraction"]))
+                        f"{TARGETS['reference_copy_fraction']:.0%}", ref["copy_fraction"] >= TARGETS["reference_copy_fraction"]))
     return out
+
+
+def target_label(device_name: str, decoder: str, dtype, prompt_len: int) -> str:
+    """The conditions a target line was measured under, the device as torch names it."""
+    return f"target ({device_name}, {decoder}, {str(dtype).removeprefix('torch.')}, bs 1, prompt {prompt_len})"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -164,12 +216,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget-s", type=argtypes.positive_float, default=None,
                         help="skip modes that would start past this")
     parser.add_argument("--json", type=argtypes.output_file, default=None)
-    parser.add_argument("--gate", action="store_true", help="exit 1 when an acceptance line fails")
+    parser.add_argument("--gate", action="store_true", help="exit 1 when a target line misses")
     parser.add_argument("--no-recompute", action="store_true", help="skip the KV cache vs recompute line")
 
 
 def _modes(text: str) -> list[str]:
-    from ragperf.models.generation import ALL_MODES
+    from ragperf.models.decode_modes import MODES as ALL_MODES
 
     modes = [m.strip() for m in text.split(",") if m.strip()]
     unknown = [m for m in modes if m not in ALL_MODES]
@@ -246,16 +298,19 @@ def job(args: argparse.Namespace) -> int:
         print(f"\n== {name} ({dtype}, prompt {args.prompt_len}, {args.new_tokens} new tokens, sizes {sizes}) ==")
         print(table(results, copy_bw, peak))
         if not args.no_recompute:
-            kv = kv_cache_speedup(decoder, args.prompt_len, args.new_tokens)
+            kv = kv_cache_speedup(decoder, args.prompt_len, args.new_tokens, tolerance)
             report[name]["kv_cache_vs_recompute"] = kv
             print(f"KV cache vs full recompute (HF eager, bs 1): {kv['speedup']:.1f}x ({kv['cached_s']:.2f} s vs "
-                  f"{kv['recompute_s']:.2f} s; tokens equal: {kv['tokens_equal']}); the RAG-optimizations seed "
+                  f"{kv['recompute_s']:.2f} s; tokens: {kv['tokens']}); the RAG-optimizations seed "
                   "claims 2-5x for long sequences")
+            if kv["tokens"] != "equal":
+                print(f"  tokens: {kv['tokens_detail']}")
             if args.json:
                 args.json.write_text(json.dumps(report, indent=1, default=str) + "\n")
-        checks = acceptance(results) if device.type == "cuda" else []
+        checks = target_lines(results) if device.type == "cuda" else []
         for text, ok in checks:
-            print(f"acceptance (one H200, llama-3.2-1b, bf16, bs 1, prompt 128): {'PASS' if ok else 'MISS'}  {text}")
+            print(f"{target_label(torch.cuda.get_device_name(), name, dtype, args.prompt_len)}: "
+                  f"{'PASS' if ok else 'MISS'}  {text}")
         failed |= args.gate and not all(ok for _, ok in checks)
     print(f"total {time.perf_counter() - started:.0f} s; {'FAILED' if failed else 'ok'}", flush=True)
     return 1 if failed else 0

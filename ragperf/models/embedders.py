@@ -18,7 +18,7 @@ from torch import nn
 
 from ragperf import knobs
 from ragperf.errors import RagperfError
-from ragperf.models.sources import resolve_embedder
+from ragperf.models.registry import DEFAULT, EMBEDDER, resolve_embedder
 
 Batch = dict[str, torch.Tensor]
 
@@ -68,9 +68,9 @@ class Embedder:
 _MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def load_embedder(spec: str = "minilm", device: str | torch.device = "cpu",
+def load_embedder(spec: str = DEFAULT[EMBEDDER], device: str | torch.device = "cpu",
                   dtype: torch.dtype = torch.float32) -> Embedder:
-    """Load the embedder named by ``spec`` (see :func:`ragperf.models.sources.resolve_embedder`)."""
+    """Load the embedder named by ``spec`` (see :func:`ragperf.models.registry.resolve_embedder`)."""
     path = resolve_embedder(spec)
     knobs.quiet_libraries()
     from sentence_transformers import SentenceTransformer

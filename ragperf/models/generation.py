@@ -1,23 +1,9 @@
-"""A plain greedy prefill + decode loop with a KV cache, and the compile modes of the overhead paper.
+"""A plain greedy prefill + decode loop with a KV cache, run in any decode mode of :mod:`ragperf.models.decode_modes`.
 
-Compile modes ("Studying the Overhead of torch.compile() in LLM Inference", Table 1):
-
-==========================  ========================================================
-``eager``                   prefill and decode run the model as loaded
-``compile-decode``          prefill eager; decode steps through ``torch.compile``
-``compile-prefill-decode``  both phases through one ``torch.compile``d model
-``static-cudagraphs``       as deployed on GPUs: static KV cache, decode through
-                            ``torch.compile(mode="reduce-overhead", fullgraph=True)``
-                            (CUDA graphs); prefill eager
-``static-max-autotune``     the same with ``mode="max-autotune"``
-``reference-*``             the plain-PyTorch Llama of :mod:`ragperf.models.reference_llama`
-                            on the same weights: ``-eager``, ``-cudagraphs``, ``-max-autotune``
-==========================  ========================================================
-
-The static modes compile with ``dynamic=False`` and keep one :class:`StaticCache` per generator,
-reset between generations (as ``generate`` does), so a second generation of the same shape replays
-the captured graph. Off CUDA they compile with the default inductor mode (CUDA graphs are
-CUDA-only), which is the static-cache setting of the overhead paper.
+:func:`build_generator` applies a mode's row: which phases go through ``torch.compile``, with which KV
+cache and compile settings. The static and reference modes keep one static cache per generator, reset
+between generations (as ``generate`` does), so a second generation of the same shape replays the
+captured graph.
 
 The loop times each phase with :class:`~ragperf.models.clock.StepClock` (CUDA events, one
 synchronization per generation), so the first decode step - where the decode compile lands - is
@@ -32,15 +18,12 @@ from dataclasses import dataclass, field
 import torch
 
 from ragperf.errors import RagperfError
+from ragperf.models import decode_modes
 from ragperf.models.clock import StepClock
 from ragperf.models.decoders import Decoder
-from ragperf.models.reference_llama import REFERENCE_MODES, ReferenceGenerator
+from ragperf.models.reference_llama import ReferenceGenerator
 
-COMPILE_MODES = ("eager", "compile-decode", "compile-prefill-decode")
-STATIC_MODES = {"static-cudagraphs": "reduce-overhead", "static-max-autotune": "max-autotune"}
-DECODE_MODES = COMPILE_MODES + tuple(STATIC_MODES)
-ALL_MODES = DECODE_MODES + tuple(REFERENCE_MODES)  # the HF model's modes, then the plain-PyTorch reference's
-CACHE_KINDS = ("dynamic", "static")
+CACHE_KINDS = ("dynamic", "static")  # the KV cache a paper-family mode runs with (the caller's choice)
 
 
 @dataclass
@@ -156,28 +139,25 @@ def greedy_loop(prefill: Callable, decode: Callable, prompt: torch.Tensor, new_t
 def build_generator(decoder: Decoder, mode: str = "eager", *, dynamic: bool | None = None,
                     cache: str = "dynamic", backend: str = "inductor", fullgraph: bool = False,
                     compile_mode: str | None = None) -> Generator:
-    """Apply compile ``mode`` to ``decoder`` (compilation is lazy: it lands in the first call it serves).
+    """Apply decode ``mode`` to ``decoder`` (compilation is lazy: it lands in the first call it serves).
 
-    A static mode overrides ``cache``, ``dynamic``, ``fullgraph`` and ``compile_mode`` with its recipe;
-    a reference mode runs :mod:`ragperf.models.reference_llama` on the decoder's weights instead.
+    ``cache``, ``dynamic``, ``fullgraph`` and ``compile_mode`` apply to the paper family; a static or
+    reference mode overrides them with its recipe (:class:`~ragperf.models.decode_modes.DecodeMode`),
+    and a reference mode runs :mod:`ragperf.models.reference_llama` on the decoder's weights instead.
     """
-    if mode in REFERENCE_MODES:
+    chosen = decode_modes.mode(mode)
+    if chosen.family == "reference":
         return ReferenceGenerator(decoder, mode, backend=backend)
-    if mode not in DECODE_MODES:
-        raise RagperfError(f"unknown decode mode {mode!r}; choose from {', '.join(ALL_MODES)}")
     if cache not in CACHE_KINDS:
         raise RagperfError(f"unknown KV cache {cache!r}; choose from {', '.join(CACHE_KINDS)}")
-    eager = decoder.model
-    if mode in STATIC_MODES:
-        on_cuda = decoder.device.type == "cuda" and backend == "inductor"
-        compiled = torch.compile(eager, backend=backend, dynamic=False, fullgraph=True,
-                                 mode=STATIC_MODES[mode] if on_cuda else None)
-        return Generator(decoder, mode, "static", eager, compiled, reuse_cache=True)
-    if mode == "eager":
-        return Generator(decoder, mode, cache, eager, eager)
-    compiled = torch.compile(eager, backend=backend, dynamic=dynamic, fullgraph=fullgraph, mode=compile_mode)
-    prefill = compiled if mode == "compile-prefill-decode" else eager
-    return Generator(decoder, mode, cache, prefill, compiled)
+    eager, static = decoder.model, chosen.static_cache
+    settings = {"dynamic": False, "fullgraph": True} if static else \
+        {"dynamic": dynamic, "fullgraph": fullgraph, "mode": compile_mode}
+    if decoder.device.type == "cuda" and backend == "inductor":
+        settings.update(chosen.cuda)
+    compiled = torch.compile(eager, backend=backend, **settings) if chosen.compiles else eager
+    prefill, decode = (compiled if phase in chosen.compiles else eager for phase in decode_modes.PHASES)
+    return Generator(decoder, mode, "static" if static else cache, prefill, decode, reuse_cache=static)
 
 
 def recompute_greedy(decoder: Decoder, prompt: torch.Tensor, new_tokens: int) -> torch.Tensor:

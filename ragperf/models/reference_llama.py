@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ragperf.errors import RagperfError
+from ragperf.models import decode_modes
 
 ROPE_TYPES = ("default", "llama3")
 
@@ -197,32 +198,27 @@ def from_hf(model: nn.Module) -> ReferenceLlama:
     return reference.eval()
 
 
-# Reference decode modes: prefill eager, the decode step as the HF static modes compile it; the
-# max-autotune one adds gpt-fast's coordinate descent tuning (what its published tok/s used).
-# reference-cudagraphs is gpt-fast's own recipe (mode="reduce-overhead" with coordinate descent tuning).
-REFERENCE_MODES = {"reference-eager": None,
-                   "reference-cudagraphs": {"triton.cudagraphs": True, "coordinate_descent_tuning": True},
-                   "reference-max-autotune": {"max_autotune": True, "triton.cudagraphs": True,
-                                              "coordinate_descent_tuning": True}}
-
-
 class ReferenceGenerator:
-    """The reference with a decode mode applied: ``generate`` as :class:`~ragperf.models.generation.Generator`.
+    """The reference with a reference-family decode mode applied (:mod:`ragperf.models.decode_modes`):
+    ``generate`` as :class:`~ragperf.models.generation.Generator`.
 
-    One :class:`KVCache` per (batch, length), reset between generations; off CUDA the compiled
-    modes use inductor's default mode (CUDA graphs are CUDA-only).
+    One :class:`KVCache` per (batch, length), reset between generations; the compiled phases are
+    compiled ``dynamic=False, fullgraph=True``, with the mode's CUDA settings on CUDA only.
     """
 
     def __init__(self, decoder, mode: str = "reference-eager", backend: str = "inductor") -> None:
-        if mode not in REFERENCE_MODES:
-            raise RagperfError(f"unknown reference mode {mode!r}; choose from {', '.join(REFERENCE_MODES)}")
+        chosen = decode_modes.mode(mode)
+        if chosen.family != "reference":
+            raise RagperfError(f"{mode!r} is not a reference mode; choose from {', '.join(decode_modes.names('reference'))}")
         self.decoder, self.mode, self.cache = decoder, mode, "static"
         self.model = from_hf(decoder.model)
-        self.decode_fn = self.model
-        if mode != "reference-eager":
+        compiled = self.model
+        if chosen.compiles:
             on_cuda = decoder.device.type == "cuda" and backend == "inductor"
-            self.decode_fn = torch.compile(self.model, backend=backend, dynamic=False, fullgraph=True,
-                                           options=REFERENCE_MODES[mode] if on_cuda else None)
+            compiled = torch.compile(self.model, backend=backend, dynamic=False, fullgraph=True,
+                                     **(chosen.cuda if on_cuda else {}))
+        self.prefill_fn, self.decode_fn = (compiled if phase in chosen.compiles else self.model
+                                           for phase in decode_modes.PHASES)
         self._caches: dict[tuple[int, int], KVCache] = {}
 
     def generate(self, prompt: torch.Tensor, new_tokens: int, record_logits: bool = False,
@@ -240,5 +236,5 @@ class ReferenceGenerator:
             def step(fn):
                 return lambda ids, pos, positions, mask: fn(ids, pos, cache, None if mask is None else mask.bool(),
                                                             positions)
-            return greedy_loop(step(self.model), step(self.decode_fn), prompt, new_tokens, self.decoder.device,
+            return greedy_loop(step(self.prefill_fn), step(self.decode_fn), prompt, new_tokens, self.decoder.device,
                                record_logits, attention_mask)

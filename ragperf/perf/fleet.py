@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ragperf.errors import RagperfError
-from ragperf.perf import gate
+from ragperf.perf import gate, metrics
 
 STATUSES = (gate.PASS, gate.WARN, gate.FAIL, gate.INCONCLUSIVE, gate.REPORT)
 WRITE_ONE = "write one with `pytest -m perf --ragperf-perf-report PATH`"
@@ -56,6 +56,8 @@ def load_report(path: Path | str) -> Report:
 def _decision(d: dict) -> gate.Decision:
     if d["status"] not in STATUSES:
         raise ValueError(f"status {d['status']!r}")
+    if d["kind"] not in metrics.KINDS:
+        raise ValueError(f"kind {d['kind']!r}")
     measured = gate.Measurement(d["metric"], d["kind"], float(d["measured"]), float(d["se"]), d["low"], d["high"])
     return gate.Decision(d["metric"], d["status"], measured,
                          {"value": d["baseline"]} if d["baseline"] is not None else None, d["change"],

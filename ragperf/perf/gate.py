@@ -11,22 +11,18 @@ between its recordings beyond that spread. The baseline's se is the se of its po
 median with the drift over its K recordings (see :func:`ragperf.perf.baselines.summarize`). This
 run's own spread still decides INCONCLUSIVE.
 
-* **speedup** (eager/compiled, measured interleaved in one process): FAIL when it falls below the
-  baseline by more than ``max(tolerance, 3 * noise)``; PASS when the drop is within ``tolerance``;
-  in between (beyond tolerance, inside the noise) WARN.
-* **latency** (absolute seconds; drifts between runs and machines): FAIL only on a >= 15% slowdown
-  that also clears ``3 * noise``; a smaller slowdown over ``max(5%, 3 * noise)`` WARNs.
-* INCONCLUSIVE: a change that would matter, measured by a run whose own noise (``3 * se``) exceeds
-  ``max_noise`` (15%) - the run cannot tell.
+* Each metric is judged by its kind's rule (:mod:`ragperf.perf.metrics`): a **speedup** (eager/compiled,
+  measured interleaved in one process) FAILs on a drop beyond ``max(tolerance 5%, 3 x noise)`` (a median of
+  N >= 2 processes: ``max(3%, 2 x noise)``, unless the metric or ``--ragperf-tolerance`` sets a tolerance); a **latency**
+  (absolute seconds, which drift between runs and machines) only on a >= 15% slowdown that also clears
+  ``3 x noise``; **compile** and **compile_units** seconds (:mod:`ragperf.perf.compile_time`) and **memory**
+  (compiled/eager peak, :mod:`ragperf.perf.memory`) on an increase beyond ``max(tolerance, 2 x noise)``, their
+  tolerances 5%, 5% and 10%. Beyond the tolerance but inside the noise: WARN.
+* INCONCLUSIVE (speedup and latency): a change that would matter, measured by a run whose own noise
+  (``z * se``) exceeds :data:`ragperf.perf.metrics.MAX_NOISE` (15%) - the run cannot tell.
 * FAIL and INCONCLUSIVE are *suspects*: :func:`confirm` re-measures once (in a fresh process) and
   the second judgement stands - still inconclusive then means FAIL, the noise too high to clear. A
   median of N processes is re-measured in N more and judged on all 2N pooled.
-* A speedup measured in N >= 2 processes is judged with :data:`PROCESS_TOLERANCE` (unless the metric
-  or ``--ragperf-tolerance`` sets one) and :data:`PROCESS_Z` instead of :data:`Z`.
-* **compile** (cold/warm first-call seconds, :mod:`ragperf.perf.compile_time`), **compile_units** (the cold
-  first call in units of this machine's speed, :mod:`ragperf.perf.yardstick`) and **memory** (compiled/eager
-  peak, :mod:`ragperf.perf.memory`): FAIL on an increase beyond ``max(tolerance, 2 * noise)`` with their
-  own tolerances (:data:`KIND_TOLERANCE`: 5%, 5% and 10%); within the tolerance PASS, else WARN.
 * No baseline for this machine, or none for a metric: REPORT (report-only), never a crash.
 """
 
@@ -37,28 +33,17 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ragperf.perf import metrics
 from ragperf.perf.baselines import BaselineFile
+from ragperf.perf.metrics import FAIL, INCONCLUSIVE, MAX_NOISE, PASS, REPORT, WARN
 
-PASS, WARN, FAIL, INCONCLUSIVE, REPORT = "PASS", "WARN", "FAIL", "INCONCLUSIVE", "REPORT"
 SUSPECT = (FAIL, INCONCLUSIVE)
-TOLERANCE = 0.05
-LATENCY_FAIL = 0.15
-LATENCY_WARN = 0.05
-Z = 3.0
-MAX_NOISE = 0.15
-# A speedup that is the median of >= 2 fresh processes: a 5% slowdown (a 4.8% drop) must be able to fail,
-# so the default tolerance is 3%, and the bound 2 x noise - a false alarm needs this run beyond it and then
-# the pooled 2N processes of the confirmation too (see :func:`confirm`).
-PROCESS_TOLERANCE = 0.03
-PROCESS_Z = 2.0
-# Compile seconds (cold/warm first call) and peak-memory ratios: FAIL on an increase beyond
-# max(tolerance, PROCESS_Z x noise); their own tolerances (a metric's stored one still wins).
-KIND_TOLERANCE = {"compile": 0.05, "compile_units": 0.05, "memory": 0.10}
 
 
 @dataclass
 class Measurement:
-    """One measured figure: a speedup ratio or a latency in seconds, with its relative standard error."""
+    """One measured figure of a kind (its name in :data:`ragperf.perf.metrics.KINDS`), with its relative
+    standard error."""
 
     name: str
     kind: str
@@ -69,7 +54,7 @@ class Measurement:
     processes: list[float] | None = None  # the per-process values the value is the median of
 
     def shown(self) -> str:
-        fmt = _fmt(self.kind)
+        fmt = metrics.kind(self.kind).shown
         interval = f" (95% CI {fmt(self.low)}-{fmt(self.high)})" if self.low is not None else ""
         return f"{fmt(self.value)}{interval}"
 
@@ -121,61 +106,24 @@ def measured_se(m: Measurement, base: dict) -> float:
     return math.hypot(own, float(base.get("session_sd") or 0.0))
 
 
-def tolerance_for(base: dict, tolerance: float | None = None) -> float:
-    """The tolerance that applies to a stored metric: an explicit one (``--ragperf-tolerance``) beats the
-    metric's stored one, which beats :data:`TOLERANCE`."""
-    return float(base.get("tolerance", TOLERANCE)) if tolerance is None else tolerance
-
-
-def judge(m: Measurement, base: dict | None, *, tolerance: float | None = None, source: str = "",
-          latency_fail: float = LATENCY_FAIL, latency_warn: float = LATENCY_WARN, z: float = Z,
-          max_noise: float = MAX_NOISE) -> Decision:
-    """One metric's decision against its stored figure (``None``: report-only)."""
+def judge(m: Measurement, base: dict | None, *, tolerance: float | None = None, source: str = "") -> Decision:
+    """One metric's decision against its stored figure (``None``: report-only), by its kind's rule;
+    ``tolerance``: an explicit one (``--ragperf-tolerance``), which beats the stored and the kind's."""
     if base is None:
         return Decision(m.name, REPORT, m,
                         message=f"{m.name}: {m.shown()}; no baseline for this metric (report only)")
+    kind = metrics.kind(m.kind)
     several = len(m.processes or ()) >= 2
-    if several and m.kind == "speedup":
-        tolerance = float(base.get("tolerance", PROCESS_TOLERANCE)) if tolerance is None else tolerance
-        z = PROCESS_Z if z == Z else z
-    tolerance = tolerance_for(base, tolerance)
+    tolerance, z = kind.tolerance_for(base, tolerance, several), kind.z_for(several)
     noise = math.hypot(measured_se(m, base), float(base.get("se", 0.0)))
     change = m.value / base["value"] - 1
-    fmt = _fmt(m.kind)
-    against = f"baseline {fmt(base['value'])}{' (' + source + ')' if source else ''}"
-    noisy = z * m.se > max_noise  # this run alone cannot resolve a regression we care about
-    if m.kind == "speedup":
-        drop, bound = -change, max(tolerance, z * noise)
-        rule = f"allowed {bound:.1%} = max(tolerance {tolerance:.1%}, {z:g} x noise {noise:.1%})"
-        if drop <= tolerance:
-            status = PASS
-        elif noisy:
-            status = INCONCLUSIVE
-        else:
-            status = FAIL if drop > bound else WARN
-        word = "below" if drop > 0 else "above"
-        message = f"{m.name}: speedup {m.shown()} is {abs(drop):.1%} {word} {against}; {rule}"
-    elif m.kind in KIND_TOLERANCE:
-        tolerance = float(base.get("tolerance", KIND_TOLERANCE[m.kind])) if tolerance is None else tolerance
-        z = PROCESS_Z if z == Z else z
-        slower, bound = change, max(tolerance, z * noise)
-        rule = f"allowed +{bound:.1%} = max(tolerance {tolerance:.1%}, {z:g} x noise {noise:.1%})"
-        status = PASS if slower <= tolerance else (FAIL if slower > bound else WARN)
-        message = f"{m.name}: {m.kind} {m.shown()} is {slower:+.1%} vs {against}; {rule}"
-    else:
-        slower, bound = change, max(latency_fail, z * noise)
-        rule = f"fail at +{latency_fail:.0%} beyond {z:g} x noise {noise:.1%}"
-        if slower >= latency_fail and noisy:
-            status = INCONCLUSIVE
-        elif slower >= bound:
-            status = FAIL
-        else:
-            status = WARN if slower > max(latency_warn, z * noise) or slower >= latency_fail else PASS
-        message = f"{m.name}: latency {m.shown()} is {slower:+.1%} vs {against}; {rule}"
+    status, bound = kind.status(kind.regression(change), noise, m.se, tolerance, z)
+    against = f"baseline {kind.shown(base['value'])}{' (' + source + ')' if source else ''}"
+    message = f"{m.name}: {kind.compared(m.shown(), change, against)}; {kind.rule(tolerance, bound, z, noise)}"
     if status == WARN:
         message += " - a change beyond tolerance but inside the noise: warning only"
     if status == INCONCLUSIVE:
-        message += f" - this run's own noise ({z:g} x {m.se:.1%}) exceeds {max_noise:.0%}: re-measure"
+        message += f" - this run's own noise ({z:g} x {m.se:.1%}) exceeds {MAX_NOISE:.0%}: re-measure"
     return Decision(m.name, status, m, base, change, bound, message, source)
 
 
@@ -269,10 +217,10 @@ def table(decisions: list[Decision], markdown: bool = False) -> str:
     header = ("metric", "status", "measured", "baseline", "change", "allowed", "source")
     rows = []
     for d in decisions:
-        fmt = _fmt(d.measured.kind)
-        base = fmt(d.baseline["value"]) if d.baseline else "-"
+        kind = metrics.kind(d.measured.kind)
+        base = kind.shown(d.baseline["value"]) if d.baseline else "-"
         change = f"{d.change:+.1%}" if d.change is not None else "-"
-        bound = (f"-{d.bound:.1%}" if d.measured.kind == "speedup" else f"+{d.bound:.1%}") if d.bound else "-"
+        bound = kind.allowed(d.bound)
         status = d.status + (" (2nd run)" if d.attempts > 1 else "")
         rows.append((d.metric, status, d.measured.shown(), base, change, bound, d.source or "-"))
     if markdown:
@@ -282,12 +230,3 @@ def table(decisions: list[Decision], markdown: bool = False) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows])
 
-
-def _fmt(kind: str) -> Callable[[float | None], str]:
-    if kind in ("speedup", "memory"):
-        return lambda v: "-" if v is None else f"{v:.3f}x"
-    if kind == "compile":
-        return lambda v: "-" if v is None else f"{v:.2f}s"
-    if kind == "compile_units":  # compile seconds / yardstick seconds (ragperf.perf.yardstick)
-        return lambda v: "-" if v is None else f"{v:.1f} units"
-    return lambda v: "-" if v is None else f"{v * 1e3:.2f}ms"

@@ -1,13 +1,22 @@
-"""Hardware fingerprint: what a perf figure was measured on, and the key that baselines are filed under.
+"""The machine a perf figure is measured on: its fingerprint, the key that baselines are filed under, the
+software upgrade a gate judged, and its speed of the moment (a yardstick).
 
-Two kinds of fields:
+Two kinds of fingerprint fields:
 
 * **hard** fields (:data:`KEY_FIELDS`) decide whether a stored baseline applies: architecture, CPU
   family and model, CPU count, torch threads, GPU, and the fastmath lane. A Graviton3 figure is
   never compared with an x86 one (pytest-benchmark's own ``machine_id`` cannot tell them apart).
 * **soft** fields (library versions, latched env, kernel) are stored and shown beside a
   comparison but do not change the key: a torch or oneDNN upgrade on the same hardware is exactly
-  what the gate exists to judge.
+  what the gate exists to judge - :func:`upgrade_line` names that upgrade instead of leaving it implicit.
+
+The yardstick (:func:`yardstick_seconds`) is a fixed CPU-bound workload of the kind a compile is made of -
+Python source compiled to bytecode and run, string and dict churn, sorting - timed in the same process right
+before the compile it measures. On a shared VM the seconds of one and the same compile move 10-20% between
+processes minutes apart (docs/perf.md, "Compile time"), more than the 10% regression the compile-time gate
+must see; PyTorch's own compile-time gate counts instructions, which such VMs do not expose. ``compile
+seconds / yardstick seconds`` cancels the machine's speed of the moment, as an interleaved eager/compiled
+ratio cancels load: a torch change that slows the compiler moves it, the machine drifting does not.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import hashlib
 import os
 import platform
 import re
+import time
 from pathlib import Path
 
 # Arm CPU parts (implementer 0x41, /proc/cpuinfo "CPU part") -> (core, the AWS chip that uses it).
@@ -29,6 +39,8 @@ ARM_PARTS = {
 }
 ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "asimd", "sve", "sve2", "bf16", "i8mm")
 KEY_FIELDS = ("arch", "cpu_family", "cpu_model", "cpu_count", "torch_threads", "gpu", "fastmath")
+# fingerprint fields that name software, in the order they are printed
+SOFTWARE = (("torch", "torch"), ("transformers", "transformers"), ("onednn", "oneDNN"), ("python", "Python"))
 
 
 def parse_cpuinfo(text: str) -> dict:
@@ -148,3 +160,43 @@ def describe(fields: dict) -> str:
             value = " ".join(value) or "-"
         lines.append(f"{name:16} {value if value is not None else '-'}")
     return "\n".join(lines)
+
+
+def versions(fp: dict) -> str:
+    """``torch 2.13.0+cpu, transformers 5.23.0, oneDNN 3.12.0, Python 3.11.7`` (unknown fields left out)."""
+    return ", ".join(f"{label} {fp[name]}" for name, label in SOFTWARE if fp.get(name)) or "versions not recorded"
+
+
+def upgrade_line(baseline_fp: dict, measured_fp: dict) -> str:
+    """One line: the baseline's versions, this run's, and what changed between them (or that nothing did). The
+    gate matches baselines by hardware only, so a run on a new torch is gated against the old torch's figures."""
+    if not any(baseline_fp.get(name) for name, _ in SOFTWARE):
+        return f"versions: baseline recorded without versions (published figures); this run {versions(measured_fp)}"
+    changed = [f"{label} {baseline_fp.get(name) or '?'} -> {measured_fp.get(name) or '?'}"
+               for name, label in SOFTWARE if baseline_fp.get(name) != measured_fp.get(name)]
+    judged = f"upgrade judged: {', '.join(changed)}" if changed else "same versions: no software upgrade judged"
+    return f"versions: baseline {versions(baseline_fp)}; this run {versions(measured_fp)} ({judged})"
+
+
+def _yardstick_work(functions: int) -> int:
+    source = "\n".join(f"def f{i}(x, y=({i}, 'f{i}')):\n    return [x * k for k in range(y[0] % 7)] + list(y)"
+                       for i in range(functions))
+    space: dict = {}
+    exec(compile(source, "<yardstick>", "exec"), space)  # our own generated source
+    total = sum(len(space[f"f{i}"](i)) for i in range(functions))
+    table = {f"key-{i}": i for i in range(functions * 20)}
+    return total + sum(sorted(table.values(), key=lambda v: -v)[:10])
+
+
+def yardstick_seconds(repeats: int = 5, functions: int = 1000) -> float:
+    """The fastest of ``repeats`` runs of the yardstick's fixed workload: this machine's speed right now, in
+    seconds (the minimum, so that one descheduled run does not count; garbage collected before each run)."""
+    import gc
+
+    best = float("inf")
+    for _ in range(repeats):
+        gc.collect()
+        start = time.perf_counter()
+        _yardstick_work(functions)
+        best = min(best, time.perf_counter() - start)
+    return best

@@ -5,13 +5,14 @@ A perf test is a thin call::
 
     @pytest.mark.perf
     def test_embed(benchmark, ragperf_perf):
-        ragperf_perf.check(benchmark, Case("embed", "minilm", "compile"))
+        ragperf_perf.check(Case("embed", "minilm", "compile"), benchmark)
 
 ``check`` measures the case through pytest-benchmark's fixture (so ``--benchmark-json`` and
 ``--benchmark-autosave`` keep working), puts ragperf's figures in ``benchmark.extra_info``, gates
 them against this machine's baseline, re-measures a suspect once in a fresh process, and fails
-the test with the metric, baseline, measured value and interval. Callers with their own
-measurement (e.g. the RAG perf test) use :meth:`PerfGate.check_measured` instead.
+the test with the metric, baseline, measured value and interval. The same ``check`` gates compile times
+(``ragperf_perf.check(ragperf_perf.compile_times(case))``), peak memory, and figures measured elsewhere (the
+RAG perf test's), of any metric kind (:mod:`ragperf.perf.metrics`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 
 from ragperf import argtypes
 from ragperf.errors import RagperfError
-from ragperf.perf import ab, gate, processes
+from ragperf.perf import ab, gate, metrics, processes
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,7 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="perf: make the compiler backend FRACTION slower (e.g. 0.1) to prove the compile-time gate")
     group.addoption("--ragperf-tolerance", type=gate.fraction, default=None, metavar="FRACTION",
                     help="perf: the speedup drop always allowed (default: the metric's stored tolerance, else "
-                         f"{gate.TOLERANCE:g}); a runner with a tight history can gate tighter, e.g. 0.03")
+                         f"{metrics.SPEEDUP.tolerance:g}); a runner with a tight history can gate tighter, e.g. 0.03")
     group.addoption("--ragperf-processes", type=argtypes.positive_int, default=processes.DEFAULT, metavar="N",
                     help=f"perf: measure each gated case in N processes (this one + N-1 fresh) and gate the median, "
                          f"the spread between processes as its noise (default {processes.DEFAULT})")
@@ -130,22 +131,59 @@ class PerfGate:
             self._loaded = True
         return self._baseline
 
-    def check(self, benchmark, case) -> list[gate.Decision]:
-        """Measure ``case`` (a :class:`ragperf.perf.cases.Case`) through ``benchmark`` and gate it - against the
-        interleaved reference when ``--ragperf-reference`` is given (:meth:`check_ab`)."""
-        if self.ab is not None:
-            return self.check_ab(benchmark, case)
+    def check(self, subject, benchmark=None, *, remeasure: Callable[[], dict[str, gate.Measurement]] | None = None,
+              figures: dict | None = None, report_only: dict[str, str] | None = None) -> list[gate.Decision]:
+        """Gate ``subject`` (or, with ``--ragperf-update-baselines``, record it) and fail the test on a suspect
+        that stood after one re-measure. ``subject`` is one of:
+
+        * a :class:`ragperf.perf.cases.Case`: eager and compiled timed interleaved through ``benchmark`` (its
+          speedup and latency) in ``--ragperf-processes`` processes, re-measured in as many fresh ones - or, with
+          ``--ragperf-reference``, in lockstep pairs against that environment (:meth:`against_reference`);
+        * a measure, called once and again to re-measure a suspect: :meth:`compile_times`, :meth:`peak_memory`,
+          or any zero-argument callable returning ``{name: Measurement}``;
+        * figures measured elsewhere (``{name: Measurement}``), re-measured by ``remeasure`` when given.
+
+        ``report_only`` (metric name -> the measured reason) judges and shows those metrics but never fails on
+        them: their decisions become REPORT, and only the other metrics' suspects are re-measured (a Case says
+        its own). ``figures`` go to ``benchmark.extra_info``."""
+        from ragperf.perf.cases import Case
+
+        if isinstance(subject, Case) and self.ab is not None:
+            return self.against_reference(benchmark, subject)
         try:
-            figures = processes.measure(case, self.processes, slowdown=self.slowdown,
-                                        first=case.measure(benchmark=benchmark, slowdown=self.slowdown))
+            if isinstance(subject, Case):
+                case = subject
+                figures = processes.measure(case, self.processes, slowdown=self.slowdown,
+                                            first=case.measure(benchmark=benchmark, slowdown=self.slowdown))
+                measured, report_only = case.measurements(figures), case.report_only()
+
+                def remeasure():
+                    return case.measurements(processes.measure(case, self.processes, slowdown=self.slowdown))
+            elif callable(subject):
+                measured, remeasure = subject(), subject
+            else:
+                measured = subject
         except RagperfError as exc:
             pytest.fail(str(exc), pytrace=False)
-        return self.check_measured(case.measurements(figures), benchmark=benchmark, figures=figures,
-                                   remeasure=lambda: case.measurements(
-                                       processes.measure(case, self.processes, slowdown=self.slowdown)),
-                                   report_only=case.report_only())
+        if self.update:
+            from ragperf.perf import baselines
 
-    def check_ab(self, benchmark, case) -> list[gate.Decision]:
+            self.to_record.update({name: baselines.metric(m.kind, m.value, m.se, low=m.low, high=m.high,
+                                                          processes=m.processes)
+                                   for name, m in measured.items()})
+            decisions = [gate.Decision(name, gate.REPORT, m, message=f"{name}: {m.shown()} (recorded)")
+                         for name, m in measured.items()]
+        else:
+            try:
+                baseline = self.baseline
+            except RagperfError as exc:
+                pytest.fail(str(exc), pytrace=False)
+            decisions = gate.report_only(gate.gate(measured, baseline, **self.rules), report_only)
+            if remeasure is not None:
+                decisions = gate.confirm(decisions, baseline, remeasure, **self.rules)
+        return self.conclude(decisions, benchmark, figures)
+
+    def against_reference(self, benchmark, case) -> list[gate.Decision]:
         """``case`` in lockstep pairs with ``--ragperf-reference`` and judged against it (:func:`ragperf.perf.ab.decide`).
         The timing happens in the pairs' processes, so pytest-benchmark records no stats; ``benchmark.extra_info``
         gets the candidate's figures of the median pair, and every pair's under ``ab``."""
@@ -163,59 +201,22 @@ class PerfGate:
         middle = sorted(candidate, key=lambda f: f["speedup"])[len(candidate) // 2]
         return self.conclude(decisions, benchmark, {**middle, "ab": {"reference": reference, "candidate": candidate}})
 
-    def check_compile(self, case) -> list[gate.Decision]:
-        """Gate ``case``'s cold (empty Inductor cache) and warm first calls, measured in fresh processes."""
+    def compile_times(self, case) -> Callable[[], dict[str, gate.Measurement]]:
+        """A measure of ``case``'s cold (empty Inductor cache) and warm first calls, in
+        ``--ragperf-compile-processes`` pairs of fresh processes (for :meth:`check`)."""
         from ragperf.perf import compile_time
 
-        def measure():
-            return compile_time.measurements(case.prefix, compile_time.measure(case, self.compile_processes,
-                                                                               self.compile_slowdown))
+        return lambda: compile_time.measurements(case.prefix, compile_time.measure(case, self.compile_processes,
+                                                                                    self.compile_slowdown))
 
-        try:
-            measured = measure()
-        except RagperfError as exc:
-            pytest.fail(str(exc), pytrace=False)
-        return self.check_measured(measured, remeasure=measure)
-
-    def check_memory(self, case) -> list[gate.Decision]:
-        """Gate ``case``'s compiled/eager peak memory, each arm in its own fresh process - one pair of them,
-        not ``--ragperf-processes``: the ratio is an allocation count, not a timing (its spread between
-        processes was 0.03% over 9 processes on the 2-core VM, against a 10% tolerance), and the baseline's
+    def peak_memory(self, case) -> Callable[[], dict[str, gate.Measurement]]:
+        """A measure of ``case``'s compiled/eager peak memory, each arm in its own fresh process (for :meth:`check`) -
+        one pair of them, not ``--ragperf-processes``: the ratio is an allocation count, not a timing (its spread
+        between processes was 0.03% over 9 processes on the 2-core VM, against a 10% tolerance), and the baseline's
         pooled spread is its noise."""
         from ragperf.perf import memory
 
-        def measure():
-            return memory.measurements(case.prefix, memory.measure(case, 1))
-
-        try:
-            measured = measure()
-        except RagperfError as exc:
-            pytest.fail(str(exc), pytrace=False)
-        return self.check_measured(measured, remeasure=measure)
-
-    def check_measured(self, measured: dict[str, gate.Measurement], *, benchmark=None, figures: dict | None = None,
-                       remeasure: Callable[[], dict[str, gate.Measurement]] | None = None,
-                       report_only: dict[str, str] | None = None) -> list[gate.Decision]:
-        """Gate figures measured elsewhere; ``remeasure`` (fresh process) confirms a suspect. ``report_only``
-        (metric name -> the measured reason) judges and shows those metrics but never fails on them: their
-        decisions become REPORT, and only the other metrics' suspects are re-measured."""
-        from ragperf.perf import baselines
-
-        if self.update:
-            self.to_record.update({name: baselines.metric(m.kind, m.value, m.se, low=m.low, high=m.high,
-                                                          processes=m.processes)
-                                   for name, m in measured.items()})
-            decisions = [gate.Decision(name, gate.REPORT, m, message=f"{name}: {m.shown()} (recorded)")
-                         for name, m in measured.items()]
-        else:
-            try:
-                baseline = self.baseline
-            except RagperfError as exc:
-                pytest.fail(str(exc), pytrace=False)
-            decisions = gate.report_only(gate.gate(measured, baseline, **self.rules), report_only)
-            if remeasure is not None:
-                decisions = gate.confirm(decisions, baseline, remeasure, **self.rules)
-        return self.conclude(decisions, benchmark, figures)
+        return lambda: memory.measurements(case.prefix, memory.measure(case, 1))
 
     def conclude(self, decisions: list[gate.Decision], benchmark=None, figures: dict | None = None) -> list[gate.Decision]:
         """Keep ``decisions`` for the summary, put them and ``figures`` in ``benchmark.extra_info``, and fail the
@@ -282,7 +283,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         stored = ", ".join(b.key for b in load_all(state.directory)) or "none"
         terminalreporter.write_line(f"REPORT ONLY: {gate.NO_BASELINE} (looked in {state.directory}; stored: {stored})")
     else:
-        from ragperf.perf.versions import upgrade_line
+        from ragperf.perf.machine import upgrade_line
 
         terminalreporter.write_line(f"baseline: {state.baseline.path} ({state.baseline.source})")
         terminalreporter.write_line(upgrade_line(state.baseline.fingerprint, state.fingerprint))

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from ragperf.errors import RagperfError
 from ragperf.files import write_atomic
-from ragperf.perf import gate
+from ragperf.perf import gate, metrics
 
 SCHEMA = "ragperf-prove-campaign"
 SCHEMA_VERSION = 1
@@ -50,6 +50,7 @@ class Row:
 
     case: str
     metric: str
+    kind: str  # the metric's kind (ragperf.perf.metrics): how its figures are shown
     slowdown: float
     runs: int
     red: int  # gate FAIL after confirmation
@@ -134,9 +135,10 @@ def row(case: str, metric: str, slowdown: float, decisions: list[gate.Decision],
     run against its own interleaved reference)."""
     own = [(d.first or d).measured for d in decisions]  # the run itself (a confirmed one's first judgement)
     values = [m.value for m in own]
-    shown = (f"{_shown(base['kind'], base['value'])} ({base.get('se', 0):.1%}, {base.get('process_sd', 0) or 0:.1%}, "
-             f"{base.get('session_sd', 0) or 0:.1%})" if base else "interleaved reference")
-    return Row(case, metric, slowdown, len(decisions), sum(d.status == gate.FAIL for d in decisions),
+    shown = (f"{metrics.kind(base['kind']).shown(base['value'])} ({base.get('se', 0):.1%}, "
+             f"{base.get('process_sd', 0) or 0:.1%}, {base.get('session_sd', 0) or 0:.1%})" if base
+             else "interleaved reference")
+    return Row(case, metric, own[0].kind, slowdown, len(decisions), sum(d.status == gate.FAIL for d in decisions),
                sum(d.status == gate.WARN for d in decisions), shown,
                statistics.median(values), statistics.pstdev(values) / statistics.mean(values),
                statistics.median(m.se for m in own))
@@ -147,21 +149,16 @@ def markdown(rows: list[Row]) -> list[str]:
     lines = ["| case | metric | baseline (se, process sd, session sd) | planted slowdown | runs | green (of which WARN) | "
              "red (gate fails) | median | run-to-run spread | median run se |",
              "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
-    kind = {SPEEDUP: "speedup", COLD_COMPILE: "compile", COLD_UNITS: "compile_units"}
     for r in rows:
         label = "A/A (none)" if r.aa else f"{r.slowdown:.0%}"
         lines.append(f"| {r.case} | {r.metric} | {r.base} | {label} | {r.runs} | {r.green} ({r.warn}) | {r.red} | "
-                     f"{_shown(kind[r.metric], r.median)} | {r.spread:.1%} | {r.median_se:.1%} |")
+                     f"{metrics.kind(r.kind).shown(r.median)} | {r.spread:.1%} | {r.median_se:.1%} |")
     for r in rows:
         if r.aa:
-            short = "" if r.runs >= 20 else f"; only {r.runs} runs: the acceptance needs >= 20"
+            short = "" if r.runs >= 20 else f"; only {r.runs} runs: at most 1 in 20 needs >= 20"
             lines.append(f"<!-- {r.case} {r.metric}: A/A false alarms {r.red}/{r.runs} "
                          f"({'meets' if r.aa_ok() else 'MISSES'} at most 1 in 20{short}) -->")
     return lines
-
-
-def _shown(kind: str, value: float) -> str:
-    return gate._fmt(kind)(value)
 
 
 def save(path: Path, runs: dict[str, list[tuple[int, dict]]], metrics: list[str], fingerprint_key: str) -> None:

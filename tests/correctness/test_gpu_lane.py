@@ -5,8 +5,8 @@ import torch
 from torch._dynamo.utils import counters
 
 from ragperf.models import embedders
+from ragperf.models.decode_modes import names
 from ragperf.models.decoders import load_decoder, random_prompts
-from ragperf.models.generation import COMPILE_MODES
 from ragperf.models.ladder import GPU_VARIANTS, build_variant, variants_for
 from ragperf.numerics import parity
 
@@ -37,7 +37,7 @@ def test_gpu_variants_run_without_cudagraph_skips(load_embedder, variant, parity
     assert verdict.passed, verdict.message()
 
 
-@pytest.mark.parametrize("mode", COMPILE_MODES[1:])
+@pytest.mark.parametrize("mode", names("paper", compiled=True))
 def test_bf16_greedy_decode_matches_eager_or_diverges_at_a_near_tie(mode, parity_tolerance):
     decoder = load_decoder("tiny-llama", device="cuda", dtype=torch.bfloat16)
     result = parity.decode_parity(decoder, mode, "off", parity_tolerance(decoder.device, torch.bfloat16, "off"),

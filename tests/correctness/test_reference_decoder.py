@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from ragperf.errors import RagperfError
-from ragperf.models.decoders import DECODER_CONFIGS, load_decoder, random_prompts
+from ragperf.models.decoders import load_decoder, random_prompts
 from ragperf.models.generation import build_generator
 from ragperf.models.reference_llama import LlamaShape, from_hf, rope_inv_freq
+from ragperf.models.registry import MODELS
 from ragperf.numerics.parity import greedy_agreement
 
 pytestmark = pytest.mark.correctness
@@ -64,13 +65,13 @@ def test_llama3_rope_scaling_equals_transformers():
     import transformers
     from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
-    config = transformers.LlamaConfig(**DECODER_CONFIGS["llama-3.2-1b"][1])
+    config = transformers.LlamaConfig(**MODELS["llama-3.2-1b"].config[1])
     theirs, scaling = ROPE_INIT_FUNCTIONS["llama3"](config)
     assert scaling == 1.0
     torch.testing.assert_close(rope_inv_freq(LlamaShape.from_config(config)), theirs, atol=0, rtol=0)
 
 
 def test_reference_refuses_a_config_it_does_not_implement(tiny):
-    config = tiny("cpu").model.config.__class__(**{**DECODER_CONFIGS["tiny-llama"][1], "mlp_bias": True})
+    config = tiny("cpu").model.config.__class__(**{**MODELS["tiny-llama"].config[1], "mlp_bias": True})
     with pytest.raises(RagperfError, match="mlp_bias"):
         LlamaShape.from_config(config)

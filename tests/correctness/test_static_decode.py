@@ -7,8 +7,9 @@ import torch
 
 from ragperf.compile.probe import RecompileInSteadyState, steady_state
 from ragperf.models.clock import StepClock
+from ragperf.models.decode_modes import names
 from ragperf.models.decoders import load_decoder, random_prompts
-from ragperf.models.generation import STATIC_MODES, build_generator
+from ragperf.models.generation import build_generator
 
 pytestmark = pytest.mark.correctness
 
@@ -20,7 +21,7 @@ DEVICES = [pytest.param("cpu"), pytest.param("cuda", marks=[pytest.mark.gpu, NO_
 CASES = [pytest.param(mode, device, id=f"{mode}-{device}",
                       marks=([pytest.mark.slow] if mode == "static-max-autotune" and device == "cpu" else [])
                       + ([pytest.mark.gpu, NO_CUDA] if device == "cuda" else []))
-         for mode in STATIC_MODES for device in ("cpu", "cuda")]
+         for mode in names("static") for device in ("cpu", "cuda")]
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ def _gate(ragperf_perf, model, variant, kind, device):
         return measurements(prefix(model, variant), datas)
 
     measured = measure()
-    ragperf_perf.check_measured(measured, remeasure=measure)
+    ragperf_perf.check(measured, remeasure=measure)
     return measured
 
 

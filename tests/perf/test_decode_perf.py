@@ -11,7 +11,7 @@ def test_compiled_decode_vs_eager(benchmark, ragperf_perf, pytestconfig):
     case = Case("decode", pytestconfig.getoption("--ragperf-decoder"), "compile-decode", rounds=30,
                 device=pytestconfig.getoption("--ragperf-device"))
     benchmark.group = f"decode/{case.model}"
-    decisions = ragperf_perf.check(benchmark, case)
+    decisions = ragperf_perf.check(case, benchmark)
     assert benchmark.extra_info["ragperf"]["recompiles_while_timed"] == 0
     assert {d.metric for d in decisions} == {f"{case.prefix}/speedup", f"{case.prefix}/median_s"}
 
@@ -29,7 +29,7 @@ def test_real_shape_bf16_decode_on_gpu(benchmark, ragperf_perf, decoder_name, mo
     case = Case("decode", decoder_name, mode, rounds=10, device="cuda", dtype="bfloat16", prompt_len=128,
                 new_tokens=64)
     benchmark.group = f"decode/{decoder_name}@bfloat16"
-    ragperf_perf.check(benchmark, case)
+    ragperf_perf.check(case, benchmark)
     figures = benchmark.extra_info["ragperf"]
     assert figures["recompiles_while_timed"] == 0
     assert figures["tokens_per_s"] > 0 and 0 < figures["roofline_fraction"] <= 1.0, figures

@@ -18,7 +18,7 @@ def test_embedding_ladder_rung_vs_eager(benchmark, ragperf_perf, pytestconfig, v
     case = Case("embed", pytestconfig.getoption("--ragperf-embedder"), variant,
                 device=pytestconfig.getoption("--ragperf-device"))
     benchmark.group = f"embed/{case.model}"
-    decisions = ragperf_perf.check(benchmark, case)
+    decisions = ragperf_perf.check(case, benchmark)
     figures = benchmark.extra_info["ragperf"]
     assert figures["recompiles_while_timed"] == 0
     assert {d.metric for d in decisions} == {f"{case.prefix}/speedup", f"{case.prefix}/median_s"}

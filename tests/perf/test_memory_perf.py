@@ -12,5 +12,5 @@ pytestmark = pytest.mark.perf
 def test_compiled_peak_memory_vs_eager(ragperf_perf, pytestconfig, variant):
     case = Case("embed", pytestconfig.getoption("--ragperf-embedder"), variant,
                 device=pytestconfig.getoption("--ragperf-device"))
-    decisions = ragperf_perf.check_memory(case)
+    decisions = ragperf_perf.check(ragperf_perf.peak_memory(case))
     assert [d.metric for d in decisions] == [f"{case.prefix}/memory_ratio"]

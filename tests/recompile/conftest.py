@@ -6,13 +6,14 @@ import pytest
 @pytest.fixture(scope="session")
 def scenario_models(load_embedder, ragperf_device):
     """``{"tiny-bert": Embedder, "tiny-llama": Decoder}``, each loaded on first use."""
-    from ragperf.models.decoders import DECODER_NAMES, load_decoder
+    from ragperf.models.decoders import load_decoder
+    from ragperf.models.registry import DECODER, kind_of
 
     loaded = {}
 
     class Models(dict):
         def __missing__(self, name):
-            loaded[name] = (load_decoder(name, device=ragperf_device) if name in DECODER_NAMES
+            loaded[name] = (load_decoder(name, device=ragperf_device) if kind_of(name) == DECODER
                             else load_embedder(name))
             return loaded[name]
 
