@@ -68,7 +68,7 @@ def test_each_decode_job_gets_a_fresh_inductor_cache_folder_removed_when_it_ends
                                                                                  outcome):
     folders = []
 
-    def job(module, args, env=None, progress=None, timeout=None, python=None):
+    def job(module, args, env=None, progress=None, timeout=None, **_):
         folder = run_cmd.Path(env["TORCHINDUCTOR_CACHE_DIR"])
         assert folder.is_dir() and not any(folder.iterdir()), "not a fresh, empty folder"
         (folder / "fxgraph").mkdir()  # what Inductor leaves in it
