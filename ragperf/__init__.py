@@ -13,7 +13,10 @@ perf/numerics/compile/rag -> models -> torch), and every layer may use the found
 - :mod:`ragperf.perf`      is it still fast? interleaved timing, hardware fingerprint, baselines,
                            the gate, gated cases, roofline, the pytest perf plugin
 - :mod:`ragperf.rag`       the seeds' RAG flow: corpus on loopback, LangChain, FAISS
-- :mod:`ragperf.jobs`      the ``ragperf run`` sections that run in child processes, the report, plots
+- :mod:`ragperf.coldstart` how fast a fresh process serves its first call: carried caches, AOTInductor
+                           packages, compiling ahead for the sizes served
+- :mod:`ragperf.jobs`      the ``ragperf run`` sections that run in child processes, the report, plots;
+                           the one child-process entry ``python -m ragperf.jobs NAME``
 - :mod:`ragperf.arm64`     the Graviton3 lane under QEMU
 - :mod:`ragperf.commands`  the ``ragperf`` subcommands; :mod:`ragperf.cli` dispatches to them
 - :mod:`ragperf.plugin`    the pytest plugin (entry point ``pytest11``): thin fixtures over the above
@@ -22,8 +25,8 @@ perf/numerics/compile/rag -> models -> torch), and every layer may use the found
 - :mod:`ragperf.cli`       the ``ragperf`` command's entry point
 - :mod:`ragperf.oom`       a GPU out-of-memory in a test as one line, the run going on
 - foundations: :mod:`ragperf.errors`, :mod:`ragperf.knobs`, :mod:`ragperf.subproc`, :mod:`ragperf.files`
-  (atomic writes), :mod:`ragperf.argtypes` (validated option values), :mod:`ragperf.interpreters`
-  (another environment's python)
+  (atomic writes), :mod:`ragperf.argtypes` (validated option values), :mod:`ragperf.jobargs` (the arguments
+  child jobs share, validated once), :mod:`ragperf.interpreters` (another environment's python)
 """
 
 __version__ = "0.1.0"

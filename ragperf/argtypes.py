@@ -16,6 +16,13 @@ BACKENDS = ("inductor", "aot_eager", "eager")
 Bad = argparse.ArgumentTypeError
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Bad usage is one line on stderr (exit 2) naming the option and where the help is; subparsers inherit it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
 def _number(text: str, kind: type, accepts, why: str):
     """``text`` as ``kind`` when ``accepts(value)``, else :data:`Bad` with ``why`` (unparsable text too)."""
     try:

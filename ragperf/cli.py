@@ -10,21 +10,15 @@ import argparse
 import importlib
 import sys
 
+from ragperf.argtypes import OneLineParser
 from ragperf.errors import RagperfError
 
 COMMAND_MODULES = ("run", "arm64", "env", "baseline", "recompiles", "expected", "parity", "repro", "coldstart", "serve",
                    "release")
 
 
-class _Parser(argparse.ArgumentParser):
-    """Bad usage is one line on stderr (exit 2) naming the option and where the help is; subcommands inherit it."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="ragperf", description="Keeps torch.compile honest for RAG and LLM inference.")
+    parser = OneLineParser(prog="ragperf", description="Keeps torch.compile honest for RAG and LLM inference.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"ragperf.commands.{name}").register(subparsers)

@@ -11,7 +11,7 @@ Fixtures
 ``decoder``             the :class:`~ragperf.models.decoders.Decoder` picked by ``--ragperf-decoder`` (session)
 ``decode_mode``         each paper-family decode mode of :mod:`ragperf.models.decode_modes` (parametrizes the test)
 ``generator``           ``build_generator(decoder, decode_mode)``
-``ragperf_decode_sizes``  the batch sizes of ``--ragperf-decode-sizes`` (compiled ahead, :mod:`ragperf.compile.ahead`)
+``ragperf_decode_sizes``  the batch sizes of ``--ragperf-decode-sizes`` (compiled ahead, :mod:`ragperf.coldstart.sizes`)
 ``compile_probe``       :class:`~ragperf.compile.probe.CompileProbe`: ``with compile_probe() as p: ...; p.report``
 ``expected_compile``    the expected-behaviour table, or the nearest earlier (:mod:`ragperf.compile.plugin`); ``.verify(key, report)``
 
@@ -88,7 +88,7 @@ SIZE_OPTIONS = {"--ragperf-decode-sizes": "1", "--ragperf-compile-sizes": "1,2,4
 
 def sizes_option(config: pytest.Config, option: str) -> tuple[int, ...]:
     """The batch sizes given to ``option`` (one of :data:`SIZE_OPTIONS`); a usage error naming it otherwise."""
-    from ragperf.compile.sizes import parse_sizes
+    from ragperf.coldstart.sizes import parse_sizes
 
     try:
         return parse_sizes(config.getoption(option, default=SIZE_OPTIONS[option]),
@@ -241,5 +241,5 @@ def compile_probe():
 
 @pytest.fixture(scope="session")
 def compile_sizes(pytestconfig: pytest.Config) -> tuple[int, ...]:
-    """The batch sizes of ``--ragperf-compile-sizes`` (see :mod:`ragperf.compile.sizes`)."""
+    """The batch sizes of ``--ragperf-compile-sizes`` (see :mod:`ragperf.coldstart.sizes`)."""
     return sizes_option(pytestconfig, "--ragperf-compile-sizes")

@@ -19,8 +19,16 @@ from collections.abc import Callable, Iterator
 from ragperf import knobs
 from ragperf.errors import RagperfError
 
+JOBS = "ragperf.jobs"  # the one child-process entry: python -m ragperf.jobs NAME ...
 TIMEOUT_ENV = "RAGPERF_JOB_TIMEOUT_S"
 DEFAULT_TIMEOUT_S = 7200.0  # a child job running longer than this is hung, not slow
+
+
+def run_job(name: str, args: list[str], env: dict[str, str] | None = None, timeout: float | None = None,
+            progress: Callable[[str], None] | None = None, python: str | None = None,
+            cores: set[int] | None = None) -> dict:
+    """Child job ``name`` (``python -m ragperf.jobs NAME *args``, :mod:`ragperf.jobs.child`) through :func:`run_json`."""
+    return run_json(JOBS, [name, *args], env=env, timeout=timeout, progress=progress, python=python, cores=cores)
 
 
 def run_json(module: str, args: list[str], env: dict[str, str] | None = None, timeout: float | None = None,
@@ -28,11 +36,11 @@ def run_json(module: str, args: list[str], env: dict[str, str] | None = None, ti
              cores: set[int] | None = None) -> dict:
     """``python -m module *args`` with ``env`` overrides; returns the JSON object on its last stdout line.
 
-    With ``progress``, the parent first reports ``[ragperf]   started MODULE (pid N)`` - once the
-    child is running and a Ctrl-C is sure to stop it - then gets the child's stderr lines that start
-    with ``[ragperf]`` as they arrive (the child says what it is compiling or timing). ``timeout``
-    defaults to :func:`job_timeout`; ``python`` runs the child on another interpreter (default: this one's);
-    ``cores`` pins the child (and what it starts) to those cores.
+    With ``progress``, the parent first reports ``[ragperf]   started MODULE (pid N)`` (a job:
+    ``ragperf.jobs NAME``) - once the child is running and a Ctrl-C is sure to stop it - then gets the
+    child's stderr lines that start with ``[ragperf]`` as they arrive (the child says what it is compiling or
+    timing). ``timeout`` defaults to :func:`job_timeout`; ``python`` runs the child on another interpreter
+    (default: this one's); ``cores`` pins the child (and what it starts) to those cores.
     """
     cmd = [python or sys.executable, "-m", module, *args]
     timeout = job_timeout() if timeout is None else timeout
@@ -51,7 +59,8 @@ def run_json(module: str, args: list[str], env: dict[str, str] | None = None, ti
             for reader in readers:
                 reader.start()
         if progress is not None:
-            progress(f"[ragperf]   started {module} (pid {proc.pid})")
+            what = f"{module} {args[0]}" if module == JOBS else module
+            progress(f"[ragperf]   started {what} (pid {proc.pid})")
         proc.wait(timeout=timeout)
         for reader in readers:
             reader.join()

@@ -22,13 +22,13 @@ case "$stage" in
       tests/correctness/test_sync_free_decode.py tests/harness/compile/test_cudagraph_probe.py \
       --ragperf-decode-sizes 1,2,4,8 --junitxml="$out/gpu-tests.xml" "$@" ;;
   bench-graphs)
-    timeout 560 "$py" -m ragperf.jobs.gpu_bench --decoder llama-3.2-1b --budget-s 420 \
+    timeout 560 "$py" -m ragperf.jobs gpu-bench --decoder llama-3.2-1b --budget-s 420 \
       --modes eager,static-cudagraphs,reference-cudagraphs --json "$out/bench-graphs.json" "$@" ;;
   bench-autotune)
-    timeout 560 "$py" -m ragperf.jobs.gpu_bench --decoder llama-3.2-1b --budget-s 300 \
+    timeout 560 "$py" -m ragperf.jobs gpu-bench --decoder llama-3.2-1b --budget-s 300 \
       --modes static-max-autotune,reference-max-autotune --json "$out/bench-autotune.json" "$@" ;;
   bench-sizes)
-    timeout 560 "$py" -m ragperf.jobs.gpu_bench --decoder tiny-llama --sizes 1,2,4,8 --budget-s 420 \
+    timeout 560 "$py" -m ragperf.jobs gpu-bench --decoder tiny-llama --sizes 1,2,4,8 --budget-s 420 \
       --modes static-cudagraphs,reference-cudagraphs --json "$out/bench-sizes.json" "$@" ;;
   run)
     timeout 560 "$py" -m ragperf.cli run --suite decode --device cuda --decoder tiny-llama --quick --batch-sizes 1 \

@@ -2,7 +2,7 @@
 ``compare --reference``, gate against another environment measured now, interleaved - and prove the gate on
 this machine (A/A runs and planted slowdowns).
 
-Every case is measured in its own fresh process (``python -m ragperf.perf.cases``); against a ``--reference``, in
+Every case is measured in its own fresh process (``python -m ragperf.jobs case``); against a ``--reference``, in
 lockstep pairs of processes (``python -m ragperf.perf.lockstep`` on each interpreter).
 """
 
@@ -367,7 +367,7 @@ def _speedup_values(case, values: list[float], processes: int, in_pairs: bool = 
     """``values`` (each a planted slowdown) spread over ``processes`` fresh processes, each compiling once:
     (process, figures); ``in_pairs``: over that many lockstep pairs of processes, one block per value."""
     from ragperf.perf import lockstep
-    from ragperf.subproc import run_json
+    from ragperf.subproc import run_job
 
     runs = []
     for index in range(processes):
@@ -379,22 +379,16 @@ def _speedup_values(case, values: list[float], processes: int, in_pairs: bool = 
         if in_pairs:
             measured = lockstep.pair(case, sys.executable, sys.executable, chunk)
         else:
-            measured = run_json("ragperf.perf.cases", case.args() + ["--plan", ",".join(map(str, chunk))])["runs"]
+            measured = run_job("case", case.args() + ["--plan", ",".join(map(str, chunk))])["runs"]
         runs += [(index, figures) for figures in measured]
     return runs
 
 
 def _cold_compile(case, slowdown: float, index: int, total: int) -> dict:
     """One cold first call (a fresh process on a new, empty Inductor cache, removed after), as ``cold_*`` keys."""
-    import shutil
-    import tempfile
-
     from ragperf.perf import compile_time
 
     _progress(f"cold compile {index + 1}/{total} of {case.prefix} (planted {slowdown:.0%})...")
-    cache = tempfile.mkdtemp(prefix="ragperf-inductor-cache-")
-    try:
+    with compile_time.empty_cache() as cache:
         cold = compile_time.measure_once(case, cache, slowdown)
-    finally:
-        shutil.rmtree(cache, ignore_errors=True)
     return {f"cold_{k}": v for k, v in cold.items() if k in compile_time.FIGURES}

@@ -20,9 +20,9 @@ from ragperf.models.registry import DECODER, DEFAULT, EMBEDDER, metavar, option_
 
 
 def register(subparsers) -> None:
-    from ragperf.jobs.coldstart import PATHS
-    from ragperf.jobs.coldstart_decode import COLDSTART_MODES, DEFAULT_MODES
-    from ragperf.jobs.coldstart_matrix import COMPILED_RUNGS
+    from ragperf.coldstart.decode import COLDSTART_MODES, DEFAULT_MODES
+    from ragperf.coldstart.matrix import COMPILED_RUNGS
+    from ragperf.coldstart.start import PATHS
 
     parser = subparsers.add_parser("coldstart", help="first-call seconds of a fresh process, by start path",
                                    description=__doc__)
@@ -49,10 +49,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ragperf.compile.bypass import BypassTable, counts
-    from ragperf.jobs.coldstart import PATHS
-    from ragperf.jobs.coldstart_matrix import COMPILED_RUNGS, matrix
-    from ragperf.jobs.coldstart_report import blocks
+    from ragperf.coldstart.bypass import BypassTable, counts
+    from ragperf.coldstart.matrix import COMPILED_RUNGS, matrix
+    from ragperf.coldstart.report import blocks
+    from ragperf.coldstart.start import PATHS
     from ragperf.jobs.report import _text_table
 
     kind, model, variants = _subject(args)
@@ -99,7 +99,7 @@ def _subject(args: argparse.Namespace) -> tuple[str, str, list[str] | tuple[str,
         return "embedder", args.model, args.variant
     if args.variant:
         raise RagperfError("--variant picks embedder ladder rungs; with --decoder pick decode modes with --mode")
-    from ragperf.jobs.coldstart_decode import DEFAULT_MODES
+    from ragperf.coldstart.decode import DEFAULT_MODES
     from ragperf.models.registry import resolve_decoder
 
     resolve_decoder(args.decoder)

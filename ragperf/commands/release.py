@@ -301,11 +301,11 @@ def _side_thread(name: str, kind: str, target: str, child_args: list[str], sides
 
 
 def _measure(python: str, child_args: list[str], cores: set[int] | None) -> dict:
-    from ragperf.subproc import run_json
+    from ragperf.subproc import run_job
 
     _say(f"measuring {python} (untimed parts) ...")
-    return run_json("ragperf.jobs.release_side", child_args, python=python, cores=cores,
-                    progress=lambda line: print(line, file=sys.stderr, flush=True))
+    return run_job("release-side", child_args, python=python, cores=cores,
+                   progress=lambda line: print(line, file=sys.stderr, flush=True))
 
 
 def _write(report: dict, args: argparse.Namespace) -> None:

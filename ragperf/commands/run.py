@@ -48,7 +48,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ragperf.compile.cache import check_env_cache_dir
+    from ragperf.coldstart.cache import check_env_cache_dir
     from ragperf.jobs import report as reports
     from ragperf.models.registry import resolve_embedder
 
@@ -103,7 +103,7 @@ class SectionUnavailable(Exception):
 
 def _embed(args, size: str) -> dict:
     from ragperf.models.ladder import variant, variants_for
-    from ragperf.subproc import run_json
+    from ragperf.subproc import run_job
 
     rounds = args.rounds or (20 if size == "quick" else 100)
     rows = []
@@ -112,9 +112,8 @@ def _embed(args, size: str) -> dict:
         if name == "eager" or (args.backend != "inductor" and (chosen.freezing or chosen.mode)):
             continue  # eager is every row's baseline; freezing and modes exist only in Inductor
         say(f"ladder {name}: compile + {rounds} interleaved rounds against eager (own process)")
-        rows.append(run_json("ragperf.jobs.ladder", ["--model", args.model, "--variant", name, "--rounds", str(rounds),
-                                                    "--device", args.device, "--backend", args.backend,
-                                                    "--progress"], progress=say))
+        rows.append(run_job("ladder", ["--model", args.model, "--variant", name, "--rounds", str(rounds),
+                                       "--device", args.device, "--backend", args.backend, "--progress"], progress=say))
     return {"model": args.model, "rounds": rounds, "rows": rows}
 
 
@@ -135,7 +134,8 @@ def _rag(args, size: str) -> dict:
 
 def _decode(args, size: str) -> dict:
     from ragperf.models.decode_modes import run_modes
-    from ragperf.subproc import run_json
+    from ragperf.perf.compile_time import empty_cache
+    from ragperf.subproc import run_job
 
     batch_sizes, prompt_len, new_tokens = DECODE_SHAPES[size]
     new_tokens = args.new_tokens or new_tokens
@@ -145,15 +145,15 @@ def _decode(args, size: str) -> dict:
         decoders[decoder] = {}
         for mode in run_modes(args.device):
             say(f"decode {decoder} {mode}, batch sizes {','.join(map(str, sizes))} (own process, fresh Inductor cache)")
-            job_args = ["--decoder", decoder, "--mode", mode, "--batch-sizes", ",".join(map(str, sizes)),
+            job_args = ["--model", decoder, "--variant", mode, "--batch-sizes", ",".join(map(str, sizes)),
                         "--prompt-len", str(prompt_len), "--new-tokens", str(new_tokens), "--device", args.device,
                         "--backend", args.backend, "--progress"]
             if args.device == "cuda":  # the decoders' serving precision on GPUs
                 job_args += ["--dtype", "bfloat16"]
             try:
-                with _fresh_dir() as cache_dir:
-                    decoders[decoder][mode] = run_json("ragperf.jobs.decode", job_args, progress=say,
-                                                       env={"TORCHINDUCTOR_CACHE_DIR": cache_dir})
+                with empty_cache() as cache_dir:
+                    decoders[decoder][mode] = run_job("decode", job_args, progress=say,
+                                                      env={"TORCHINDUCTOR_CACHE_DIR": cache_dir})
             except Exception as exc:  # noqa: BLE001 - one mode failing leaves the others' rows
                 say(f"decode {decoder} {mode}: FAILED - {exc}")
                 decoders[decoder][mode] = {"error": str(exc)}
@@ -163,13 +163,13 @@ def _decode(args, size: str) -> dict:
 
 
 def _coldstart(args, size: str) -> dict:
-    from ragperf.jobs.coldstart_matrix import run_section
+    from ragperf.coldstart.matrix import run_section
 
     return run_section(args.model, quick=size == "quick", device=args.device, backend=args.backend, progress=say)
 
 
 def _coldstart_decode(args, size: str) -> dict:
-    from ragperf.jobs.coldstart_matrix import decode_section
+    from ragperf.coldstart.matrix import decode_section
 
     return decode_section((args.decoder or DEFAULT_DECODERS["quick"])[0], quick=size == "quick", device=args.device,
                           backend=args.backend, progress=say)
@@ -202,13 +202,6 @@ def _batch_sizes(args, decoder: str, size: str, default: tuple[int, ...]) -> tup
 
     tiny = named(decoder) is not None and named(decoder).tiny
     return default if tiny else REAL_SHAPE_BATCHES[size]
-
-
-def _fresh_dir():
-    """An empty Inductor cache folder for one job, removed when the job ends (also on failure or Ctrl-C)."""
-    import tempfile
-
-    return tempfile.TemporaryDirectory(prefix="ragperf-inductor-", ignore_cleanup_errors=True)
 
 
 def _check_decoders(args) -> None:

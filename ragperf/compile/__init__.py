@@ -8,10 +8,7 @@
 - :mod:`ragperf.compile.plugin`      the pytest side of the expected tables: ``--ragperf-drift``, updates
 - :mod:`ragperf.compile.planted`     planted compiler bugs (backends that lower an op wrongly) for proving the harness
 - :mod:`ragperf.compile.cudagraphs`  what CUDA graph trees did around a block: recordings, skips, pool memory
-- :mod:`ragperf.compile.cache`       the Inductor cache folder a run will use, checked before measuring
-- :mod:`ragperf.compile.ahead`       decode compiled ahead for a list of batch sizes, then timed without a recompile
-- :mod:`ragperf.compile.sizes`       compile for the batch sizes served, and prove serving them never recompiles
-- :mod:`ragperf.compile.artifacts`   carried artifacts (Mega-Cache blob, AOTInductor package) and their manifest
-- :mod:`ragperf.compile.decode_package` a decoder's decode step as an AOTInductor package
-- :mod:`ragperf.compile.bypass`      the expected cache behaviour of each cold-start path, per torch version
+
+Cold start - carried caches, AOTInductor packages, compiling ahead for the sizes served - is its own package,
+:mod:`ragperf.coldstart`.
 """

@@ -66,7 +66,7 @@ class ExpectedTable:
 
     path: Path
     rows: dict[Key, dict[str, int]] = field(default_factory=dict)
-    # A table of other behaviour (e.g. ragperf.compile.bypass) subclasses with its own columns.
+    # A table of other behaviour (e.g. ragperf.coldstart.bypass) subclasses with its own columns.
     key_fields: tuple[str, ...] = field(default=KEY_FIELDS, init=False, repr=False)
     count_fields: tuple[str, ...] = field(default=COUNT_FIELDS, init=False, repr=False)
     regenerate: str = field(default=REGENERATE, init=False, repr=False)

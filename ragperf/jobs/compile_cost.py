@@ -1,23 +1,23 @@
 """What compiling costs: Dynamo (bytecode capture) vs Inductor (graph compilation), cold vs warm cache.
 
-Each scenario is its own process, sharing one explicit ``TORCHINDUCTOR_CACHE_DIR``:
-*cold* starts from the empty dir, *warm* reuses what cold left there - what a deployment that
-carries its compile cache sees (vLLM's advice). The ``compile`` ladder variant is used: freezing
-bypasses the FX-graph and AOTAutograd caches, so a frozen model would be cold every time.
+Each scenario is its own process, sharing one explicit ``TORCHINDUCTOR_CACHE_DIR``
+(:func:`ragperf.perf.compile_time.cold_then_warm`): *cold* starts from the empty dir, *warm* reuses what
+cold left there - what a deployment that carries its compile cache sees (vLLM's advice). The ``compile``
+ladder variant is used: freezing bypasses the FX-graph and AOTAutograd caches, so a frozen model would be
+cold every time.
 
-``python -m ragperf.jobs.compile_cost --model minilm`` (with ``TORCHINDUCTOR_CACHE_DIR`` set) prints
-one scenario's JSON line; :func:`cold_vs_warm` runs both.
+Job ``compile-cost`` (``python -m ragperf.jobs compile-cost --model minilm``, with ``TORCHINDUCTOR_CACHE_DIR``
+set) prints one scenario's JSON line; :func:`cold_vs_warm` runs both.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 
+from ragperf import jobargs
 from ragperf.models.ladder import BLOG_SENTENCES
 
 VARIANT = "compile"
@@ -31,15 +31,14 @@ def measure_first_call(model: str, device: str = "cpu", backend: str = "inductor
     from ragperf.compile.probe import CompileProbe
     from ragperf.models.embedders import load_embedder
     from ragperf.models.ladder import build_variant
+    from ragperf.perf.compile_time import first_call
 
     embedder = load_embedder(model, device=device)
     batch = embedder.tokenize(BLOG_SENTENCES)
     compiled = build_variant(embedder, VARIANT, backend=backend)
     ready_s = time.perf_counter() - process_start
     with CompileProbe() as probe:
-        start = time.perf_counter()
-        compiled(batch)
-        first_call_s = time.perf_counter() - start
+        first = first_call(lambda: compiled(batch))
     steady = []
     for _ in range(5):
         start = time.perf_counter()
@@ -47,35 +46,29 @@ def measure_first_call(model: str, device: str = "cpu", backend: str = "inductor
         steady.append(time.perf_counter() - start)
     return {"model": model, "variant": VARIANT, "backend": backend, "torch": torch.__version__,
             "cache_dir": os.environ.get("TORCHINDUCTOR_CACHE_DIR"), "load_s": ready_s,
-            "first_call_s": first_call_s, "steady_s": sorted(steady)[len(steady) // 2],
-            "graphs": probe.report.graphs, "dynamo_s": probe.report.dynamo_s,
-            "backend_s": probe.report.backend_s, "inductor_s": probe.report.inductor_s,
-            "cache": probe.report.cache}
+            "first_call_s": first["first_call_s"], "steady_s": sorted(steady)[len(steady) // 2],
+            "graphs": probe.report.graphs, "dynamo_s": first["dynamo_s"], "backend_s": first["backend_s"],
+            "inductor_s": probe.report.inductor_s, "cache": probe.report.cache}
 
 
 def cold_vs_warm(model: str, device: str = "cpu", progress: Callable[[str], None] | None = None,
                  backend: str = "inductor") -> dict:
     """Run the cold then the warm scenario, each in its own process, sharing one new cache dir."""
-    from ragperf.subproc import run_json
+    from ragperf.perf.compile_time import cold_then_warm
+    from ragperf.subproc import run_job
 
-    out = {}
-    with tempfile.TemporaryDirectory(prefix="ragperf-inductor-") as cache_dir:
-        for scenario in ("cold", "warm"):
-            if progress:
-                progress(f"compile cost, {scenario} cache: compiling {model} ({VARIANT}) in a new process")
-            out[scenario] = run_json("ragperf.jobs.compile_cost", ["--model", model, "--device", device, "--backend", backend],
-                                     env={"TORCHINDUCTOR_CACHE_DIR": cache_dir})
-    return out
+    def scenario(name: str, cache_dir: str) -> dict:
+        if progress:
+            progress(f"compile cost, {name} cache: compiling {model} ({VARIANT}) in a new process")
+        return run_job("compile-cost", ["--model", model, "--device", device, "--backend", backend],
+                       env={"TORCHINDUCTOR_CACHE_DIR": cache_dir})
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m ragperf.jobs.compile_cost")
-    parser.add_argument("--model", default="minilm")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--backend", default="inductor")
-    args = parser.parse_args()
-    print(json.dumps(measure_first_call(args.model, args.device, args.backend)))
+    return cold_then_warm(scenario)
 
 
-if __name__ == "__main__":
-    main()
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    jobargs.add(parser, model="minilm", device="cpu", backend="inductor")
+
+
+def job(args: argparse.Namespace) -> dict:
+    return measure_first_call(args.model, args.device, args.backend)

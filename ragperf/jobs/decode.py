@@ -1,7 +1,7 @@
 """Decoding as the overhead paper's Table 1, for one compile mode (one mode per process).
 
-``python -m ragperf.jobs.decode --decoder tiny-llama --mode compile-decode --batch-sizes 1,8`` prints
-one JSON line. For every batch size the compiler starts from scratch (``torch.compiler.reset()``
+Job ``decode`` (``python -m ragperf.jobs decode --model tiny-llama --variant compile-decode --batch-sizes 1,8``)
+prints one JSON line. For every batch size the compiler starts from scratch (``torch.compiler.reset()``
 and a fresh, empty Inductor cache dir), then:
 
 - a *cold* generation: compile cost lands where it lands - in the prefill for
@@ -17,11 +17,11 @@ time lines cross: ``(fixed(mode) - fixed(eager)) / (per_token(eager) - per_token
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import time
 
+from ragperf import jobargs
 from ragperf.subproc import child_progress
 
 PHASES = ("prefill_s", "first_decode_s", "rest_decode_s", "per_token_s", "total_s")
@@ -135,29 +135,33 @@ def format_tokens(tokens: float | None) -> str:
     return "0" if tokens == 0 else f"{math.ceil(tokens)}"
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ragperf.models.generation import CACHE_KINDS
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m ragperf.jobs.decode")
-    parser.add_argument("--decoder", default="tiny-llama")
-    parser.add_argument("--mode", required=True)
-    parser.add_argument("--batch-sizes", default="1")
-    parser.add_argument("--prompt-len", type=int, default=32)
-    parser.add_argument("--new-tokens", type=int, default=64)
-    parser.add_argument("--backend", default="inductor")
-    parser.add_argument("--dynamic", choices=("none", "true", "false"), default="none")
-    parser.add_argument("--cache", default="dynamic")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
-    parser.add_argument("--progress", action="store_true", help="progress lines on stderr")
-    args = parser.parse_args()
+    jobargs.add(parser, model="tiny-llama", variant=jobargs.REQUIRED, backend="inductor", device="cpu",
+                dtype="float32", new_tokens=64, prompt_len=32, progress=False)
+    parser.add_argument("--batch-sizes", type=_batch_sizes, default=(1,), metavar="1,8,32",
+                        help="distinct batch sizes, each run from a fresh compiler; default 1")
+    parser.add_argument("--dynamic", choices=("none", "true", "false"), default="none", help="torch.compile(dynamic=)")
+    parser.add_argument("--cache", choices=CACHE_KINDS, default="dynamic", help="KV cache kind; default %(default)s")
+
+
+def _batch_sizes(text: str) -> tuple[int, ...]:
+    from ragperf.argtypes import Bad
+    from ragperf.coldstart.sizes import parse_sizes
+    from ragperf.errors import RagperfError
+
+    try:
+        return parse_sizes(text, "batch sizes")
+    except RagperfError as exc:
+        raise Bad(str(exc)) from None
+
+
+def job(args: argparse.Namespace) -> dict:
     start = time.perf_counter()
-    result = measure_mode(args.decoder, args.mode, [int(b) for b in args.batch_sizes.split(",")],
-                          prompt_len=args.prompt_len, new_tokens=args.new_tokens, backend=args.backend,
+    result = measure_mode(args.model, args.variant, list(args.batch_sizes), prompt_len=args.prompt_len,
+                          new_tokens=args.new_tokens, backend=args.backend,
                           dynamic={"none": None, "true": True, "false": False}[args.dynamic],
                           cache=args.cache, device=args.device, dtype=args.dtype, progress=args.progress)
     result["job_s"] = time.perf_counter() - start
-    print(json.dumps(result))
-
-
-if __name__ == "__main__":
-    main()
+    return result

@@ -1,7 +1,7 @@
 """Decode as deployed, in one process: tok/s of each HF mode and the reference, beside the roofline.
 
-``python -m ragperf.jobs.gpu_bench --decoder llama-3.2-1b`` (``scripts/gpu_decode_bench.py`` is the
-same). For every mode: compile and capture every batch size ahead (:mod:`ragperf.compile.ahead`),
+Job ``gpu-bench`` (``python -m ragperf.jobs gpu-bench --decoder llama-3.2-1b``; ``scripts/gpu_decode_bench.py``
+is the same). For every mode: compile and capture every batch size ahead (:mod:`ragperf.coldstart.sizes`),
 then ``--repeats`` timed rounds inside ``steady_decode`` (a recompile, a CUDA-graph re-record or a
 skip fails the mode, with the reason); tok/s = batch / median step time (CUDA events, one sync per
 generation). One more generation with logits checks the greedy tokens against HF eager (near-tie
@@ -25,7 +25,8 @@ import statistics
 import sys
 import time
 import traceback
-from pathlib import Path
+
+from ragperf import argtypes, jobargs
 
 # The bench's default modes, in run order: the cheap compiles first, so --budget-s drops the costly ones.
 MODES = ("eager", "static-cudagraphs", "reference-cudagraphs", "static-max-autotune", "reference-max-autotune",
@@ -40,7 +41,7 @@ def measure(decoder, mode: str, sizes, prompt_len: int, new_tokens: int, repeats
     """One mode's figures and checks (see the module doc); raises only for bugs in the harness."""
     import torch
 
-    from ragperf.compile.ahead import compile_ahead
+    from ragperf.coldstart.sizes import compile_ahead
     from ragperf.models import decode_modes
     from ragperf.models.generation import build_generator
     from ragperf.numerics.parity import fp64_anchor, greedy_agreement
@@ -207,44 +208,54 @@ def target_label(device_name: str, decoder: str, dtype, prompt_len: int) -> str:
     return f"target ({device_name}, {decoder}, {str(dtype).removeprefix('torch.')}, bs 1, prompt {prompt_len})"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ragperf.jobs.gpu_bench", description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--decoder", action="append", help="decoder (repeatable; default llama-3.2-1b)")
-    parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
-    parser.add_argument("--dtype", default=None, choices=("bfloat16", "float32"), help="default: bf16 on cuda")
-    parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--sizes", default="1", help="batch sizes compiled ahead, e.g. 1,2,4,8")
-    parser.add_argument("--prompt-len", type=int, default=128)
-    parser.add_argument("--new-tokens", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--budget-s", type=float, default=None, help="skip modes that would start past this")
-    parser.add_argument("--json", type=Path, default=None)
+    jobargs.add(parser, device="cuda", dtype=None, prompt_len=128, new_tokens=128, repeats=3, backend="inductor")
+    parser.add_argument("--modes", type=_modes, default=list(MODES), help=f"comma list; default {','.join(MODES)}")
+    parser.add_argument("--sizes", type=_sizes, default=(1,), help="batch sizes compiled ahead, e.g. 1,2,4,8; default 1")
+    parser.add_argument("--budget-s", type=argtypes.positive_float, default=None,
+                        help="skip modes that would start past this")
+    parser.add_argument("--json", type=argtypes.output_file, default=None)
     parser.add_argument("--gate", action="store_true", help="exit 1 when a target line misses")
     parser.add_argument("--no-recompute", action="store_true", help="skip the KV cache vs recompute line")
-    parser.add_argument("--backend", default="inductor", help=argparse.SUPPRESS)  # tests: aot_eager is fast
-    args = parser.parse_args(argv)
 
+
+def _modes(text: str) -> list[str]:
+    from ragperf.models.decode_modes import MODES as ALL_MODES
+
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in ALL_MODES]
+    if unknown or not modes:
+        raise argtypes.Bad(f"unknown modes {unknown}; choose from {', '.join(ALL_MODES)}")
+    return modes
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    from ragperf.coldstart.sizes import parse_sizes
+    from ragperf.errors import RagperfError
+
+    try:
+        return parse_sizes(text, "decode sizes")
+    except RagperfError as exc:
+        raise argtypes.Bad(str(exc)) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ragperf.jobs gpu-bench ARGV`` in this process (the script's and the tests' door)."""
+    from ragperf.jobs.child import main as job_main
+
+    return job_main(["gpu-bench", *(sys.argv[1:] if argv is None else argv)])
+
+
+def job(args: argparse.Namespace) -> int:
     import torch
 
-    from ragperf.compile.ahead import parse_sizes
-    from ragperf.errors import RagperfError
-    from ragperf.models.decode_modes import MODES as ALL_MODES
     from ragperf.models.decoders import load_decoder, random_prompts
     from ragperf.models.generation import build_generator
     from ragperf.numerics import tolerances
     from ragperf.perf import roofline
 
-    try:
-        sizes = parse_sizes(args.sizes)
-        modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-        unknown = [m for m in modes if m not in ALL_MODES]
-        if unknown:
-            raise RagperfError(f"unknown modes {unknown}; choose from {', '.join(ALL_MODES)}")
-        if args.device == "cuda" and not torch.cuda.is_available():
-            raise RagperfError(f"--device cuda but torch.cuda.is_available() is False (torch {torch.__version__})")
-    except RagperfError as exc:
-        print(f"gpu_bench: error: {exc}", file=sys.stderr)
-        return 2
+    sizes, modes = args.sizes, args.modes
     dtype = getattr(torch, args.dtype or ("bfloat16" if args.device == "cuda" else "float32"))
     device = torch.device(args.device)
     peak = copy_bw = None
@@ -304,6 +315,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"total {time.perf_counter() - started:.0f} s; {'FAILED' if failed else 'ok'}", flush=True)
     return 1 if failed else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

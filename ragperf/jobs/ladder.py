@@ -1,6 +1,6 @@
 """Time one ladder variant against eager, interleaved in this process (one variant per process).
 
-``python -m ragperf.jobs.ladder --model minilm --variant compile+freeze`` prints one JSON line.
+Job ``ladder`` (``python -m ragperf.jobs ladder --model minilm --variant compile+freeze``): one JSON line.
 Each variant needs its own process: Inductor's weight-prepack patterns and the oneDNN/OpenMP
 environment are latched by the first compile in a process.
 """
@@ -8,8 +8,8 @@ environment are latched by the first compile in a process.
 from __future__ import annotations
 
 import argparse
-import json
 
+from ragperf import jobargs
 from ragperf.models.ladder import BLOG_SENTENCES
 from ragperf.subproc import child_progress
 
@@ -47,18 +47,10 @@ def measure_variant(model: str, variant: str, rounds: int, device: str = "cpu", 
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m ragperf.jobs.ladder")
-    parser.add_argument("--model", default="minilm")
-    parser.add_argument("--variant", required=True)
-    parser.add_argument("--rounds", type=int, default=100)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--backend", default="inductor")
-    parser.add_argument("--progress", action="store_true", help="progress lines on stderr")
-    args = parser.parse_args()
-    print(json.dumps(measure_variant(args.model, args.variant, args.rounds, args.device, args.backend,
-                                     args.progress)))
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    jobargs.add(parser, model="minilm", variant=jobargs.REQUIRED, rounds=100, device="cpu", backend="inductor",
+                progress=False)
 
 
-if __name__ == "__main__":
-    main()
+def job(args: argparse.Namespace) -> dict:
+    return measure_variant(args.model, args.variant, args.rounds, args.device, args.backend, args.progress)

@@ -1,6 +1,6 @@
 """One compiled variant of the RAG flow against eager, in this process (one variant per process).
 
-``python -m ragperf.jobs.rag --model minilm --variant compile+freeze`` prints one JSON line: index
+Job ``rag`` (``python -m ragperf.jobs rag --model minilm --variant compile+freeze``) prints one JSON line: index
 build time (the compiled one includes compiling), the first query (the batch-1 graph compiles there),
 query latency interleaved with eager over the known-answer questions, speedup with its CI, recall@5
 of both, top-5 agreement, and the graphs compiled while timing (should be 0).
@@ -9,10 +9,11 @@ of both, top-5 agreement, and the graphs compiled while timing (should be 0).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from collections.abc import Sequence
+
+from ragperf import jobargs
 
 
 def measure_variant(model: str, variant: str, rounds: int, device: str = "cpu", split: str = "serve") -> dict:
@@ -63,19 +64,19 @@ def measure_rag(model: str = "minilm", variants: Sequence[str] | None = None, qu
                 device: str = "cpu", split: str = "serve") -> dict:
     """Index build and query latency per compiled variant vs eager, speedup, recall@5 - for ``ragperf run``.
 
-    Each variant runs in its own subprocess (:mod:`ragperf.jobs.rag`): Inductor's freezing and weight
+    Each variant runs in its own subprocess (job ``rag``): Inductor's freezing and weight
     prepacking are latched per process. Returns ``{"model", "split", "rows": [one dict per variant]}``;
     :func:`rag_table` renders it.
     """
     from ragperf.models.ladder import LADDER, variant
-    from ragperf.subproc import run_json
+    from ragperf.subproc import run_job
 
     names = [v for v in (variants or LADDER) if v != "eager"]
     for name in names:
         variant(name)  # fail fast on a bad name, in this process
     rounds = 10 if quick else 50
-    rows = [run_json("ragperf.jobs.rag", ["--model", model, "--variant", name, "--rounds", str(rounds),
-                                         "--device", device, "--split", split]) for name in names]
+    rows = [run_job("rag", ["--model", model, "--variant", name, "--rounds", str(rounds),
+                                 "--device", device, "--split", split]) for name in names]
     return {"model": model, "split": split, "rounds": rounds, "rows": rows}
 
 
@@ -96,16 +97,12 @@ def rag_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m ragperf.jobs.rag")
-    parser.add_argument("--model", default="minilm")
-    parser.add_argument("--variant", required=True)
-    parser.add_argument("--rounds", type=int, default=50)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--split", default="serve")
-    args = parser.parse_args()
-    print(json.dumps(measure_variant(args.model, args.variant, args.rounds, args.device, args.split)))
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ragperf.rag.pipeline import SPLITS
+
+    jobargs.add(parser, model="minilm", variant=jobargs.REQUIRED, rounds=50, device="cpu")
+    parser.add_argument("--split", default="serve", choices=SPLITS, help="corpus split; default %(default)s")
 
 
-if __name__ == "__main__":
-    main()
+def job(args: argparse.Namespace) -> dict:
+    return measure_variant(args.model, args.variant, args.rounds, args.device, args.split)

@@ -67,19 +67,18 @@ def other_cores() -> set[int] | None:
 
 
 def _first_call(case: Case, python: str, cache_dir: str, slowdown: float = 0.0) -> dict:
-    from ragperf.subproc import run_json
+    from ragperf.subproc import run_job
 
-    return run_json("ragperf.perf.compile_time", [*case.args(), "--compile-slowdown", str(slowdown)],
-                    env={"TORCHINDUCTOR_CACHE_DIR": cache_dir}, python=python, cores=timing_core())
+    return run_job("compile-time", [*case.args(), "--compile-slowdown", str(slowdown)],
+                   env={"TORCHINDUCTOR_CACHE_DIR": cache_dir}, python=python, cores=timing_core())
 
 
 def _warm_start(case: Case, python: str, cache_dir: str) -> dict:
     """``case``'s model compiled once more in a fresh process from ``cache_dir``: where the time went, cache hits."""
-    from ragperf.subproc import run_json
+    from ragperf.subproc import run_job
 
-    return run_json("ragperf.jobs.compile_cost", ["--model", case.model, "--device", case.device,
-                                                  "--backend", case.backend],
-                    env={"TORCHINDUCTOR_CACHE_DIR": cache_dir}, python=python, cores=timing_core())
+    return run_job("compile-cost", ["--model", case.model, "--device", case.device, "--backend", case.backend],
+                   env={"TORCHINDUCTOR_CACHE_DIR": cache_dir}, python=python, cores=timing_core())
 
 
 def compile_pairs(case: Case, pairs: int, old: str, new: str, slowdown: float = 0.0, *, warm: bool = False,

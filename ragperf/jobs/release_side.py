@@ -1,6 +1,6 @@
 """One side of ``ragperf release``: an environment's untimed answers - compile behaviour, numerics, memory, versions.
 
-``python -m ragperf.jobs.release_side --embedder minilm --decoder tiny-llama`` runs it on the interpreter it is
+Job ``release-side`` (``python -m ragperf.jobs release-side --embedder minilm``) runs it on the interpreter it is
 started with and prints one JSON object (a *side*, schema :data:`SCHEMA`) as its last stdout line. Nothing
 here is timed, so both sides may run at once; what is timed (speed, compile time) is measured by the release
 command itself, both sides in lockstep (:mod:`ragperf.jobs.release`). Every part reuses the code of the
@@ -18,7 +18,6 @@ command that owns it:
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 
@@ -148,23 +147,22 @@ def measure(embedder: str = "minilm", decoder: str = "tiny-llama", *, quick: boo
 
 def args_for(embedder: str, decoder: str, *, quick: bool, backend: str, scenario_backend: str,
              parts: tuple[str, ...]) -> list[str]:
-    """The command line of :func:`main` for these settings (what ``ragperf release`` starts per side)."""
+    """The command line of job ``release-side`` for these settings (what ``ragperf release`` starts per side)."""
     return ["--embedder", embedder, "--decoder", decoder, "--backend", backend,
             "--scenario-backend", scenario_backend, "--parts", ",".join(parts)] + (["--quick"] if quick else [])
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ragperf.jobs.release_side", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ragperf import argtypes, jobargs
+
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--decoder", default="tiny-llama")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--backend", default="inductor")
-    parser.add_argument("--scenario-backend", default="eager")
+    jobargs.add(parser, backend="inductor")
+    parser.add_argument("--scenario-backend", default="eager", choices=argtypes.BACKENDS)
     parser.add_argument("--parts", default=",".join(PARTS))
-    args = parser.parse_args(argv)
-    print(json.dumps(measure(args.embedder, args.decoder, quick=args.quick, backend=args.backend,
-                             scenario_backend=args.scenario_backend, parts=tuple(args.parts.split(",")))))
 
 
-if __name__ == "__main__":
-    main()
+def job(args: argparse.Namespace) -> dict:
+    return measure(args.embedder, args.decoder, quick=args.quick, backend=args.backend,
+                   scenario_backend=args.scenario_backend, parts=tuple(args.parts.split(",")))

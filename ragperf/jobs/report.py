@@ -192,7 +192,7 @@ def _compile_summary(data: dict) -> list[Block]:
 
 
 def _coldstart(data: dict) -> list[Block]:
-    from ragperf.jobs.coldstart_report import blocks
+    from ragperf.coldstart.report import blocks
 
     return blocks(data)
 

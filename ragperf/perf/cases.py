@@ -2,17 +2,17 @@
 
 A :class:`Case` is one eager-vs-compiled comparison, e.g. an embedding ladder rung or a decode
 mode. :meth:`Case.measure` runs it in this process (optionally through pytest-benchmark's fixture);
-:meth:`Case.measure_fresh` runs it in a child process (``python -m ragperf.perf.cases ...``), which
-is how the gate re-measures a suspect and how every freezing rung gets its own latched state.
+:meth:`Case.measure_fresh` runs it in a child process (job ``case``: ``python -m ragperf.jobs case ...``),
+which is how the gate re-measures a suspect and how every freezing rung gets its own latched state.
 :func:`check_case` refuses a case that names nothing real before anything is measured.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 
+from ragperf import argtypes, jobargs
 from ragperf.errors import RagperfError
 from ragperf.models.ladder import BLOG_SENTENCES
 from ragperf.perf import timing
@@ -161,9 +161,9 @@ class Case:
 
     def measure_fresh(self, slowdown: float = 0.0, timeout: float | None = 900) -> dict:
         """:meth:`measure` in a child process (fresh compiler, allocator and latched settings)."""
-        from ragperf.subproc import run_json
+        from ragperf.subproc import run_job
 
-        return run_json("ragperf.perf.cases", self.args(slowdown), timeout=timeout)
+        return run_job("case", self.args(slowdown), timeout=timeout)
 
 
 # The default gated set: the blog's ladder on MiniLM and decode on tiny-llama.
@@ -211,18 +211,10 @@ def check_case(case: Case) -> Case:
 
 
 def add_case_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments :meth:`Case.args` writes (the child-process protocol)."""
+    """The arguments :meth:`Case.args` writes (the child-process protocol), validated as every job's are."""
     parser.add_argument("kind", choices=KINDS)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--variant", required=True)
-    parser.add_argument("--rounds", type=int, default=60)
-    parser.add_argument("--backend", default="inductor")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--new-tokens", type=int, default=16)
-    parser.add_argument("--prompt-len", type=int, default=16)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--slowdown", type=float, default=0.0)
-    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
+    jobargs.add(parser, model=jobargs.REQUIRED, variant=jobargs.REQUIRED, rounds=60, backend="inductor",
+                device="cpu", new_tokens=16, prompt_len=16, seed=0, slowdown=0.0, dtype="float32")
 
 
 def case_from_args(args: argparse.Namespace) -> Case:
@@ -231,27 +223,29 @@ def case_from_args(args: argparse.Namespace) -> Case:
                 new_tokens=args.new_tokens, prompt_len=args.prompt_len, seed=args.seed, dtype=args.dtype)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ragperf.perf.cases", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Job ``case``: :meth:`Case.measure` in a fresh process; with ``--plan``, once per listed slowdown."""
     add_case_arguments(parser)
-    parser.add_argument("--plan", default=None, metavar="S1,S2,...",
+    parser.add_argument("--plan", default=None, type=_plan, metavar="S1,S2,...",
                         help="measure once per listed slowdown in this one process (compiling once); "
                              "prints {\"runs\": [...]}")
-    args = parser.parse_args(argv)
+
+
+def _plan(text: str) -> list[float]:
+    """A comma list of planted slowdowns, each >= 0 (0: an A/A run), e.g. ``0,0.1,0``."""
+    return [argtypes.slowdown(part) for part in text.split(",")]
+
+
+def job(args: argparse.Namespace) -> dict:
     case = case_from_args(args)
     if args.plan is None:
-        print(json.dumps(case.measure(slowdown=args.slowdown)))
-        return
+        return case.measure(slowdown=args.slowdown)
     import torch
 
     eager, candidate = case.callables()
     runs = []
-    for i, slowdown in enumerate(float(s) for s in args.plan.split(",")):
+    for i, slowdown in enumerate(args.plan):
         result = timing.compare(eager, candidate, case.rounds, seed=case.seed + i, slowdown=slowdown,
                                 device=torch.device(case.device))
         runs.append({"case": case.prefix, "slowdown": slowdown, **result.figures()})
-    print(json.dumps({"runs": runs}))
-
-
-if __name__ == "__main__":
-    main()
+    return {"runs": runs}

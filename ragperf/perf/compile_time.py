@@ -1,13 +1,16 @@
-"""Compile time, gated: the cold first call of a case in fresh processes with an empty Inductor cache, and
-the warm-cache first call after it.
+"""First calls on an empty Inductor cache - measured here, for every part of ragperf - and the gated compile time.
 
-Per process (``python -m ragperf.perf.compile_time ...``, one child per measurement): the candidate is
-built, its first call timed, and Dynamo's own timers (``torch._dynamo.utils.compilation_time_metrics``)
-split that into **Dynamo** seconds (``_compile.compile_inner`` less the backend) and **backend** seconds
-(``OutputGraph.call_user_compiler``: AOTAutograd + Inductor, "inductor_s" with the inductor backend).
-:func:`measure` runs, for each of N processes, a cold child on a new empty ``TORCHINDUCTOR_CACHE_DIR``
-(a temporary folder, removed after) and then a warm child on the same folder, and combines the N as
-medians with the between-process spread as noise (:mod:`ragperf.perf.processes`).
+**The measurement** (one home; the compile cost section, the cold-start matrix and the compile-time gate
+all use it): :func:`empty_cache` is a new, empty ``TORCHINDUCTOR_CACHE_DIR`` folder, removed afterwards;
+:func:`cold_then_warm` runs a fresh process on it (*cold*) and another on what the first left there
+(*warm*); in the fresh process, :func:`first_call` times the first call and splits it with Dynamo's own
+timers (``torch._dynamo.utils.compilation_time_metrics``) into **Dynamo** seconds
+(``_compile.compile_inner`` less the backend) and **backend** seconds (``OutputGraph.call_user_compiler``:
+AOTAutograd + Inductor, "inductor_s" with the inductor backend).
+
+**The gate**: job ``compile-time`` (``python -m ragperf.jobs compile-time CASE-ARGS``) is one such first call
+of a perf case; :func:`measure` runs N cold/warm pairs and combines the N as medians with the
+between-process spread as noise (:mod:`ragperf.perf.processes`).
 
 Seconds of one and the same compile drift 10-20% on a shared VM; each first call is therefore also
 expressed in units of the machine's speed of the moment (``units``: seconds / :func:`ragperf.perf.machine.yardstick_seconds`,
@@ -23,17 +26,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 
+from ragperf import argtypes
 from ragperf.errors import RagperfError
 from ragperf.perf.gate import Measurement
 
 FIGURES = ("first_call_s", "dynamo_s", "backend_s", "yardstick_s", "units")
+COMPILE_TIMER, BACKEND_TIMER = "_compile.compile_inner", "OutputGraph.call_user_compiler"
 
 
 @contextlib.contextmanager
@@ -69,45 +73,61 @@ def planted(fraction: float, started: list[float]):
         OutputGraph._call_user_compiler = inner
 
 
-def first_call(case, slowdown: float = 0.0) -> dict:
-    """This process's first call of ``case``'s candidate: total, Dynamo and backend seconds, and the total in
-    units of this machine's speed (:func:`ragperf.perf.machine.yardstick_seconds`, timed just before and just after it)."""
+@contextlib.contextmanager
+def empty_cache() -> Iterator[str]:
+    """A new, empty Inductor cache folder (give it to a child as ``TORCHINDUCTOR_CACHE_DIR``), removed when
+    the block ends - also on failure or Ctrl-C."""
+    with tempfile.TemporaryDirectory(prefix="ragperf-inductor-", ignore_cleanup_errors=True) as folder:
+        yield folder
+
+
+def cold_then_warm(run: Callable[[str, str], dict]) -> dict[str, dict]:
+    """``{"cold": run("cold", folder), "warm": run("warm", folder)}`` on one :func:`empty_cache` folder: ``run``
+    starts a fresh process with that folder as its Inductor cache; the second finds what the first left there."""
+    with empty_cache() as folder:
+        return {scenario: run(scenario, folder) for scenario in ("cold", "warm")}
+
+
+def first_call(call: Callable[[], object], *, slowdown: float = 0.0, units: bool = False) -> dict:
+    """Time ``call()`` - this process's first call of something compiled - and split it: ``first_call_s``,
+    ``dynamo_s`` and ``backend_s`` (Dynamo's own timers, counted from before the call). ``units``: also the
+    machine's speed of the moment (``yardstick_s``, timed just before and just after) and the first call in
+    those units. ``slowdown`` plants a compiler regression around the call (:func:`planted`)."""
     from torch._dynamo.utils import compilation_time_metrics
 
     from ragperf.perf.machine import yardstick_seconds
 
+    def timer(key: str) -> float:
+        return sum(compilation_time_metrics.get(key, []))
+
+    compile_before, backend_before = timer(COMPILE_TIMER), timer(BACKEND_TIMER)
     started = [time.perf_counter()]
     with planted(slowdown, started) if slowdown else contextlib.nullcontext():
-        _, candidate = case.callables()
-        before = yardstick_seconds()
+        before = yardstick_seconds() if units else 0.0
         started[0] = time.perf_counter()
-        candidate()
+        call()
         total = time.perf_counter() - started[0]
-    stick = (before + yardstick_seconds()) / 2
-    compile_s = sum(compilation_time_metrics.get("_compile.compile_inner", []))
-    backend_s = sum(compilation_time_metrics.get("OutputGraph.call_user_compiler", []))
-    return {"first_call_s": total, "dynamo_s": max(compile_s - backend_s, 0.0), "backend_s": backend_s,
-            "yardstick_s": stick, "units": total / stick}
+    compile_s, backend_s = timer(COMPILE_TIMER) - compile_before, timer(BACKEND_TIMER) - backend_before
+    out = {"first_call_s": total, "dynamo_s": max(compile_s - backend_s, 0.0), "backend_s": backend_s}
+    if units:
+        stick = (before + yardstick_seconds()) / 2
+        out.update(yardstick_s=stick, units=total / stick)
+    return out
 
 
 def measure_once(case, cache_dir: str, slowdown: float = 0.0, timeout: float | None = 900) -> dict:
-    from ragperf.subproc import run_json
+    from ragperf.subproc import run_job
 
-    return run_json("ragperf.perf.compile_time", [*case.args(), "--compile-slowdown", str(slowdown)],
-                    env={"TORCHINDUCTOR_CACHE_DIR": cache_dir}, timeout=timeout)
+    return run_job("compile-time", [*case.args(), "--compile-slowdown", str(slowdown)],
+                   env={"TORCHINDUCTOR_CACHE_DIR": cache_dir}, timeout=timeout)
 
 
 def measure(case, processes: int, slowdown: float = 0.0) -> dict:
     """Cold (empty cache) and warm (that cache) first calls in ``processes`` pairs of fresh processes."""
     runs = []
     for _ in range(processes):
-        cache = tempfile.mkdtemp(prefix="ragperf-inductor-cache-")
-        try:
-            cold = measure_once(case, cache, slowdown)
-            warm = measure_once(case, cache, slowdown)
-        finally:
-            shutil.rmtree(cache, ignore_errors=True)
-        runs.append({**{f"cold_{k}": v for k, v in cold.items()}, **{f"warm_{k}": v for k, v in warm.items()}})
+        pair = cold_then_warm(lambda scenario, cache: measure_once(case, cache, slowdown))
+        runs.append({f"{scenario}_{k}": v for scenario, figures in pair.items() for k, v in figures.items()})
     return {"case": case.prefix, "compile_slowdown": slowdown, "processes": runs}
 
 
@@ -131,17 +151,17 @@ def measurements(prefix: str, figures: dict) -> dict[str, Measurement]:
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    from ragperf.perf.cases import Case, add_case_arguments
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ragperf.perf.cases import add_case_arguments
 
-    parser = argparse.ArgumentParser(prog="python -m ragperf.perf.compile_time", description=__doc__)
     add_case_arguments(parser)
-    parser.add_argument("--compile-slowdown", type=float, default=0.0)
-    args = parser.parse_args(argv)
-    case = Case(args.kind, args.model, args.variant, rounds=args.rounds, backend=args.backend, device=args.device,
-                new_tokens=args.new_tokens, prompt_len=args.prompt_len, seed=args.seed, dtype=args.dtype)
-    print(json.dumps({**first_call(case, args.compile_slowdown), "cache_dir": os.environ.get("TORCHINDUCTOR_CACHE_DIR")}))
+    parser.add_argument("--compile-slowdown", type=argtypes.slowdown, default=0.0,
+                        help="planted compiler slowdown (0.1 = 10%% more compile time)")
 
 
-if __name__ == "__main__":
-    main()
+def job(args: argparse.Namespace) -> dict:
+    from ragperf.perf.cases import case_from_args
+
+    _, candidate = case_from_args(args).callables()
+    return {**first_call(candidate, slowdown=args.compile_slowdown, units=True),
+            "cache_dir": os.environ.get("TORCHINDUCTOR_CACHE_DIR")}

@@ -1,7 +1,7 @@
 """Peak memory, gated: eager's peak over the compiled candidate's, the ratio PyTorch's dashboard calls the
 *compression ratio* (higher is better; a compiled path that needs 10% more memory lowers it ~9%).
 
-Each arm runs in its own fresh process (``python -m ragperf.perf.memory ... --arm eager|compiled``):
+Each arm runs in its own fresh process (job ``memory``: ``python -m ragperf.jobs memory ... --arm eager|compiled``):
 the model is loaded, the arm built and called until it compiles nothing more (see
 :func:`ragperf.perf.timing.warm_up`), then - after ``gc.collect()`` and glibc's ``malloc_trim(0)``,
 so compile-time garbage the allocator kept does not count - the peak is reset and ``calls`` more
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import gc
-import json
 import os
 import resource
 import statistics
@@ -104,11 +103,11 @@ def arm_peak(case, arm: str, *, calls: int = 5, plant_mb: float = 0.0) -> dict:
 
 def measure(case, processes: int, plant_mb: float = 0.0) -> dict:
     """Eager and compiled peaks, each in its own fresh process, ``processes`` times."""
-    from ragperf.subproc import run_json
+    from ragperf.subproc import run_job
 
     runs = []
     for _ in range(processes):
-        peaks = {arm: run_json("ragperf.perf.memory", [*case.args(), "--arm", arm, "--plant-mb", str(plant_mb)])
+        peaks = {arm: run_job("memory", [*case.args(), "--arm", arm, "--plant-mb", str(plant_mb)])
                  for arm in ("eager", "compiled")}
         runs.append({"eager_peak_bytes": peaks["eager"]["peak_bytes"],
                      "peak_bytes": peaks["compiled"]["peak_bytes"],
@@ -128,18 +127,16 @@ def measurements(prefix: str, figures: dict) -> dict[str, Measurement]:
                               processes=values)}
 
 
-def main(argv: list[str] | None = None) -> None:
-    from ragperf.perf.cases import Case, add_case_arguments
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ragperf.perf.cases import add_case_arguments
 
-    parser = argparse.ArgumentParser(prog="python -m ragperf.perf.memory", description=__doc__)
     add_case_arguments(parser)
     parser.add_argument("--arm", choices=("eager", "compiled"), required=True)
-    parser.add_argument("--plant-mb", type=float, default=0.0)
-    args = parser.parse_args(argv)
-    case = Case(args.kind, args.model, args.variant, rounds=args.rounds, backend=args.backend, device=args.device,
-                new_tokens=args.new_tokens, prompt_len=args.prompt_len, seed=args.seed, dtype=args.dtype)
-    print(json.dumps(arm_peak(case, args.arm, plant_mb=args.plant_mb)))
+    parser.add_argument("--plant-mb", type=float, default=0.0,
+                        help="extra MiB the compiled arm allocates per call (a planted regression)")
 
 
-if __name__ == "__main__":
-    main()
+def job(args: argparse.Namespace) -> dict:
+    from ragperf.perf.cases import case_from_args
+
+    return arm_peak(case_from_args(args), args.arm, plant_mb=args.plant_mb)

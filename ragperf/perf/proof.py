@@ -9,10 +9,10 @@ Two metrics can be proven:
 
 * ``speedup`` (eager/compiled, interleaved in one process; :data:`SPEEDUP`): the runs are spread over
   ``processes`` fresh processes, each compiling once and measuring its share of the shuffled plan
-  (``python -m ragperf.perf.cases --plan``); the planted slowdown spins after every compiled call;
+  (``python -m ragperf.jobs case --plan``); the planted slowdown spins after every compiled call;
 * ``cold_compile_s`` (the first call of a fresh process on an empty Inductor cache; :data:`COLD_COMPILE`) and
   ``cold_compile_units`` (the same in units of the machine's speed; :data:`COLD_UNITS`): every value is its
-  own fresh process (``python -m ragperf.perf.compile_time``); the planted slowdown spins inside the compiler
+  own fresh process (``python -m ragperf.jobs compile-time``); the planted slowdown spins inside the compiler
   backend for that fraction of the compile.
 
 With ``pairs`` (``prove-gate --pairs N``) the speedup campaign proves the interleaved A/B gate

@@ -6,7 +6,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def bypass_table(pytestconfig: pytest.Config):
-    from ragperf.compile.bypass import BypassTable
+    from ragperf.coldstart.bypass import BypassTable
     from ragperf.compile.expected import EXPECTED_DIR
 
     table = BypassTable.load(pytestconfig.rootpath / EXPECTED_DIR)

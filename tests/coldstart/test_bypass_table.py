@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from ragperf.compile.bypass import COUNT_FIELDS, KEY_FIELDS, REGENERATE, BypassTable
+from ragperf.coldstart.bypass import COUNT_FIELDS, KEY_FIELDS, REGENERATE, BypassTable
+from ragperf.coldstart.matrix import COMPILED_RUNGS, break_even
+from ragperf.coldstart.report import blocks
+from ragperf.coldstart.start import PATHS
 from ragperf.compile.expected import EXPECTED_DIR, ExpectationMismatch
 from ragperf.errors import RagperfError
-from ragperf.jobs.coldstart import PATHS
-from ragperf.jobs.coldstart_matrix import COMPILED_RUNGS, break_even
-from ragperf.jobs.coldstart_report import blocks
 
 REPO = Path(__file__).resolve().parents[2]
 ROW = {"graphs": 1, "fxgraph_hit": 1, "fxgraph_miss": 0, "fxgraph_bypass": 0, "autograd_hit": 1,

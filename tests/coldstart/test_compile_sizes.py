@@ -4,8 +4,8 @@ recompiles, and an unlisted size does what the strategy says (tiny-bert, aot_eag
 import pytest
 import torch
 
-from ragperf.compile import sizes as S
-from ragperf.compile.artifacts import _Exportable, model_inputs
+from ragperf.coldstart import sizes as S
+from ragperf.coldstart.artifacts import _Exportable, model_inputs
 from ragperf.errors import RagperfError
 
 

@@ -3,11 +3,11 @@ fallback, what torch.export says to a dynamic-cache step, and the perf metrics' 
 
 import pytest
 
-from ragperf.compile import artifacts as carried
-from ragperf.compile import decode_package
-from ragperf.jobs.coldstart import run_args
-from ragperf.jobs.coldstart_gate import measurements, prefix
-from ragperf.jobs.coldstart_matrix import matrix, rows
+from ragperf.coldstart import artifacts as carried
+from ragperf.coldstart import decode_package
+from ragperf.coldstart.matrix import matrix, rows
+from ragperf.coldstart.metrics import measurements, prefix
+from ragperf.jobs.child import run_here
 from ragperf.perf import gate
 
 DECODER = "tiny-llama"
@@ -25,7 +25,7 @@ def _in_process(args, env):
     import torch
 
     torch._dynamo.reset()
-    return run_args(args)
+    return run_here("coldstart", args)
 
 
 def test_perf_metrics_come_from_the_matrix_and_go_through_the_gate():
@@ -133,8 +133,8 @@ def test_run_suite_coldstart_has_the_decode_mode_section(tmp_path):
 def test_decode_matrix_matches_the_bypass_table(private_tmp, bypass_table):
     """Every default decode mode x start path on tiny-llama with Inductor: fails when torch changes what the
     decode modes hit, miss or bypass (regenerate: ragperf coldstart --decoder tiny-llama --update-expected)."""
-    from ragperf.compile.bypass import counts
-    from ragperf.jobs.coldstart_decode import DEFAULT_MODES
+    from ragperf.coldstart.bypass import counts
+    from ragperf.coldstart.decode import DEFAULT_MODES
 
     data = matrix(DECODER, DEFAULT_MODES, rounds=2, kind="decoder")
     problems = []

@@ -10,20 +10,19 @@ import json
 
 import pytest
 
-from ragperf.compile import artifacts as carried
-from ragperf.compile.bypass import counts
-from ragperf.jobs.coldstart_matrix import matrix, rows
-from ragperf.subproc import run_json
+from ragperf.coldstart import artifacts as carried
+from ragperf.coldstart.bypass import counts
+from ragperf.coldstart.matrix import matrix, rows
+from ragperf.subproc import run_job
 
 MODEL = "tiny-bert"
 
 
 def _start(path, artifacts, cache_dir, variant="compile", backend="aot_eager"):
     said = []
-    result = run_json("ragperf.jobs.coldstart", ["--model", MODEL, "--variant", variant, "--path", path,
-                                                 "--artifacts", str(artifacts), "--rounds", "3",
-                                                 "--backend", backend],
-                      env={"TORCHINDUCTOR_CACHE_DIR": str(cache_dir)}, progress=said.append)
+    result = run_job("coldstart", ["--model", MODEL, "--variant", variant, "--path", path,
+                                   "--artifacts", str(artifacts), "--rounds", "3", "--backend", backend],
+                     env={"TORCHINDUCTOR_CACHE_DIR": str(cache_dir)}, progress=said.append)
     return result, said
 
 

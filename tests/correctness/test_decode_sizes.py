@@ -5,7 +5,7 @@ not compiled ahead fails the window with the guard that broke."""
 import pytest
 import torch
 
-from ragperf.compile.ahead import compile_ahead, parse_sizes
+from ragperf.coldstart.sizes import compile_ahead, parse_sizes
 from ragperf.compile.probe import RecompileInSteadyState, steady_decode
 from ragperf.errors import RagperfError
 from ragperf.models.decoders import load_decoder, random_prompts
@@ -59,8 +59,8 @@ def test_decode_sizes_captured_ahead_on_gpu(ragperf_decode_sizes, mode):
 @pytest.mark.parametrize("text", ["", "0,1", "1,1", "1,x", "-2"])
 def test_bad_decode_sizes_are_refused_in_one_line(text):
     with pytest.raises(RagperfError, match="distinct positive batch sizes"):
-        parse_sizes(text)
+        parse_sizes(text, "decode sizes")
 
 
 def test_decode_sizes_parse():
-    assert parse_sizes("1,2,4,8") == (1, 2, 4, 8)
+    assert parse_sizes("1,2,4,8", "decode sizes") == (1, 2, 4, 8)

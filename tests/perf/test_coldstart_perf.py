@@ -1,6 +1,6 @@
 """The first call of a fresh process, gated per start path against this machine's baseline.
 
-Metrics (see :mod:`ragperf.jobs.coldstart_gate`): ``coldstart/<model>/<variant>/cold/first_call_s`` and
+Metrics (see :mod:`ragperf.coldstart.metrics`): ``coldstart/<model>/<variant>/cold/first_call_s`` and
 ``.../{warm,megacache,aoti}/start_speedup`` (cold first call / that path's first call), each the median
 of ``REPEATS`` independent matrices of fresh processes. Report-only until a baseline is recorded
 (``pytest -m coldstart --ragperf-update-baselines``). Slow: every start is a
@@ -9,9 +9,9 @@ fresh process compiling with Inductor (minutes per case on a small CPU).
 
 import pytest
 
-from ragperf.jobs.coldstart import PATHS
-from ragperf.jobs.coldstart_gate import measurements, prefix
-from ragperf.jobs.coldstart_matrix import matrix
+from ragperf.coldstart.matrix import matrix
+from ragperf.coldstart.metrics import measurements, prefix
+from ragperf.coldstart.start import PATHS
 from ragperf.perf.cases import EMBED_LADDER
 
 # Its own lane (`pytest -m coldstart`, tox -e coldstart), not `-m perf`: every start is a fresh process compiling

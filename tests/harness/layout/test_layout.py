@@ -15,8 +15,10 @@ PACKAGE = Path(ragperf.__file__).parent
 RANKS = {
     "errors": 0, "files": 0, "knobs": 0, "argtypes": 0, "subproc": 0, "interpreters": 0, "__init__": 0,
     "models": 1, "arm64": 1,
+    "jobargs": 1.5,  # the shared job arguments: names models' variants, used by perf and jobs
     "compile": 2, "numerics": 2, "perf": 2, "rag": 2,
     "serve": 2.5,  # uses rag and perf, used by jobs
+    "coldstart": 2.5,  # uses compile, numerics and perf, used by jobs
     "jobs": 3, "evidence": 3,
     "commands": 4, "plugin": 4, "cli": 4, "oom": 4,
 }

@@ -68,7 +68,7 @@ def test_a_new_row_reaches_run_parity_the_plugin_and_perf_cases(new_mode, monkey
     from ragperf.perf.cases import Case, check_case
 
     started = []
-    monkeypatch.setattr("ragperf.subproc.run_json", lambda module, args, **kw: started.append(args[3]) or {"rows": []})
+    monkeypatch.setattr("ragperf.subproc.run_json", lambda module, args, **kw: started.append(args[args.index("--variant") + 1]) or {"rows": []})
     run_cmd._decode(Namespace(decoder=["tiny-llama"], device="cpu", batch_sizes="1", new_tokens=2, backend="eager"),
                     "quick")
     assert NEW.name in started  # ragperf run's decode section measures it

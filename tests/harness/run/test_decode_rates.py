@@ -63,7 +63,7 @@ def test_run_decode_section_picks_the_gpu_modes_on_cuda(monkeypatch, device, exp
     modes = []
 
     def fake_job(module, job_args, **kwargs):
-        modes.append(job_args[job_args.index("--mode") + 1])
+        modes.append(job_args[job_args.index("--variant") + 1])
         return {"rows": []}
 
     monkeypatch.setattr("ragperf.subproc.run_json", fake_job)

@@ -12,15 +12,15 @@ import psutil
 import pytest
 
 from ragperf import subproc
+from ragperf.coldstart.cache import check_cache_dir
 from ragperf.commands import run as run_cmd
-from ragperf.compile.cache import check_cache_dir
 from ragperf.errors import RagperfError
 from ragperf.models.decode_modes import run_modes
 
-# Started as `python -m ragperf.jobs.decode`, a child with this on its path hangs before doing anything.
+# Started as `python -m ragperf.jobs decode`, a child with this on its path hangs before doing anything.
 HANG = """
 import os, sys, time
-if "ragperf.jobs.decode" in sys.orig_argv:
+if sys.orig_argv[2:4] == ["ragperf.jobs", "decode"]:
     print(f"[ragperf]   pid {os.getpid()} hangs on purpose", file=sys.stderr, flush=True)
     time.sleep(20)
 """
@@ -52,7 +52,7 @@ def test_a_hung_decode_job_is_killed_at_its_timeout_and_the_report_is_still_writ
     assert len(hung) == len(run_modes("cpu")), err  # every mode's child started (and hung) ...
     assert not [pid for pid in hung if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
     for mode in run_modes("cpu"):  # ... and was killed, each failure naming its section and job
-        assert f"decode tiny-llama {mode}: FAILED - ragperf.jobs.decode" in err
+        assert f"decode tiny-llama {mode}: FAILED - ragperf.jobs decode" in err
     assert "hung: killed after its 1 s timeout (set RAGPERF_JOB_TIMEOUT_S to allow longer)" in err
     assert "[ragperf] decode: FAILED - every decode job failed" in err
     report = json.loads((tmp_path / "out" / "report.json").read_text())
@@ -68,7 +68,7 @@ def test_each_decode_job_gets_a_fresh_inductor_cache_folder_removed_when_it_ends
                                                                                  outcome):
     folders = []
 
-    def job(module, args, env=None, progress=None, timeout=None):
+    def job(module, args, env=None, progress=None, timeout=None, **_):
         folder = run_cmd.Path(env["TORCHINDUCTOR_CACHE_DIR"])
         assert folder.is_dir() and not any(folder.iterdir()), "not a fresh, empty folder"
         (folder / "fxgraph").mkdir()  # what Inductor leaves in it

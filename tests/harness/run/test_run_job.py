@@ -174,7 +174,7 @@ def test_ctrl_c_leaves_no_orphan_process(tmp_path, inherited):
     try:
         lines, seen = _stderr_lines(proc), []
         # The parent's own report that the child runs and an interrupt now stops it - no sleep.
-        child = int(_wait_for_line(lines, r"started ragperf\.jobs\.decode \(pid (\d+)\)", seen).group(1))
+        child = int(_wait_for_line(lines, r"started ragperf\.jobs decode \(pid (\d+)\)", seen).group(1))
         descendants = [psutil.Process(child), *_descendants(psutil.Process(proc.pid))]
         os.kill(proc.pid, signal.SIGINT)
         _wait_for_line(lines, r"ragperf: interrupted", seen)

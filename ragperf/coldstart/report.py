@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ragperf.jobs.coldstart_matrix import rows
+from ragperf.coldstart.matrix import rows
 
 HEADERS = ["rung", "start path", "first call (s)", "steady (ms)", "vs eager", "vs JIT", "break-even (calls)",
            "parity", "artifact", "FX cache hit/miss/bypass", "AOTAutograd hit/miss/bypass", "note"]

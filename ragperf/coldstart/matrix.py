@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ragperf.jobs.coldstart import PATHS, STEPS
+from ragperf.coldstart.start import PATHS, STEPS
 
 COMPILED_RUNGS = ("compile", "compile+freeze", "compile+freeze+inference_mode")
 
@@ -28,11 +28,11 @@ def matrix(model: str, variants: Sequence[str] = COMPILED_RUNGS, paths: Sequence
     recorded as ``{"error": line}`` and the others still run; so is an ``aoti`` start whose package could
     not be built (the package's line). ``runner(args, env)`` runs one start (default: a fresh process)."""
     from ragperf.errors import RagperfError
-    from ragperf.subproc import run_json
+    from ragperf.subproc import run_job
 
     if runner is None:
         def runner(args, env):
-            return run_json("ragperf.jobs.coldstart", args, env=env, progress=progress)
+            return run_job("coldstart", args, env=env, progress=progress)
 
     steps = [s for s in STEPS if s in paths or (s == "package" and "aoti" in paths)
              or (s == "cold" and {"warm", "megacache"} & set(paths))]
@@ -81,7 +81,7 @@ def decode_section(decoder: str, *, quick: bool, device: str = "cpu", backend: s
                    progress: Callable[[str], None] | None = None) -> dict:
     """The decode-mode matrix of ``ragperf run``: the default decode modes (``quick``: compile-decode and the
     static-cache mode, fewer rounds); a non-Inductor backend (tests) has no AOTInductor path."""
-    from ragperf.jobs.coldstart_decode import DEFAULT_MODES
+    from ragperf.coldstart.decode import DEFAULT_MODES
 
     modes = (DEFAULT_MODES[0], DEFAULT_MODES[-1]) if quick else DEFAULT_MODES
     paths = PATHS if backend == "inductor" else ("cold", "warm", "megacache")

@@ -47,7 +47,7 @@ class BypassTable(ExpectedTable):
 
 
 def counts(result: dict) -> dict[str, int]:
-    """A start's row from its job result (:func:`ragperf.jobs.coldstart.start`)."""
+    """A start's row from its job result (:func:`ragperf.coldstart.start.start`)."""
     cache = result["cache"]
     return {"graphs": result["graphs"], **{k: int(cache.get(k, 0)) for k in COUNT_FIELDS[1:7]},
             "megacache_entries": result.get("megacache_entries", 0), "fallback": int(bool(result.get("fallback")))}

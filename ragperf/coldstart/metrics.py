@@ -23,7 +23,7 @@ import math
 import statistics
 from collections.abc import Sequence
 
-from ragperf.jobs.coldstart import PATHS
+from ragperf.coldstart.start import PATHS
 from ragperf.perf.gate import Measurement
 
 GATED = tuple(p for p in PATHS if p != "cold")
@@ -34,7 +34,7 @@ def prefix(model: str, variant: str, backend: str = "inductor") -> str:
 
 
 def measurements(name: str, datas: Sequence[dict]) -> dict[str, Measurement]:
-    """The metrics of one rung/mode from ``repeats`` results of :func:`~ragperf.jobs.coldstart_matrix.matrix`
+    """The metrics of one rung/mode from ``repeats`` results of :func:`~ragperf.coldstart.matrix.matrix`
     (each with that one variant); ``name`` is the :func:`prefix`."""
     runs = [next(iter(d["results"].values())) for d in datas]
     cold = [r["cold"]["first_call_s"] for r in runs if _usable(r.get("cold"))]

@@ -1,11 +1,11 @@
 """The decoder side of the cold-start matrix: one decode mode of a decoder, started like a ladder rung.
 
-A :class:`DecoderStart` plugs into :func:`ragperf.jobs.coldstart.start`; the first call is one greedy
+A :class:`DecoderStart` plugs into :func:`ragperf.coldstart.start.start`; the first call is one greedy
 generation (a 32-token prompt, :data:`NEW_TOKENS` new tokens), whose decode steps are where a decode
 mode compiles. Steady state is the median decode step, timed interleaved against eager (with the
 mode's own kind of KV cache) in the same process; parity is the decoder parity rule (greedy tokens
 equal to eager's, or a near-tie at the first differing step). The AOTInductor start serves the
-decode steps from a package of the static-cache decode step (:mod:`ragperf.compile.decode_package`);
+decode steps from a package of the static-cache decode step (:mod:`ragperf.coldstart.decode_package`);
 a dynamic-cache mode has no fixed-shape step, and its package row says what ``torch.export`` said.
 """
 
@@ -34,7 +34,7 @@ class DecoderStart:
         self.cache = "static" if decode_modes.mode(variant).static_cache else "dynamic"
 
     def package(self, artifacts: Path) -> dict:
-        from ragperf.compile import decode_package
+        from ragperf.coldstart import decode_package
 
         if self.cache != "static":
             return {"error": decode_package.dynamic_cache_export_problem(self.decoder, self.prompt)}
@@ -48,7 +48,7 @@ class DecoderStart:
         return build_generator(self.decoder, self.variant, cache=self.cache, backend=self.backend)
 
     def from_aoti(self, artifacts: Path):
-        from ragperf.compile import decode_package
+        from ragperf.coldstart import decode_package
 
         return decode_package.load_decode_package(artifacts / decode_package.DECODE_AOTI, self.decoder,
                                                   self.variant, self.backend)

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
-from ragperf.compile.artifacts import _first_line, problem, say, write_manifest
+from ragperf.coldstart.artifacts import _first_line, problem, say, write_manifest
 from ragperf.models.decoders import Decoder
 from ragperf.models.generation import Generator, build_generator
 

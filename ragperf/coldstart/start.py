@@ -1,9 +1,9 @@
 """One cold start of a compiled model in this (fresh) process, by one start path.
 
-``python -m ragperf.jobs.coldstart --model M --variant V --path P --artifacts DIR`` prints one JSON
-line; run it with its own ``TORCHINDUCTOR_CACHE_DIR`` (:mod:`ragperf.jobs.coldstart_matrix` does).
+Job ``coldstart`` (``python -m ragperf.jobs coldstart --model M --variant V --path P --artifacts DIR``) prints
+one JSON line; run it with its own ``TORCHINDUCTOR_CACHE_DIR`` (:mod:`ragperf.coldstart.matrix` does).
 ``--kind embedder`` (default): ``V`` is a ladder rung of embedder ``M``; ``--kind decoder``: ``V`` is a
-decode mode of decoder ``M`` (:mod:`ragperf.jobs.coldstart_decode`). Both share everything below.
+decode mode of decoder ``M`` (:mod:`ragperf.coldstart.decode`). Both share everything below.
 
 Start paths (``--path``):
 
@@ -16,16 +16,17 @@ Start paths (``--path``):
 ==============  ====================================================================================
 
 The first call is timed from a loaded model to its first output (an embedding; a generation),
-artifact loading included. Then the started model is timed interleaved against eager in this
+artifact loading included (:func:`ragperf.perf.compile_time.first_call`). Then the started model is timed interleaved against eager in this
 process and judged against eager. A bad artifact falls back to compiling, and says so.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
+
+from ragperf import jobargs
 
 PATHS = ("cold", "warm", "megacache", "aoti")  # start paths, in the order they are run
 STEPS = ("cold", "warm", "megacache", "package", "aoti")
@@ -44,7 +45,7 @@ class EmbedderStart:
         self.batch = self.embedder.tokenize(BLOG_SENTENCES)
 
     def package(self, artifacts: Path) -> dict:
-        from ragperf.compile import artifacts as carried
+        from ragperf.coldstart import artifacts as carried
 
         return {"bytes": carried.package_aoti(self.embedder, self.variant, self.batch,
                                               artifacts / carried.AOTI).stat().st_size}
@@ -55,7 +56,7 @@ class EmbedderStart:
         return build_variant(self.embedder, self.variant, backend=self.backend)
 
     def from_aoti(self, artifacts: Path):
-        from ragperf.compile import artifacts as carried
+        from ragperf.coldstart import artifacts as carried
 
         return carried.load_aoti(artifacts / carried.AOTI, self.embedder, self.variant, self.backend)
 
@@ -87,9 +88,9 @@ class EmbedderStart:
 
 def subject(kind: str, model: str, variant: str, device: str = "cpu", backend: str = "inductor"):
     """The thing a start starts: an :class:`EmbedderStart` or a decoder's
-    :class:`~ragperf.jobs.coldstart_decode.DecoderStart`."""
+    :class:`~ragperf.coldstart.decode.DecoderStart`."""
     if kind == "decoder":
-        from ragperf.jobs.coldstart_decode import DecoderStart
+        from ragperf.coldstart.decode import DecoderStart
 
         return DecoderStart(model, variant, device, backend)
     return EmbedderStart(model, variant, device, backend)
@@ -100,8 +101,9 @@ def start(model: str, variant: str, path: str, artifacts: Path, *, rounds: int =
     """Start ``variant`` of ``model`` by ``path`` and measure it (see the module docstring)."""
     import torch
 
-    from ragperf.compile import artifacts as carried
+    from ragperf.coldstart import artifacts as carried
     from ragperf.compile.probe import CompileProbe
+    from ragperf.perf.compile_time import first_call
 
     thing = subject(kind, model, variant, device, backend)
     head = {"kind": kind, "model": model, "variant": variant, "path": path}
@@ -110,44 +112,35 @@ def start(model: str, variant: str, path: str, artifacts: Path, *, rounds: int =
         built = thing.package(artifacts)
         return {**head, "package_s": time.perf_counter() - begin, **built}
     out: dict = {**head, "backend": backend, "torch": torch.__version__, "fallback": None, "megacache_entries": 0}
-    with CompileProbe() as probe:
-        begin = time.perf_counter()
+    started: list = [None]  # the started model, once first() has made it
+
+    def first() -> None:
         if path == "aoti":
-            started, out["fallback"] = thing.from_aoti(artifacts)
+            started[0], out["fallback"] = thing.from_aoti(artifacts)
         else:
             if path == "megacache":
                 out["megacache_entries"], out["fallback"] = carried.load_megacache(artifacts / carried.MEGACACHE,
                                                                                    device)
-            started = thing.jit()
-        thing.first_call(started)
-        out["first_call_s"] = time.perf_counter() - begin
-    out.update(graphs=probe.report.graphs, cache=probe.report.cache, compile_s=probe.report.dynamo_s +
-               probe.report.backend_s)
+            started[0] = thing.jit()
+        thing.first_call(started[0])
+
+    with CompileProbe() as probe:
+        timed = first_call(first)
+    out.update(first_call_s=timed["first_call_s"], graphs=probe.report.graphs, cache=probe.report.cache,
+               compile_s=timed["dynamo_s"] + timed["backend_s"])
     if path == "cold":
         out["megacache_entries"] = carried.save_megacache(artifacts / carried.MEGACACHE, device)
-    out.update(thing.steady(started, rounds))
+    out.update(thing.steady(started[0], rounds))
     return out
 
 
-def run_args(argv: list[str] | None = None) -> dict:
-    """:func:`start` for a command line (this job's, or the same arguments run in this process)."""
-    parser = argparse.ArgumentParser(prog="python -m ragperf.jobs.coldstart")
-    parser.add_argument("--kind", default="embedder", choices=KINDS)
-    parser.add_argument("--model", default="minilm")
-    parser.add_argument("--variant", default="compile")
-    parser.add_argument("--path", required=True, choices=STEPS)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kind", default="embedder", choices=KINDS, help="what --model is; default %(default)s")
+    jobargs.add(parser, model="minilm", variant="compile", rounds=30, device="cpu", backend="inductor")
+    parser.add_argument("--path", required=True, choices=STEPS, help="start path (see the module's table)")
     parser.add_argument("--artifacts", type=Path, required=True, help="folder of the carried artifacts")
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--backend", default="inductor")
-    args = parser.parse_args(argv)
+
+
+def job(args: argparse.Namespace) -> dict:
     return start(args.model, args.variant, args.path, args.artifacts, rounds=args.rounds, device=args.device,
                  backend=args.backend, kind=args.kind)
-
-
-def main() -> None:
-    print(json.dumps(run_args()))
-
-
-if __name__ == "__main__":
-    main()

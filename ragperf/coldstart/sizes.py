@@ -1,6 +1,9 @@
 """Compile ahead for the batch sizes you serve (vLLM's advice), and prove serving them never recompiles.
 
-Two strategies over a ladder rung's compiled transformer:
+:func:`parse_sizes` reads a list of sizes (``--ragperf-compile-sizes``, ``--ragperf-decode-sizes``, the GPU
+bench's ``--sizes``); :func:`check_recompile_room` refuses more sizes than Dynamo will compile graphs for.
+
+**Embedders** - two strategies over a ladder rung's compiled transformer:
 
 - ``per-size``: static shapes, one graph per listed size (each compiled by one warm-up call). An
   unlisted size is a new static shape: a recompile (and one more graph) at serving time.
@@ -11,26 +14,46 @@ Two strategies over a ladder rung's compiled transformer:
 :func:`compile_for_sizes` compiles and times it; :func:`serve` runs the listed sizes inside
 :func:`ragperf.compile.probe.steady_state` (any recompile raises); :func:`try_unlisted` reports what
 one unlisted size does.
+
+**Decoders** - decode compiled and captured ahead for every size, then timed without a recompile::
+
+    ahead = compile_ahead(build_generator(decoder, "static-cudagraphs"), decoder, (1, 2, 4, 8),
+                          prompt_len=128, new_tokens=64)
+    runs = ahead.timed()   # {batch size: Generation}, fails on a recompile or CUDA-graph re-record
+
+:func:`compile_ahead` runs every size twice before anything is timed: the first generation compiles
+the size's decode graph (CUDA graph trees warm it up), the second records its CUDA graph (graphs are
+recorded on a function's second call). :meth:`AheadCompiled.timed` then runs each size inside
+:func:`~ragperf.compile.probe.steady_decode` and under a :class:`~ragperf.compile.probe.CompileProbe`
+whose recompiles and CUDA-graph recordings must be zero.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
-from ragperf.compile.probe import CompileProbe, ProbeReport, steady_state
+from ragperf.compile.probe import (
+    CompileProbe,
+    ProbeReport,
+    RecompileInSteadyState,
+    steady_decode,
+    steady_state,
+)
 from ragperf.errors import RagperfError
+from ragperf.models.decoders import Decoder, random_prompts
 
 STRATEGIES = ("per-size", "bounded")
 Inputs = Callable[[int], dict[str, torch.Tensor]]  # batch size -> the model's keyword inputs
+CAPTURE_RUNS = 2  # decoders: compile (+ CUDA-graph warm-up), then record
 
 
 def parse_sizes(text: str, what: str = "compile sizes") -> tuple[int, ...]:
     """``"1,2,4,8,16"`` -> ``(1, 2, 4, 8, 16)`` (sorted); anything but distinct positive integers is one clear
-    error. ``what`` names the option in it (the decode sizes of :mod:`ragperf.compile.ahead` share this)."""
+    error. ``what`` names the list in it (``"decode sizes"`` for a decoder's)."""
     try:
         given = [int(part) for part in str(text).split(",")]
     except ValueError:
@@ -38,6 +61,14 @@ def parse_sizes(text: str, what: str = "compile sizes") -> tuple[int, ...]:
     if not given or min(given) < 1 or len(set(given)) != len(given):
         raise RagperfError(f"{what} {text!r}: give distinct positive batch sizes separated by commas, e.g. 1,2,4,8")
     return tuple(sorted(given))
+
+
+def check_recompile_room(sizes: Sequence[int], what: str = "compile sizes") -> None:
+    """One graph per size must fit Dynamo's recompile limit: past it a size falls back to eager silently."""
+    limit = torch._dynamo.config.recompile_limit
+    if len(sizes) > limit:
+        raise RagperfError(f"{len(sizes)} {what} need {len(sizes)} graphs, more than Dynamo's recompile limit "
+                           f"{limit}: use fewer sizes or raise torch._dynamo.config.recompile_limit")
 
 
 @dataclass
@@ -74,9 +105,7 @@ def compile_for_sizes(model: Callable[..., object], inputs_for: Inputs, sizes: S
                       strategy: str = "per-size") -> SizedCompile:
     """Call ``model`` (from :func:`compile_model`) once per listed size (``bounded``: once for size 1 if
     listed, once for the range), so that every listed size has its graph before serving."""
-    if len(sizes) > torch._dynamo.config.recompile_limit:
-        raise RagperfError(f"{len(sizes)} compile sizes exceed torch._dynamo.config.recompile_limit "
-                           f"({torch._dynamo.config.recompile_limit}); raise it or list fewer sizes")
+    check_recompile_room(sizes)
     warm = list(sizes) if strategy == "per-size" else sorted({1} & set(sizes)) + [max(sizes)] * any(s >= 2 for s in sizes)
     begin = time.perf_counter()
     with CompileProbe() as probe:
@@ -99,3 +128,45 @@ def try_unlisted(model: Callable[..., object], inputs_for: Inputs, size: int) ->
     with CompileProbe() as probe:
         model(**inputs_for(size))
     return probe.report
+
+
+@dataclass
+class AheadCompiled:
+    """A generator whose decode is compiled and captured for ``prompts``' batch sizes."""
+
+    generator: object
+    prompts: dict[int, torch.Tensor]
+    new_tokens: int
+    capture: ProbeReport
+    warm_tokens: dict[int, torch.Tensor] = field(default_factory=dict)
+    timed_probe: ProbeReport | None = None
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return tuple(self.prompts)
+
+    def timed(self, rounds: int = 1) -> dict[int, list]:
+        """``rounds`` generations per size, each size in turn; raises on any recompile or CUDA-graph
+        recording/skip inside the window, with the reason."""
+        runs: dict[int, list] = {}
+        with CompileProbe() as probe, steady_decode():
+            for _ in range(rounds):
+                for size, prompt in self.prompts.items():
+                    runs.setdefault(size, []).append(self.generator.generate(prompt, self.new_tokens))
+        self.timed_probe = probe.report
+        if probe.report.recompiles or probe.report.cudagraphs.recordings:  # belt and braces over the stance
+            raise RecompileInSteadyState("timed decode window compiled or recorded:\n" + probe.report.summary())
+        return runs
+
+
+def compile_ahead(generator, decoder: Decoder, sizes: tuple[int, ...], *, prompt_len: int, new_tokens: int,
+                  seed: int = 0) -> AheadCompiled:
+    """Compile and capture ``generator``'s decode for every batch size in ``sizes`` (see the module doc)."""
+    check_recompile_room(sizes, "decode sizes")
+    prompts = {size: random_prompts(decoder, size, prompt_len, seed=seed + size) for size in sizes}
+    warm: dict[int, torch.Tensor] = {}
+    with CompileProbe() as probe:
+        for size, prompt in prompts.items():
+            for _ in range(CAPTURE_RUNS):
+                warm[size] = generator.generate(prompt, new_tokens).tokens
+    return AheadCompiled(generator, prompts, new_tokens, probe.report, warm)
