@@ -151,7 +151,7 @@ def memory_decisions(old_rows: list[dict], new_rows: list[dict], source: str = "
 
 
 def band(kind: str) -> float:
-    """The change a timed kind may show before the gate can call it: a drifting kind's fail threshold, else the
+    """The change a timed kind may show before the gate can call it: an absolute kind's fail threshold, else the
     kind's tolerance for a figure from several processes (what an A/B pair is)."""
     found = metrics.kind(kind)
     return getattr(found, "fail_at", None) or found.tolerance_for({}, None, several=True)

@@ -168,7 +168,7 @@ def run_values(run: dict) -> list[float]:
 
 def summarize(runs: list[dict]) -> dict:
     """``value``, ``se``, ``process_sd`` and ``session_sd`` of recorded ``runs`` (one-way random effects:
-    a recording's processes share that session's level, and levels drift between sessions).
+    a recording's processes share that session's level, and the level moves between sessions).
 
     * ``value``: the median of all their per-process values pooled;
     * ``process_sd``: the spread between processes *of one recording*, robustly: 1.0483 x the median
@@ -176,9 +176,9 @@ def summarize(runs: list[dict]) -> dict:
       recordings; a normal sd, and one odd process does not blow it up); when no recording has two
       processes, the robust spread of the values (each recording one process: the two spreads cannot be
       told apart);
-    * ``session_sd``: the drift between recordings beyond what ``process_sd`` explains - the variance of
+    * ``session_sd``: the level's shift between recordings beyond what ``process_sd`` explains - the variance of
       the recordings' medians less a median-of-n's share of ``process_sd``, floored at 0 (one recording: 0,
-      unknown). Drift does not shrink with more processes per run: the gate adds it undivided;
+      unknown). That shift does not shrink with more processes per run: the gate adds it undivided;
     * ``se``: the se of ``value`` - ``session_sd / sqrt(K)`` and the median-of-all-processes term combined,
       floored by the runs' within-run se over ``sqrt(K)``.
     """

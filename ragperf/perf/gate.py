@@ -8,7 +8,7 @@ with ``sd`` the baseline's stored ``process_sd`` (the spread between the process
 pooled over its recordings - a far better estimate than N values give) when it has one, else this
 run's own. Every run also carries, undivided, the baseline's ``session_sd``: how far the level moved
 between its recordings beyond that spread. The baseline's se is the se of its pooled per-process
-median with the drift over its K recordings (see :func:`ragperf.perf.baselines.summarize`). This
+median with the level's shift over its K recordings (see :func:`ragperf.perf.baselines.summarize`). This
 run's own spread still decides INCONCLUSIVE.
 
 * Each metric is judged by its kind's rule (:mod:`ragperf.perf.metrics`): a **speedup** (eager/compiled,
@@ -94,7 +94,7 @@ def from_figures(prefix: str, figures: dict) -> dict[str, Measurement]:
 
 def measured_se(m: Measurement, base: dict) -> float:
     """The se this measurement enters the noise with: a median of N >= 2 processes uses the baseline's
-    between-process spread (``process_sd``) when stored, else its own se; plus, undivided, the drift of
+    between-process spread (``process_sd``) when stored, else its own se; plus, undivided, the shift of
     the level between the baseline's recordings (``session_sd``) - more processes per run do not average
     away the session this run happens to fall in."""
     n = len(m.processes or ())

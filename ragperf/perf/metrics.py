@@ -11,12 +11,12 @@ Rules (``regression`` = the relative change in the worse direction; ``noise`` as
 * :class:`MetricKind` (ratios and costs): PASS when the regression is within ``tolerance``; beyond it FAIL when it
   also clears ``z x noise``, else WARN (beyond tolerance, inside the noise). A kind with ``inconclusive`` says
   INCONCLUSIVE instead when this run's own noise (``z x se``) exceeds :data:`MAX_NOISE`: the run cannot tell.
-* :class:`DriftingKind` (absolute seconds, which drift between runs and machines): FAIL only at ``fail_at`` or
+* :class:`AbsoluteKind` (absolute seconds, which move between runs and machines): FAIL only at ``fail_at`` or
   more that also clears ``z x noise``; a smaller regression over ``max(tolerance, z x noise)`` WARNs.
 
 The tolerance that applies: an explicit one (``--ragperf-tolerance``) beats the metric's stored one, which beats
 the kind's (``process_tolerance`` for a median of >= 2 fresh processes, when the kind has one); a median of
-processes also uses ``process_z``. A drifting kind's thresholds are its own.
+processes also uses ``process_z``. An absolute kind's thresholds are its own.
 """
 
 from __future__ import annotations
@@ -92,8 +92,8 @@ class MetricKind:
 
 
 @dataclass(frozen=True)
-class DriftingKind(MetricKind):
-    """An absolute figure that drifts between runs and machines: FAIL only at ``fail_at`` or more (and beyond
+class AbsoluteKind(MetricKind):
+    """An absolute figure that moves between runs and machines: FAIL only at ``fail_at`` or more (and beyond
     ``z x noise``); a regression over ``max(tolerance, z x noise)`` WARNs. INCONCLUSIVE when a regression of
     ``fail_at`` or more comes from a run too noisy to tell."""
 
@@ -124,7 +124,7 @@ def _ratio(value: float) -> str:
 # confirmation too (see ragperf.perf.gate.confirm).
 SPEEDUP = MetricKind("speedup", HIGHER, 0.05, 3.0, _ratio, "eager/compiled seconds, timed interleaved in one process",
                      process_tolerance=0.03, process_z=2.0, inconclusive=True)
-LATENCY = DriftingKind("latency", LOWER, 0.05, 3.0, lambda v: f"{v * 1e3:.2f}ms",
+LATENCY = AbsoluteKind("latency", LOWER, 0.05, 3.0, lambda v: f"{v * 1e3:.2f}ms",
                        "absolute seconds of a call (the compiled side's median)", fail_at=0.15)
 # Compile seconds and peak-memory ratios come from fresh processes, judged at 2 x noise.
 COMPILE = MetricKind("compile", LOWER, 0.05, 2.0, lambda v: f"{v:.2f}s",
