@@ -14,7 +14,7 @@ run's own spread still decides INCONCLUSIVE.
 * Each metric is judged by its kind's rule (:mod:`ragperf.perf.metrics`): a **speedup** (eager/compiled,
   measured interleaved in one process) FAILs on a drop beyond ``max(tolerance 5%, 3 x noise)`` (a median of
   N >= 2 processes: ``max(3%, 2 x noise)``, unless the metric or ``--ragperf-tolerance`` sets a tolerance); a **latency**
-  (absolute seconds, which drift between runs and machines) only on a >= 15% slowdown that also clears
+  (absolute seconds, which move between runs and machines) only on a >= 15% slowdown that also clears
   ``3 x noise``; **compile** and **compile_units** seconds (:mod:`ragperf.perf.compile_time`) and **memory**
   (compiled/eager peak, :mod:`ragperf.perf.memory`) on an increase beyond ``max(tolerance, 2 x noise)``, their
   tolerances 5%, 5% and 10%. Beyond the tolerance but inside the noise: WARN.
