@@ -297,8 +297,7 @@ def forest(report: dict, path: Path) -> Path:
     for y, row in enumerate(rows):
         centre, ci = metrics.kind(row["kind"]).regression(row["change"]) * 100, 1.96 * row["se"] * 100
         ax.errorbar(centre, y, xerr=ci, fmt="o", color=colours.get(row["status"], "tab:blue"), capsize=3)
-        ax.axvspan(-row["band"] * 100, row["band"] * 100, ymin=(y + 0.1) / len(rows), ymax=(y + 0.9) / len(rows),
-                   color="0.9", zorder=0)
+        ax.fill_betweenx([y - 0.4, y + 0.4], -row["band"] * 100, row["band"] * 100, color="0.9", zorder=0)
     ax.axvline(0, color="0.4", linewidth=0.8)
     ax.set_yticks(range(len(rows)), [r["key"] for r in rows], fontsize=8)
     ax.set_ylim(-0.5, len(rows) - 0.5)
