@@ -4,7 +4,9 @@ Every row is ``same``, ``changed`` (worth reading, not a regression), ``regressi
 (only in NEW), ``gone`` (only in OLD), ``not compared`` or ``report only``. What each section calls a regression:
 
 * **behaviour** (every expected-table row, :mod:`ragperf.compile.scenarios`): more graphs, recompiles, graph
-  breaks or fallbacks, fewer frames compiled, a compile error that was not there, or ops captured falling by more
+  breaks or fallbacks, more frames Dynamo could not compile (frames traced less frames compiled; one frame more
+  or less, all compiled, is how the model's code is split: ``changed``), a compile error that was not there,
+  or ops captured falling by more
   than :data:`OPS_DROP` (the silent eager fallback of ``mark_unbacked`` halves them; a drop of a few ops is Dynamo
   tracing a helper differently and is ``changed``). The opposite moves are improvements; other differences -
   recompile reasons (kind and guard, not the source lines Dynamo quotes) - are ``changed``.
@@ -32,7 +34,7 @@ SCHEMA = "ragperf-release/1"
 RMSE_FACTOR = 2.0
 OPS_DROP = 0.05
 # (count field, label, +1 when more is worse / -1 when fewer is worse)
-COUNTS = (("graphs", "graphs", 1), ("frames_ok", "frames ok", -1), ("frames_total", "frames", 0),
+COUNTS = (("graphs", "graphs", 1), ("frames_ok", "frames ok", 0), ("frames_total", "frames", 0),
           ("ops_captured", "ops", -1), ("fallbacks", "fallbacks", 1), ("graph_breaks", "breaks", 1),
           ("recompiles", "recompiles", 1))
 VERSION_FIELDS = (("torch", "torch"), ("transformers", "transformers"), ("onednn", "oneDNN"),
@@ -109,6 +111,10 @@ def _recompile_changes(a: dict, b: dict) -> tuple[list[str], str]:
         if name == "ops_captured" and old and abs(new - old) <= OPS_DROP * old:
             continue  # a few ops: how Dynamo traces a helper, not a fallback
         worse, better = worse or moved > 0, better or moved < 0
+    failed = [c.get("frames_total", 0) - c.get("frames_ok", 0) for c in (a["counts"], b["counts"])]
+    if failed[0] != failed[1]:  # a frame more or less is how a model's code is split; a frame that fails is not
+        changes.append(f"frames not compiled {failed[0]} -> {failed[1]}")
+        worse, better = worse or failed[1] > failed[0], better or failed[1] < failed[0]
     if a.get("error") != b.get("error"):
         changes.append(f"error {a.get('error')!r} -> {b.get('error')!r}")
         worse, better = worse or bool(b.get("error")), better or not b.get("error")
@@ -204,7 +210,7 @@ def build(a: dict, b: dict, labels: tuple[str, str], timed: list[dict], *, warm:
     return {"schema": SCHEMA, "labels": list(labels), "machine": b["versions"].get("key"),
             "versions": {"old": a["versions"], "new": b["versions"]}, "settings": settings or {},
             "shard": list(shard), "timed_note": timed_note, "counts": tally, "verdict": verdict, "seconds": seconds,
-            "rows": rows}
+            "rows": rows, "sides": {"old": a, "new": b}}
 
 
 def exit_code(report: dict) -> int:

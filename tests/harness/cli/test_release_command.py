@@ -106,6 +106,23 @@ def test_ops_captured_falling_a_few_is_changed_and_halving_is_a_regression(tmp_p
     assert code == (1 if status == "regression" else 0)
 
 
+@pytest.mark.parametrize(("ok", "total", "status"), [(1, 1, "changed"), (0, 1, "regression"), (1, 0, "improvement")])
+def test_a_frame_more_is_changed_and_a_frame_that_fails_is_a_regression(tmp_path, side, capsys, ok, total, status):
+    """One frame more, compiled, is how the code is split (transformers 5.24 added one under mark_unbacked);
+    a frame more that Dynamo could not compile is a fallback to eager."""
+    new = copy.deepcopy(side)
+    counts = _recompile(new, ROW)["counts"]
+    counts["frames_ok"] += ok
+    counts["frames_total"] += total
+    _, report, _ = _run(tmp_path, side, new, capsys)
+    assert _rows(report, "recompile")[ROW]["status"] == status
+
+
+def test_the_report_keeps_both_sides_so_it_can_be_judged_again(tmp_path, side, capsys):
+    _, report, _ = _run(tmp_path, side, side, capsys)
+    assert report["sides"]["old"] == side and report["sides"]["new"] == side
+
+
 def test_recompile_reasons_differing_only_in_quoted_source_lines_are_same(tmp_path, side, capsys):
     new = copy.deepcopy(side)
     row = _recompile(new, ROW)
