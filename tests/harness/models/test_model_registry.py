@@ -174,7 +174,7 @@ def test_every_model_option_lists_every_name_of_its_kind_from_the_registry(new_m
             missing = [n for n in registry.names(kind) if n not in action.help]
             assert not missing, f"ragperf {command} {option} --help lacks {missing}: {action.help}"
         seen.append(f"{command} {option}")
-    assert {"run --model", "run --decoder", "coldstart --decoder", "parity --model", "drift --decoder",
+    assert {"run --model", "run --decoder", "coldstart --decoder", "parity --model", "release --decoder",
             "recompiles --model", "serve --model"} <= set(seen)
 
 
