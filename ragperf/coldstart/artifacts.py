@@ -142,17 +142,25 @@ def load_aoti(path: Path, embedder: Embedder, variant_name: str, backend: str = 
     The package serves the shapes it was exported at. On a problem (manifest, or
     ``aoti_load_package`` refusing the file) the line is printed and the rung is JIT-compiled instead.
     """
-    issue = problem(path, "aoti", embedder.device.type)
-    if issue is None:
-        try:
-            package = torch._inductor.aoti_load_package(str(path))
-        except Exception as exc:  # noqa: BLE001 - whatever the loader raises, the start falls back
-            issue = f"aoti_load_package refused {path.name}: {_first_line(exc)}"
-    if issue is not None:
-        line = f"AOTInductor package not used: {issue}; compiling {variant_name} with torch.compile instead"
-        say(line)
+    package, line = load_package(path, "aoti", embedder.device.type, variant_name)
+    if package is None:
         return build_variant(embedder, variant_name, backend=backend), line
     return LadderModel(embedder, variant(variant_name), _packaged(package)), None
+
+
+def load_package(path: Path, kind: str, device: str, instead: str):
+    """(the AOTInductor package at ``path``, None), or (None, the fallback line, printed) when its manifest
+    (:func:`problem`) or ``aoti_load_package`` refuses it - the caller then compiles ``instead`` with
+    torch.compile."""
+    issue = problem(path, kind, device)
+    if issue is None:
+        try:
+            return torch._inductor.aoti_load_package(str(path)), None
+        except Exception as exc:  # noqa: BLE001 - whatever the loader raises, the start falls back
+            issue = f"aoti_load_package refused {path.name}: {_first_line(exc)}"
+    line = f"AOTInductor package not used: {issue}; compiling {instead} with torch.compile instead"
+    say(line)
+    return None, line
 
 
 def _packaged(package: Callable[..., torch.Tensor]) -> Callable[..., object]:

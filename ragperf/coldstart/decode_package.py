@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
-from ragperf.coldstart.artifacts import _first_line, problem, say, write_manifest
+from ragperf.coldstart.artifacts import _first_line, load_package, write_manifest
 from ragperf.models.decoders import Decoder
 from ragperf.models.generation import Generator, build_generator
 
@@ -105,15 +105,8 @@ def load_decode_package(path: Path, decoder: Decoder, mode: str, backend: str = 
                         ) -> tuple[Generator, str | None]:
     """A static-cache generator whose decode steps run the package at ``path`` (prefill eager): (generator,
     fallback line). On a problem the line is printed and ``mode`` is JIT-compiled instead."""
-    issue = problem(path, "aoti-decode", decoder.device.type)
-    if issue is None:
-        try:
-            package = torch._inductor.aoti_load_package(str(path))
-        except Exception as exc:  # noqa: BLE001 - whatever the loader raises, the start falls back
-            issue = f"aoti_load_package refused {path.name}: {_first_line(exc)}"
-    if issue is not None:
-        line = f"AOTInductor package not used: {issue}; compiling {mode} with torch.compile instead"
-        say(line)
+    package, line = load_package(path, "aoti-decode", decoder.device.type, mode)
+    if package is None:
         return build_generator(decoder, mode, backend=backend), line
 
     def decode(input_ids, past_key_values, cache_position, use_cache=True, **_):
