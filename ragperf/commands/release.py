@@ -333,7 +333,7 @@ def _merge(args: argparse.Namespace) -> int:
         write_atomic(args.markdown, lambda f: f.write(text + "\n"))
     if args.json is not None:
         write_atomic(args.json, lambda f: json.dump(merged, f, indent=1))
-    return 1 if merged["verdict"] == "regression" else 0
+    return release_report.exit_code(merged)
 
 
 def _short(side: dict) -> str:

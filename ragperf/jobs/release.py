@@ -210,8 +210,3 @@ def family(decisions: list[gate.Decision], alpha: float = FAMILY_ALPHA) -> list[
                      "p_better": p_value(d, improvement=True), "old": d.baseline.get("value") if d.baseline else None,
                      "new": d.measured.value, "attempts": d.attempts, "message": d.message})
     return rows
-
-
-def planted(case: Case, plants: dict[str, float]) -> float:
-    """The slowdown planted in NEW for ``case`` (by its prefix, e.g. ``embed/minilm/compile``), else 0."""
-    return plants.get(case.prefix, 0.0)

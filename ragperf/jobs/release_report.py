@@ -25,6 +25,7 @@ compared regardless.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from ragperf.errors import RagperfError
@@ -202,15 +203,17 @@ def build(a: dict, b: dict, labels: tuple[str, str], timed: list[dict], *, warm:
           seconds: float | None = None) -> dict:
     """The report (schema :data:`SCHEMA`): every row, the tally, and the verdict (``regression`` when any row is)."""
     rows = untimed_rows(a, b) + timed + warm_rows(warm or {})
-    tally: dict[str, int] = {}
-    for row in rows:
-        tally[row["status"]] = tally.get(row["status"], 0) + 1
+    tally = _tally(rows)
     verdict = "regression" if any(r["status"] in BAD for r in rows) else (
         "improvement" if tally.get("improvement") else "same")
     return {"schema": SCHEMA, "labels": list(labels), "machine": b["versions"].get("key"),
             "versions": {"old": a["versions"], "new": b["versions"]}, "settings": settings or {},
             "shard": list(shard), "timed_note": timed_note, "counts": tally, "verdict": verdict, "seconds": seconds,
             "rows": rows, "sides": {"old": a, "new": b}}
+
+
+def _tally(rows: list[dict]) -> dict[str, int]:
+    return dict(Counter(row["status"] for row in rows))
 
 
 def exit_code(report: dict) -> int:
@@ -325,10 +328,7 @@ def merge(reports: list[dict]) -> tuple[str, dict]:
     for shards in by_machine.values():
         first = shards[0]
         rows = [row for shard in shards for row in shard["rows"] if row["section"] != "versions" or shard is first]
-        tally: dict[str, int] = {}
-        for row in rows:
-            tally[row["status"]] = tally.get(row["status"], 0) + 1
-        merged.append({**first, "rows": rows, "counts": tally, "shard": [0, 1],
+        merged.append({**first, "rows": rows, "counts": _tally(rows), "shard": [0, 1],
                        "seconds": max((s.get("seconds") or 0) for s in shards) or None,
                        "verdict": "regression" if any(s["verdict"] == "regression" for s in shards) else
                        "improvement" if any(s["verdict"] == "improvement" for s in shards) else "same"})
