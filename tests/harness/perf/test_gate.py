@@ -266,6 +266,24 @@ def test_planted_compile_slowdown_spins_its_fraction_of_the_compile_and_is_remov
     assert OutputGraph._call_user_compiler is before
 
 
+def test_planted_compile_slowdown_owes_its_fraction_of_the_whole_first_call():
+    """Time after the last graph (here all of it: no graph at all) is owed when the call returns, so the first
+    call is at least ``slowdown`` slower than its work - spinning per graph only delivered ~6% of a planted 10%."""
+    import time
+
+    from ragperf.perf import compile_time
+
+    worked = []
+
+    def call():
+        start = time.perf_counter()
+        time.sleep(0.05)
+        worked.append(time.perf_counter() - start)
+
+    out = compile_time.first_call(call, slowdown=0.5)
+    assert out["first_call_s"] >= 1.5 * worked[0]
+
+
 @pytest.mark.parametrize("change, status", [(0.02, gate.PASS), (0.10, gate.FAIL), (-0.2, gate.PASS)])
 def test_compile_seconds_fail_on_a_ten_percent_increase_beyond_the_noise(change, status):
     base = baselines.metric("compile", 20.0, 0.005, process_sd=0.02)
