@@ -61,6 +61,9 @@ def register(subparsers) -> None:
                         help=f"lockstep rounds per side in a pair (default: the case's, decode 90; at most {MAX_ROUNDS})")
     parser.add_argument("--backend", default="inductor", choices=argtypes.BACKENDS,
                         help="compiler of the parity, speed and compile-time parts (default inductor)")
+    parser.add_argument("--device", type=argtypes.device, default="cpu", metavar="cpu|cuda",
+                        help="where the speed and compile-time parts run (default cpu; cuda: the lockstep pairs take "
+                             "turns on this machine's GPU); behaviour, numerics and memory run on the CPU")
     parser.add_argument("--scenario-backend", default="eager", choices=argtypes.BACKENDS,
                         help="compiler of the recompile scenarios (default eager, as the expected tables)")
     parser.add_argument("--save", type=argtypes.output_file, default=None, metavar="FILE",
@@ -168,7 +171,7 @@ def _check_flags(args: argparse.Namespace, parts: tuple[str, ...]) -> None:
         used = [flag for flag, on in (("--save", args.save), ("--quick", args.quick), ("--pairs", args.pairs),
                                       ("--plant-slowdown", args.plant_slowdown),
                                       ("--plant-compile-slowdown", args.plant_compile_slowdown),
-                                      ("--rounds", args.rounds),
+                                      ("--rounds", args.rounds), ("--device", args.device != "cpu"),
                                       ("--parts", args.parts != ",".join(PARTS))) if on]
         if used:
             raise RagperfError(f"--merge renders saved reports: {', '.join(used)} does not apply to it; drop it")
@@ -181,9 +184,9 @@ def _check_flags(args: argparse.Namespace, parts: tuple[str, ...]) -> None:
         raise RagperfError(f"give OLD and NEW (got {len(args.sides)} SIDEs), one SIDE with --save FILE, or "
                            "reports with --merge")
     if args.save is not None and (args.plant_slowdown or args.plant_compile_slowdown or args.pairs or args.rounds
-                                  or args.plot):
-        raise RagperfError("--save keeps a side's untimed parts; --plant-*, --pairs, --rounds and --plot apply to "
-                           "OLD NEW runs")
+                                  or args.plot or args.device != "cpu"):
+        raise RagperfError("--save keeps a side's untimed parts; --plant-*, --pairs, --rounds, --device and --plot "
+                           "apply to OLD NEW runs")
     if (args.plant_slowdown or args.rounds) and "speed" not in parts:
         raise RagperfError("--plant-slowdown and --rounds apply to the speed part: add speed to --parts")
     if args.pairs and not set(parts) & {"speed", "compile"}:
@@ -207,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
 
         resolve_embedder(args.embedder)
         resolve_decoder(args.decoder)
-    speed_cases = release.cases(args.embedder, args.decoder, args.quick, args.backend)
+    speed_cases = release.cases(args.embedder, args.decoder, args.quick, args.backend, args.device)
     plants = dict(args.plant_slowdown)
     unknown = sorted(set(plants) - {c.prefix for c in speed_cases})
     if unknown:
@@ -246,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
                     decisions += release.speed(case, pairs, old, new, plants.get(case.prefix, 0.0), args.rounds,
                                                progress=_say)
             if "compile" in mine:
-                made, figures = release.compile_decisions(release.compile_case(args.embedder, args.backend), pairs,
+                made, figures = release.compile_decisions(release.compile_case(args.embedder, args.backend, args.device), pairs,
                                                           old, new, args.plant_compile_slowdown, progress=_say)
                 decisions += made
                 warm = figures["warm"]
@@ -264,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
     report = release_report.build(
         a, b, (args.sides[0], args.sides[1]), release.family(decisions), warm=warm, timed_note=timed_note,
         settings={"embedder": args.embedder, "decoder": args.decoder, "quick": args.quick, "parts": list(parts),
-                  "backend": args.backend, "plants": plants, "compile_plant": args.plant_compile_slowdown},
+                  "backend": args.backend, "device": args.device, "plants": plants, "compile_plant": args.plant_compile_slowdown},
         shard=(index, count), seconds=time.monotonic() - started)
     _write(report, args)
     return release_report.exit_code(report)
