@@ -3,13 +3,15 @@
 import pytest
 import torch
 
+from ragperf.models.under_test import label
+
 
 def require_pooler_output(embedder) -> None:
     """Skip unless ``embedder``'s transformer returns a ``pooler_output`` (BERT's pooler; DistilBERT has none)."""
     with torch.no_grad():
         out = embedder.transformer(**embedder.tokenize(["pooler probe"]))
     if getattr(out, "pooler_output", None) is None:
-        pytest.skip(f"{embedder.name}'s transformer ({type(embedder.transformer).__name__}) returns no pooler_output: "
+        pytest.skip(f"{label(embedder.name)}'s transformer ({type(embedder.transformer).__name__}) returns no pooler_output: "
                     "the seed's pooler_output embedding does not exist for it")
 
 
@@ -25,4 +27,4 @@ def build_generator_or_skip(decoder, mode: str, **kwargs):
     except RagperfError as exc:
         if decode_modes.mode(mode).family != "reference":
             raise
-        pytest.skip(f"{mode} mirrors Llama, not {decoder.name}: {exc}")
+        pytest.skip(f"{mode} mirrors Llama, not {label(decoder.name)}: {exc}")
