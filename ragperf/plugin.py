@@ -3,17 +3,26 @@
 Fixtures
 --------
 ``ragperf_device``      torch.device picked by ``--ragperf-device``
-``embedder``            the :class:`~ragperf.models.embedders.Embedder` picked by ``--ragperf-embedder`` (session)
+``embedder_spec``       the spec of the embedder under test: ``--ragperf-embedder``'s model; with several models,
+                        or one that is not the default, it parametrizes the test (ids name the model)
+``embedder``            the :class:`~ragperf.models.embedders.Embedder` of ``embedder_spec`` (session)
 ``load_embedder``       ``load_embedder(spec)`` -> Embedder, cached for the session (e.g. ``"tiny-bert"``)
 ``ladder_variant``      each ladder variant name chosen by ``--ragperf-variants`` (parametrizes the test)
 ``embedder_variant``    the :class:`~ragperf.models.ladder.LadderModel` of ``embedder`` for ``ladder_variant``
 ``eager_embedder``      the ``eager`` rung of ``embedder``
-``decoder``             the :class:`~ragperf.models.decoders.Decoder` picked by ``--ragperf-decoder`` (session)
+``decoder_spec``        the same for ``--ragperf-decoder``
+``judged_embedder_spec`` tiny-bert alone with the option at its default; else tiny-bert, then each model the
+                        option names (parametrizes the test, ids naming the model); ``judged_decoder_spec``:
+                        the same with tiny-llama and ``--ragperf-decoder``
+``decoder``             the :class:`~ragperf.models.decoders.Decoder` of ``decoder_spec`` (session)
 ``decode_mode``         each paper-family decode mode of :mod:`ragperf.models.decode_modes` (parametrizes the test)
 ``generator``           ``build_generator(decoder, decode_mode)``
 ``ragperf_decode_sizes``  the batch sizes of ``--ragperf-decode-sizes`` (compiled ahead, :mod:`ragperf.coldstart.sizes`)
 ``compile_probe``       :class:`~ragperf.compile.probe.CompileProbe`: ``with compile_probe() as p: ...; p.report``
 ``expected_compile``    the expected-behaviour table, or the nearest earlier (:mod:`ragperf.compile.plugin`); ``.verify(key, report)``
+
+:func:`models_given` is what a test module reads to run its any-model cases on the models the options
+name (:mod:`ragperf.models.under_test`).
 
 Every test starts from fresh compiler state (``torch.compiler.reset()`` and cleared Dynamo counters).
 """
@@ -97,16 +106,27 @@ def sizes_option(config: pytest.Config, option: str) -> tuple[int, ...]:
         raise pytest.UsageError(f"{option}: {exc}") from None
 
 
+def models_given(config: pytest.Config, kind: str) -> tuple[str, ...]:
+    """The model specs ``--ragperf-<kind>`` names (one or more, comma-separated)."""
+    from ragperf.models import under_test
+
+    try:
+        return under_test.specs(config.getoption(f"--ragperf-{kind}"), kind)
+    except RagperfError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 def _check_models(config: pytest.Config) -> None:
     """A bad --ragperf-embedder/--ragperf-decoder (unknown, or a model of the other kind) is one usage error
     at start-up, not an error in every fixture."""
     from ragperf.models import registry
 
-    embedder = config.getoption("--ragperf-embedder")
     try:
-        if embedder != registry.DEFAULT[registry.EMBEDDER]:  # the default is checked where it is loaded (it needs its package)
-            registry.resolve_embedder(embedder)
-        registry.resolve_decoder(config.getoption("--ragperf-decoder"))
+        for spec in models_given(config, registry.EMBEDDER):
+            if spec != registry.DEFAULT[registry.EMBEDDER]:  # the default is checked where it is loaded (it needs its package)
+                registry.resolve_embedder(spec)
+        for spec in models_given(config, registry.DECODER):
+            registry.resolve_decoder(spec)
     except RagperfError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -130,6 +150,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("ladder_variant", chosen.split(",") if chosen else variants_for(device))
     if "decode_mode" in metafunc.fixturenames:
         metafunc.parametrize("decode_mode", decode_modes.names("paper"))
+    _parametrize_models(metafunc)
+
+
+def _parametrize_models(metafunc: pytest.Metafunc) -> None:
+    """``<kind>_spec``: one case per model the option names; ``judged_<kind>_spec``: the project's own tiny
+    model, then those. Neither is a parameter when the option is at its default (the ids of a run without it)."""
+    from ragperf.models import registry, under_test
+
+    for kind in registry.KINDS:
+        given = models_given(metafunc.config, kind)
+        if under_test.is_default(given, kind):
+            continue
+        for argname, chosen in ((f"{kind}_spec", list(given)), (f"judged_{kind}_spec", under_test.models(given, kind))):
+            if argname in metafunc.fixturenames:
+                metafunc.parametrize(argname, chosen, ids=under_test.labels(chosen), scope="session")
 
 
 def _usage(exc: RagperfError) -> pytest.UsageError:
@@ -173,8 +208,27 @@ def load_embedder(ragperf_device):
 
 
 @pytest.fixture(scope="session")
-def embedder(load_embedder, pytestconfig: pytest.Config):
-    return load_embedder(pytestconfig.getoption("--ragperf-embedder"))
+def embedder_spec(pytestconfig: pytest.Config) -> str:
+    return models_given(pytestconfig, "embedder")[0]  # parametrized instead when the option is not the default
+
+
+@pytest.fixture(scope="session")
+def judged_embedder_spec() -> str:
+    from ragperf.models.under_test import OWN
+
+    return OWN["embedder"]  # parametrized instead when --ragperf-embedder is not the default
+
+
+@pytest.fixture(scope="session")
+def judged_decoder_spec() -> str:
+    from ragperf.models.under_test import OWN
+
+    return OWN["decoder"]  # parametrized instead when --ragperf-decoder is not the default
+
+
+@pytest.fixture(scope="session")
+def embedder(load_embedder, embedder_spec: str):
+    return load_embedder(embedder_spec)
 
 
 @pytest.fixture
@@ -210,11 +264,16 @@ def parity_tolerance(request: pytest.FixtureRequest):
 
 
 @pytest.fixture(scope="session")
-def decoder(pytestconfig: pytest.Config, ragperf_device):
+def decoder_spec(pytestconfig: pytest.Config) -> str:
+    return models_given(pytestconfig, "decoder")[0]  # parametrized instead when the option is not the default
+
+
+@pytest.fixture(scope="session")
+def decoder(decoder_spec: str, ragperf_device):
     from ragperf.models.decoders import load_decoder
 
     try:
-        return load_decoder(pytestconfig.getoption("--ragperf-decoder"), device=ragperf_device)
+        return load_decoder(decoder_spec, device=ragperf_device)
     except RagperfError as exc:
         raise _usage(exc) from None
 

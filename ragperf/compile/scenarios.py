@@ -16,6 +16,7 @@ import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -51,6 +52,7 @@ class EmbedderScenario:
     warmup: int | None = None  # steps[:warmup] warm up, steps[warmup:] are the steady window
     model: str = "tiny-bert"
     strategies: tuple[str, ...] = tuple(STRATEGIES)
+    kind: ClassVar[str] = "embedder"
 
     def run(self, model, strat: Strategy, backend: str = "eager", fullgraph: bool = False,
             gate: bool = False) -> ScenarioResult:
@@ -80,6 +82,7 @@ class DecoderScenario:
     warmup: int | None = None  # generations before the steady window
     model: str = "tiny-llama"
     strategies: tuple[str, ...] = DECODER_STRATEGIES
+    kind: ClassVar[str] = "decoder"
 
     def run(self, model, strat: Strategy, backend: str = "eager", fullgraph: bool = False,
             gate: bool = False) -> ScenarioResult:
@@ -137,14 +140,21 @@ def cases() -> list[tuple[str, str]]:
     return [(s.name, st) for s in SCENARIOS.values() for st in s.strategies]
 
 
-def load_model(spec: str, device: str | torch.device = "cpu"):
-    """The model ``spec`` names, loaded as its kind (:func:`ragperf.models.registry.kind_of`): a decoder
-    for decoder scenarios, an embedder for embedder scenarios."""
+def table_scenario(name: str, model_label: str) -> str:
+    """The scenario column of a row in the expected tables: the scenario's name for its own tiny model,
+    ``name@model`` for any other model (rows are keyed by model)."""
+    return name if model_label == SCENARIOS[name].model else f"{name}@{model_label}"
+
+
+def load_model(spec: str, kind: str | None = None, device: str | torch.device = "cpu"):
+    """The model ``spec`` names, loaded as ``kind`` (a scenario's :attr:`kind`: decoder scenarios load a
+    decoder, whatever the spec looks like); without ``kind``, as :func:`ragperf.models.registry.kind_of` reads it."""
     from ragperf.models.decoders import load_decoder
     from ragperf.models.embedders import load_embedder
     from ragperf.models.registry import DECODER, kind_of
 
-    return load_decoder(spec, device=device) if kind_of(spec) == DECODER else load_embedder(spec, device=device)
+    kind = kind or kind_of(spec)
+    return load_decoder(spec, device=device) if kind == DECODER else load_embedder(spec, device=device)
 
 
 def compile_embedder(embedder, strat: Strategy, backend: str = "eager", fullgraph: bool = False):
@@ -211,7 +221,7 @@ def run_case(name: str, strategy_name: str, backend: str = "eager", models: dict
     chosen, strat = scenario(name), STRATEGIES[strategy_name].require()
     models = {} if models is None else models
     if chosen.model not in models:
-        models[chosen.model] = load_model(chosen.model)
+        models[chosen.model] = load_model(chosen.model, chosen.kind)
     torch.compiler.reset()
     counters.clear()
     return chosen.run(models[chosen.model], strat, backend=backend)

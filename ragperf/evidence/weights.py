@@ -31,7 +31,8 @@ def used_embedders(item: pytest.Item) -> list[str]:
     """The embedder specs ``item`` used: asked of ``load_embedder``, or through the ``--ragperf-embedder`` fixtures."""
     used = list(_LOADED)
     if set(_EMBEDDER_FIXTURES) & set(getattr(item, "fixturenames", ())):
-        used.append(item.config.getoption("--ragperf-embedder"))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        used.append(params.get("embedder_spec") or item.config.getoption("--ragperf-embedder").split(",")[0])
     return list(dict.fromkeys(used))
 
 

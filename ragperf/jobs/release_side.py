@@ -58,7 +58,7 @@ def recompile_rows(embedder_name: str, decoder_name: str, backend: str) -> list[
             rows.append({"key": key, "skipped": missing})
             continue
         if table_model not in models:
-            models[table_model] = load_model(model)
+            models[table_model] = load_model(model, scenario(name).kind)
         say(f"recompile {key}")
         report = run_case(name, strategy_name, backend, models).report
         rows.append({"key": key, "counts": report.counts(), "error": report.error,

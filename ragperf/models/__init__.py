@@ -1,6 +1,7 @@
 """Where models come from and how they are made compilable (imports only torch and the foundations).
 
 - :mod:`ragperf.models.registry`    every named model, and the one rule that reads a model spec
+- :mod:`ragperf.models.under_test`  the models a test run judges: the options' specs, case ids, calibrated model
 - :mod:`ragperf.models.sources`     where a named or hub-hosted model's files come from
 - :mod:`ragperf.models.tiny`        random-weight tiny embedders written once for fast tests
 - :mod:`ragperf.models.embedders`   sentence-transformers embedders split for torch.compile

@@ -20,7 +20,8 @@ VOCAB = Path(__file__).parents[1] / "data" / "wordpiece-uncased-vocab.txt.gz"
 
 @dataclass(frozen=True)
 class TinyEmbedder:
-    """How to write one tiny embedder: a transformers family at :data:`TINY_DIMS`, mean pooling, normalize.
+    """How to write one tiny embedder: a transformers family at :data:`TINY_DIMS`, ``pooling`` (a
+    sentence-transformers pooling mode: ``mean``, ``cls``...), normalize.
 
     ``tokenizer`` names a transformers tokenizer class built on :data:`VOCAB` with ``tokenizer_args``;
     ``config`` adds to (or overrides) the family's config beside the tiny dimensions.
@@ -30,6 +31,7 @@ class TinyEmbedder:
     tokenizer: str
     tokenizer_args: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
+    pooling: str = "mean"
 
 
 def wordpiece_vocab() -> dict[str, int]:
@@ -39,7 +41,7 @@ def wordpiece_vocab() -> dict[str, int]:
 
 
 def write_tiny_embedder(recipe: TinyEmbedder, out: Path) -> Path:
-    """Write the embedder of ``recipe`` (transformer + mean pooling + normalize) to ``out``, silently:
+    """Write the embedder of ``recipe`` (transformer + its pooling + normalize) to ``out``, silently:
     a command that builds one on first use still answers in its one line."""
     knobs.quiet_libraries()  # transformers' save/load progress bars would land on the user's stderr
     import torch
@@ -52,11 +54,11 @@ def write_tiny_embedder(recipe: TinyEmbedder, out: Path) -> Path:
     torch.manual_seed(0)
     transformers.AutoModel.from_config(config).eval().save_pretrained(hf_dir)
     tokenizer.save_pretrained(hf_dir)
-    _sentence_transformer(hf_dir, config.hidden_size).save(str(out))
+    _sentence_transformer(hf_dir, config.hidden_size, recipe.pooling).save(str(out))
     return out
 
 
-def _sentence_transformer(hf_dir: Path, dim: int):
+def _sentence_transformer(hf_dir: Path, dim: int, pooling: str = "mean"):
     from sentence_transformers import SentenceTransformer
 
     try:  # sentence-transformers >= 6 moved the modules
@@ -64,4 +66,4 @@ def _sentence_transformer(hf_dir: Path, dim: int):
     except ImportError:
         from sentence_transformers.models import Normalize, Pooling, Transformer
     transformer = Transformer(str(hf_dir), max_seq_length=128)
-    return SentenceTransformer(modules=[transformer, Pooling(dim, "mean"), Normalize()], device="cpu")
+    return SentenceTransformer(modules=[transformer, Pooling(dim, pooling), Normalize()], device="cpu")

@@ -1,6 +1,6 @@
 """Decode compiled ahead for several batch sizes: every size captured before timing, the timed window
 has zero recompiles (and, on CUDA, zero CUDA-graph recordings), tokens equal the capture runs'; a size
-not compiled ahead fails the window with the guard that broke."""
+not compiled ahead fails the window with the guard that broke. On tiny-llama and each ``--ragperf-decoder`` model."""
 
 import pytest
 import torch
@@ -16,8 +16,8 @@ pytestmark = pytest.mark.correctness
 PROMPT, NEW_TOKENS = 5, 4
 
 
-def _ahead(device, sizes, backend, mode="static-cudagraphs", dtype=torch.float32):
-    decoder = load_decoder("tiny-llama", device=device, dtype=dtype)
+def _ahead(device, sizes, backend, mode="static-cudagraphs", dtype=torch.float32, spec="tiny-llama"):
+    decoder = load_decoder(spec, device=device, dtype=dtype)
     return decoder, compile_ahead(build_generator(decoder, mode, backend=backend), decoder, sizes,
                                   prompt_len=PROMPT, new_tokens=NEW_TOKENS)
 
@@ -32,14 +32,14 @@ def _check_timed(ahead):
     assert ahead.timed_probe.cudagraphs.recordings == 0, ahead.timed_probe.summary()
 
 
-def test_sizes_compiled_ahead_are_timed_without_a_recompile(pytestconfig):
-    _, ahead = _ahead("cpu", (1, 2), pytestconfig.getoption("--ragperf-backend"))
+def test_sizes_compiled_ahead_are_timed_without_a_recompile(pytestconfig, judged_decoder_spec):
+    _, ahead = _ahead("cpu", (1, 2), pytestconfig.getoption("--ragperf-backend"), spec=judged_decoder_spec)
     assert ahead.capture.graphs == 2, ahead.capture.summary()  # one decode graph per size, both ahead
     _check_timed(ahead)
 
 
-def test_a_size_not_compiled_ahead_fails_the_window(pytestconfig):
-    decoder, ahead = _ahead("cpu", (1,), pytestconfig.getoption("--ragperf-backend"))
+def test_a_size_not_compiled_ahead_fails_the_window(pytestconfig, judged_decoder_spec):
+    decoder, ahead = _ahead("cpu", (1,), pytestconfig.getoption("--ragperf-backend"), spec=judged_decoder_spec)
     with pytest.raises(RecompileInSteadyState, match=r"size mismatch at index 0\. expected 1, actual 2"):
         with steady_decode():
             ahead.generator.generate(random_prompts(decoder, 2, PROMPT), NEW_TOKENS)

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from ragperf.models import under_test
 from ragperf.models.ladder import build_variant
 from ragperf.numerics import fastmath, parity
 from ragperf.numerics.fastmath import PREDICTED_GEMM_REL_RMSE, EmulatedBF16, round_to_bf16
@@ -47,9 +48,10 @@ def test_emulation_reaches_inductor_compiled_code():
     torch.testing.assert_close(compiled_emulated, eager_emulated, atol=1e-6, rtol=1e-5)
 
 
-def test_emulated_minilm_error_vs_fp64_is_bf16_sized(load_embedder):
-    """MiniLM's embeddings move by a few bf16 roundings (u = 2^-9 per input) in the emulated lane."""
-    embedder = load_embedder("minilm")
+def test_emulated_error_vs_fp64_is_bf16_sized(load_embedder, embedder_spec):
+    """The emulated lane moves any embedder's outputs far beyond fp32 rounding; MiniLM's embeddings move by
+    a few bf16 roundings (u = 2^-9 per input), a band calibrated on MiniLM alone."""
+    embedder = load_embedder(embedder_spec)
     batch = embedder.tokenize(parity.DEFAULT_TEXTS)
     eager = build_variant(embedder, "eager")
     fp64 = parity.embed_fp64(embedder, batch)
@@ -59,7 +61,10 @@ def test_emulated_minilm_error_vs_fp64_is_bf16_sized(load_embedder):
     rel_plain, rel_emulated = _rel_rmse(plain, fp64), _rel_rmse(emulated, fp64)
     u = fastmath.BF16_UNIT_ROUNDOFF
     assert rel_emulated > 100 * rel_plain, (rel_emulated, rel_plain)
-    assert u / 4 <= rel_emulated <= 8 * u, f"emulated MiniLM relative RMSE {rel_emulated:.3e} vs u = {u:.3e}"
+    if not under_test.calibrated(embedder_spec):
+        pytest.skip(under_test.not_calibrated_reason(
+            embedder_spec, f"the bf16-sized band [u/4, 8u] (measured {rel_emulated:.3e}, u = {u:.3e})"))
+    assert u / 4 <= rel_emulated <= 8 * u, f"emulated {embedder.name} relative RMSE {rel_emulated:.3e} vs u = {u:.3e}"
 
 
 def test_real_lane_active_only_with_flags_and_measured_effect():

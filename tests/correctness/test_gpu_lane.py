@@ -14,8 +14,8 @@ pytestmark = [pytest.mark.gpu, pytest.mark.correctness]
 
 
 @pytest.fixture(scope="module")
-def bf16_embedder(pytestconfig):
-    return embedders.load_embedder(pytestconfig.getoption("--ragperf-embedder"), device="cuda", dtype=torch.bfloat16)
+def bf16_embedder(embedder_spec):
+    return embedders.load_embedder(embedder_spec, device="cuda", dtype=torch.bfloat16)
 
 
 @pytest.mark.parametrize("variant", variants_for("cuda"))

@@ -1,9 +1,12 @@
 """Batched decode of ragged prompts (left padding + attention mask): each row's greedy tokens equal its
 prompt generated alone in eager (near-tie rule), eager and compiled, HF model and reference; a new mix
-of lengths padded to the same length reuses the compiled decode without a recompile."""
+of lengths padded to the same length reuses the compiled decode without a recompile. On tiny-llama and
+each ``--ragperf-decoder`` model (the reference modes only where the model is a Llama); the checks of
+the check (learned positions, a dropped mask) on the models that show them."""
 
 import pytest
 import torch
+from _models import build_generator_or_skip
 
 from ragperf.compile.probe import CompileProbe, steady_decode
 from ragperf.models.decoders import left_pad, load_decoder, ragged_prompts
@@ -38,9 +41,9 @@ def _check_rows_equal_alone(decoder, generator, prompts, tolerance, pad_to=PAD_T
 
 
 @pytest.mark.parametrize("mode,device", CASES)
-def test_ragged_rows_equal_their_prompts_generated_alone(mode, device, parity_tolerance):
-    decoder = load_decoder("tiny-llama", device=device)
-    _check_rows_equal_alone(decoder, build_generator(decoder, mode), ragged_prompts(decoder, LENGTHS),
+def test_ragged_rows_equal_their_prompts_generated_alone(mode, device, parity_tolerance, judged_decoder_spec):
+    decoder = load_decoder(judged_decoder_spec, device=device)
+    _check_rows_equal_alone(decoder, build_generator_or_skip(decoder, mode), ragged_prompts(decoder, LENGTHS),
                             parity_tolerance(decoder.device, decoder.dtype, "off"))
 
 
@@ -63,9 +66,9 @@ def test_without_the_mask_padded_rows_diverge():
 
 
 @pytest.mark.parametrize("mode,device", COMPILED)
-def test_a_new_length_mix_reuses_the_compiled_decode(mode, device, parity_tolerance):
-    decoder = load_decoder("tiny-llama", device=device)
-    generator = build_generator(decoder, mode)
+def test_a_new_length_mix_reuses_the_compiled_decode(mode, device, parity_tolerance, judged_decoder_spec):
+    decoder = load_decoder(judged_decoder_spec, device=device)
+    generator = build_generator_or_skip(decoder, mode)
     tolerance = parity_tolerance(decoder.device, decoder.dtype, "off")
     with CompileProbe() as warm:
         for _ in range(2):  # compile, then (CUDA) record

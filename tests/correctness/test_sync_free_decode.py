@@ -4,9 +4,10 @@
 
 import pytest
 import torch
+from _models import build_generator_or_skip
 
 from ragperf.models.decoders import load_decoder, random_prompts
-from ragperf.models.generation import build_generator, greedy_loop
+from ragperf.models.generation import greedy_loop
 
 pytestmark = [pytest.mark.correctness, pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: host syncs are a GPU matter")]
@@ -44,9 +45,9 @@ def test_the_decode_loop_itself_never_syncs():
 
 
 @pytest.mark.parametrize("mode", ["static-cudagraphs", "reference-cudagraphs"])
-def test_captured_decode_steps_never_sync(mode):
-    decoder = load_decoder("tiny-llama", device="cuda", dtype=torch.bfloat16)
-    generator = build_generator(decoder, mode)
+def test_captured_decode_steps_never_sync(mode, judged_decoder_spec):
+    decoder = load_decoder(judged_decoder_spec, device="cuda", dtype=torch.bfloat16)
+    generator = build_generator_or_skip(decoder, mode)
     prompt = random_prompts(decoder, 1, 7)
     for _ in range(2):  # compile, record
         generator.generate(prompt, NEW_TOKENS)

@@ -33,8 +33,8 @@ def _gate(ragperf_perf, model, variant, kind, device):
 
 
 @pytest.mark.parametrize("variant", EMBED_LADDER)
-def test_embedder_first_call_by_start_path(ragperf_perf, pytestconfig, variant):
-    model = pytestconfig.getoption("--ragperf-embedder")
+def test_embedder_first_call_by_start_path(ragperf_perf, pytestconfig, variant, embedder_spec):
+    model = embedder_spec
     measured = _gate(ragperf_perf, model, variant, "embedder", pytestconfig.getoption("--ragperf-device"))
     name = prefix(model, variant)
     # Frozen rungs bypass the caches the Mega-Cache carries: no Mega-Cache start to gate there.
@@ -45,8 +45,8 @@ def test_embedder_first_call_by_start_path(ragperf_perf, pytestconfig, variant):
 
 
 @pytest.mark.parametrize("mode", ["compile-decode", "static-cudagraphs"])
-def test_decode_mode_first_call_by_start_path(ragperf_perf, pytestconfig, mode):
-    decoder = pytestconfig.getoption("--ragperf-decoder")
+def test_decode_mode_first_call_by_start_path(ragperf_perf, pytestconfig, mode, decoder_spec):
+    decoder = decoder_spec
     measured = _gate(ragperf_perf, decoder, mode, "decoder", pytestconfig.getoption("--ragperf-device"))
     name = prefix(decoder, mode)
     expected = {f"{name}/cold/first_call_s", f"{name}/warm/start_speedup", f"{name}/megacache/start_speedup"}

@@ -8,8 +8,8 @@ from ragperf.perf.cases import Case
 pytestmark = pytest.mark.perf
 
 
-def test_cold_and_warm_compile_time(ragperf_perf, pytestconfig):
-    case = Case("embed", pytestconfig.getoption("--ragperf-embedder"), "compile",
+def test_cold_and_warm_compile_time(ragperf_perf, pytestconfig, embedder_spec):
+    case = Case("embed", embedder_spec, "compile",
                 device=pytestconfig.getoption("--ragperf-device"))
     decisions = ragperf_perf.check(ragperf_perf.compile_times(case))
     names = {d.metric for d in decisions}

@@ -7,8 +7,8 @@ from ragperf.perf.cases import Case
 pytestmark = pytest.mark.perf
 
 
-def test_compiled_decode_vs_eager(benchmark, ragperf_perf, pytestconfig):
-    case = Case("decode", pytestconfig.getoption("--ragperf-decoder"), "compile-decode", rounds=30,
+def test_compiled_decode_vs_eager(benchmark, ragperf_perf, pytestconfig, decoder_spec):
+    case = Case("decode", decoder_spec, "compile-decode", rounds=30,
                 device=pytestconfig.getoption("--ragperf-device"))
     benchmark.group = f"decode/{case.model}"
     decisions = ragperf_perf.check(case, benchmark)

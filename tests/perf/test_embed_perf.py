@@ -14,8 +14,8 @@ pytestmark = pytest.mark.perf
 
 
 @pytest.mark.parametrize("variant", EMBED_LADDER + tuple(pytest.param(v, marks=pytest.mark.gpu) for v in GPU_VARIANTS))
-def test_embedding_ladder_rung_vs_eager(benchmark, ragperf_perf, pytestconfig, variant):
-    case = Case("embed", pytestconfig.getoption("--ragperf-embedder"), variant,
+def test_embedding_ladder_rung_vs_eager(benchmark, ragperf_perf, pytestconfig, variant, embedder_spec):
+    case = Case("embed", embedder_spec, variant,
                 device=pytestconfig.getoption("--ragperf-device"))
     benchmark.group = f"embed/{case.model}"
     decisions = ragperf_perf.check(case, benchmark)

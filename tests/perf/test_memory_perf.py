@@ -9,8 +9,8 @@ pytestmark = pytest.mark.perf
 
 
 @pytest.mark.parametrize("variant", ["compile+freeze"])  # frozen weight copies: where memory moves
-def test_compiled_peak_memory_vs_eager(ragperf_perf, pytestconfig, variant):
-    case = Case("embed", pytestconfig.getoption("--ragperf-embedder"), variant,
+def test_compiled_peak_memory_vs_eager(ragperf_perf, pytestconfig, variant, embedder_spec):
+    case = Case("embed", embedder_spec, variant,
                 device=pytestconfig.getoption("--ragperf-device"))
     decisions = ragperf_perf.check(ragperf_perf.peak_memory(case))
     assert [d.metric for d in decisions] == [f"{case.prefix}/memory_ratio"]

@@ -25,10 +25,10 @@ REPORT_ONLY = ("served req/s at 1x1 moved 1.16-1.31x between idle runs on the 2-
 
 
 @pytest.fixture(scope="module")
-def served(pytestconfig):
+def served(pytestconfig, embedder_spec):
     """One measurement for every variant: eager's server is started once and its rounds alternate with all of
     theirs (5 rounds of 4 s, 2 users, 1 worker x 1 thread)."""
-    model = pytestconfig.getoption("--ragperf-embedder")
+    model = embedder_spec
     return measure_serve(model, layouts=(LAYOUT,), variants=("eager", *VARIANTS), rounds=5, seconds=4.0, users=2)
 
 

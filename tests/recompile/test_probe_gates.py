@@ -1,4 +1,7 @@
-"""The probe's gates and its command line, on the blog's batch 16 -> 1 schedule."""
+"""The probe's gates and its command line, on the blog's batch 16 -> 1 schedule.
+
+The gates run on tiny-bert and on each ``--ragperf-embedder`` model; the command line is tried on tiny-bert
+(its ids are the command's, not a model's)."""
 
 import json
 
@@ -6,32 +9,31 @@ import pytest
 
 from ragperf.cli import main
 from ragperf.compile.probe import COUNT_FIELDS, RecompileInSteadyState, steady_state
-from ragperf.compile.scenarios import compile_embedder, probe_shapes, synthetic_batch
+from ragperf.compile.scenarios import compile_embedder, probe_shapes, synthetic_batch, table_scenario
 from ragperf.compile.strategies import strategy
+from ragperf.models.under_test import label
 
 pytestmark = pytest.mark.recompile
 
 
-@pytest.fixture(scope="module")
-def tiny_bert(load_embedder):
-    return load_embedder("tiny-bert")
-
-
-def test_steady_state_window_fails_with_the_guard_reason(tiny_bert):
-    compiled = compile_embedder(tiny_bert, strategy("auto"))
-    tiny_bert.embed(synthetic_batch(tiny_bert, 16, 32), compiled)  # the index pass: warm-up at batch 16 only
+def test_steady_state_window_fails_with_the_guard_reason(judged_embedder):
+    compiled = compile_embedder(judged_embedder, strategy("auto"))
+    judged_embedder.embed(synthetic_batch(judged_embedder, 16, 32), compiled)  # the index pass: warm-up at batch 16 only
     with pytest.raises(RecompileInSteadyState, match=r"size mismatch at index 0\. expected 16, actual 1"):
         with steady_state():
-            tiny_bert.embed(synthetic_batch(tiny_bert, 1, 32), compiled)
+            judged_embedder.embed(synthetic_batch(judged_embedder, 1, 32), compiled)
 
 
-def test_mark_unbacked_with_fullgraph_fails_exactly_where_it_falls_back_without(tiny_bert, expected_compile):
+def test_mark_unbacked_with_fullgraph_fails_exactly_where_it_falls_back_without(judged_embedder, judged_embedder_spec,
+                                                                               expected_compile):
     """Where the table says mark_unbacked silently falls back to eager (torch 2.13), fullgraph=True must
     surface that as a compile error; where it compiles cleanly (torch 2.11), fullgraph must succeed."""
-    row = expected_compile.rows.get(("index16-query1", "mark_unbacked", "eager"))
+    scenario = table_scenario("index16-query1", label(judged_embedder_spec))
+    row = expected_compile.rows.get((scenario, "mark_unbacked", "eager"))
     if row is None:
-        pytest.skip(f"no expected row for mark_unbacked in {expected_compile.path.name}: regenerate the table first")
-    report = probe_shapes(tiny_bert, [(16, 32), (1, 8)], strategy("mark_unbacked"), fullgraph=True)
+        pytest.skip(f"no expected row {scenario} / mark_unbacked in {expected_compile.path.name}: record the "
+                    "table first (pytest tests/recompile --ragperf-update-expected)")
+    report = probe_shapes(judged_embedder, [(16, 32), (1, 8)], strategy("mark_unbacked"), fullgraph=True)
     if row["fallbacks"] > 0:
         assert report.error, report.summary()
         assert not report.clean and "COMPILE ERROR" in report.summary()

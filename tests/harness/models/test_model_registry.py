@@ -185,3 +185,32 @@ def test_the_plugin_options_list_a_new_row(new_models, pytester):
     assert "--ragperf-decoder=tiny-llama|tiny-gpt2|gpt2|llama-3.2-1b|tiny-qwen2|PATH" in text
     pytester.makepyfile(test_one="def test_one(decoder):\n    assert decoder.name == 'tiny-qwen2'\n")
     assert pytester.runpytest_inprocess("-p", "no:randomly", "--ragperf-decoder", "tiny-qwen2").ret == 0
+
+
+def test_a_scenario_loads_its_model_as_the_scenarios_kind(monkeypatch):
+    """A decoder scenario loads a decoder whatever the spec looks like (a hub id reads as an embedder)."""
+    from ragperf.compile import scenarios
+    from ragperf.models import decoders, embedders
+
+    loaded = []
+    monkeypatch.setattr(decoders, "load_decoder", lambda spec, **_: loaded.append((DECODER, spec)))
+    monkeypatch.setattr(embedders, "load_embedder", lambda spec, **_: loaded.append((EMBEDDER, spec)))
+    scenarios.load_model("org/causal-lm", scenarios.scenario("prefill5-decode-prefill10").kind)
+    scenarios.load_model("org/encoder", scenarios.scenario("index16-query1").kind)
+    assert loaded == [(DECODER, "org/causal-lm"), (EMBEDDER, "org/encoder")]
+
+
+def test_the_plugin_options_take_several_models_each_refused_or_named_in_the_ids(user_models, pytester):
+    pytester.makepyfile(test_one="def test_one(embedder_spec): pass\ndef test_own(judged_embedder_spec): pass\n")
+    refused = pytester.runpytest_inprocess("-p", "no:randomly", "--ragperf-embedder", f"tiny-bert,{user_models['qwen2']}")
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    assert sum("is a decoder (causal LM Qwen2ForCausalLM), not an embedder" in line for line in refused.errlines) == 1
+    empty = pytester.runpytest_inprocess("-p", "no:randomly", "--ragperf-embedder", "tiny-bert,")
+    assert empty.ret == pytest.ExitCode.USAGE_ERROR and any("names an empty model" in line for line in empty.errlines)
+    both = pytester.runpytest_inprocess("-p", "no:randomly", "--collect-only", "-q",
+                                        "--ragperf-embedder", f"tiny-mpnet,{user_models['distilbert']}")
+    assert [line for line in both.outlines if "::" in line] == [
+        "test_one.py::test_one[tiny-mpnet]", "test_one.py::test_one[distilbert]",
+        "test_one.py::test_own[tiny-bert]", "test_one.py::test_own[tiny-mpnet]", "test_one.py::test_own[distilbert]"]
+    default = pytester.runpytest_inprocess("-p", "no:randomly", "--collect-only", "-q")
+    assert [line for line in default.outlines if "::" in line] == ["test_one.py::test_one", "test_one.py::test_own"]
