@@ -24,14 +24,13 @@ class Timing(Saved):
 
     speedup: Positive
     speedup_se: NonNegative
-    speedup_low: Finite
-    speedup_high: Finite
+    speedup_low: Finite | None = None
+    speedup_high: Finite | None = None
     median_s: Positive
     latency_se: NonNegative
-    recompiles_while_timed: Count = 0
 
 
-TIMING = tuple(Timing.model_fields)
+TIMING = ("speedup", "speedup_se", "median_s", "latency_se", "recompiles_while_timed")  # a single process's, required
 
 
 class Value(Saved):
@@ -45,7 +44,7 @@ class Value(Saved):
     speedup_high: Finite | None = None
     median_s: Positive | None = None
     latency_se: NonNegative | None = None
-    recompiles_while_timed: Count = 0
+    recompiles_while_timed: Count | None = None
     reference: Timing | None = None
     candidate: Timing | None = None
     cold_first_call_s: NonNegative | None = None
