@@ -19,9 +19,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from ragperf.errors import RagperfError
 
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-Positive = Annotated[float, Field(allow_inf_nan=False, gt=0)]
-NonNegative = Annotated[float, Field(allow_inf_nan=False, ge=0)]
+# Far beyond any figure ragperf writes; past it, showing a number (x 100 as a percentage, x 1000 in ms) overflows
+# to inf, so a finite number stays finite wherever it is shown.
+LARGEST = 1e100
+Finite = Annotated[float, Field(allow_inf_nan=False, ge=-LARGEST, le=LARGEST)]
+Positive = Annotated[float, Field(allow_inf_nan=False, gt=0, le=LARGEST)]
+NonNegative = Annotated[float, Field(allow_inf_nan=False, ge=0, le=LARGEST)]
 Count = Annotated[int, Field(ge=0)]
 Fraction = Annotated[float, Field(allow_inf_nan=False, ge=0, lt=1)]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ragperf.schemas.base import FileKind, Finite, GateStatus, MetricKind, NonNegative, Positive, Saved
 
@@ -38,6 +38,12 @@ class GateDecision(Saved):
     bound: NonNegative | None = None
     attempts: Annotated[int, Field(ge=1)] = 1
     message: str = ""
+
+    @model_validator(mode="after")
+    def _a_change_needs_its_baseline(self) -> GateDecision:
+        if self.baseline is None and (self.change is not None or self.bound is not None):
+            raise ValueError("a change or bound without the baseline it was judged against")
+        return self
 
 
 class GateReport(Saved):

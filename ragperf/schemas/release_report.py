@@ -28,6 +28,8 @@ class Row(Saved):
     section: Literal["versions", "timed", "recompile", "parity", "warm"]
     key: str
     status: Literal[STATUSES]  # type: ignore[valid-type]
+    a: str | Count | None = None
+    b: str | Count | None = None
     changes: list[str] = Field(default_factory=list)
     kind: MetricKind | None = None
     change: Finite | None = None
@@ -42,6 +44,8 @@ class Row(Saved):
     @model_validator(mode="after")
     def _timed_rows_hold_their_figures(self) -> Row:
         if self.section != "timed":
+            if not {"a", "b"} <= self.model_fields_set:
+                raise ValueError(f"a {self.section} row needs both sides' values, a and b")
             return self
         if self.kind is None:
             raise ValueError("a timed row needs the kind of its metric")

@@ -68,6 +68,6 @@ class ReleaseSide(Saved):
 
     settings: dict[str, Any] = Field(default_factory=dict)
     versions: Versions
-    recompile: list[RecompileRow] = Field(default_factory=list)
-    parity: list[ParityRow] = Field(default_factory=list)
-    memory: list[MemoryRow] = Field(default_factory=list)
+    recompile: list[RecompileRow]
+    parity: list[ParityRow]
+    memory: list[MemoryRow] = Field(default_factory=list)  # a drift-side/1 has none
