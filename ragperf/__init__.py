@@ -24,6 +24,7 @@ perf/numerics/compile/rag -> models -> torch), and every layer may use the found
 - :mod:`ragperf.serve`     the TorchServe seed: the RAG retriever behind an ASGI endpoint under load
 - :mod:`ragperf.cli`       the ``ragperf`` command's entry point
 - :mod:`ragperf.oom`       a GPU out-of-memory in a test as one line, the run going on
+- :mod:`ragperf.schemas`   every saved file ragperf reads back, one typed schema per kind: one line for a bad one
 - foundations: :mod:`ragperf.errors`, :mod:`ragperf.knobs`, :mod:`ragperf.subproc`, :mod:`ragperf.files`
   (atomic writes), :mod:`ragperf.argtypes` (validated option values), :mod:`ragperf.jobargs` (the arguments
   child jobs share, validated once), :mod:`ragperf.interpreters` (another environment's python)

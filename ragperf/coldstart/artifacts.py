@@ -21,8 +21,11 @@ from types import SimpleNamespace
 
 import torch
 
+from ragperf.errors import RagperfError
 from ragperf.models.embedders import Batch, Embedder
 from ragperf.models.ladder import LadderModel, build_variant, variant
+from ragperf.schemas import base as schemas
+from ragperf.schemas.manifest import KIND, Manifest
 
 MEGACACHE = "megacache.bin"
 AOTI = "model.pt2"
@@ -49,19 +52,19 @@ def problem(path: Path, kind: str, device: str = "cpu") -> str | None:
         return f"{path} does not exist"
     manifest_path = Path(f"{path}.json")
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return f"{manifest_path} is missing or unreadable, so nothing says which torch wrote {path.name}"
-    if manifest.get("kind") != kind:
-        return f"{path.name} is a {manifest.get('kind')!r} artifact, not {kind!r}"
+        manifest = schemas.load(manifest_path, Manifest, KIND)
+    except RagperfError as exc:
+        return f"{exc} - so nothing says which torch wrote {path.name}"
+    if manifest.kind != kind:
+        return f"{path.name} is a {manifest.kind!r} artifact, not {kind!r}"
     here = identity(device)
     for name in ("torch", "arch", "device"):
-        if manifest.get(name) != here[name]:
-            return (f"{path.name} was written by {name} {manifest.get(name)}, this process has {here[name]}: "
+        if getattr(manifest, name) != here[name]:
+            return (f"{path.name} was written by {name} {getattr(manifest, name)}, this process has {here[name]}: "
                     "its cache keys would never match")
     data = path.read_bytes()
-    if len(data) != manifest.get("bytes") or hashlib.sha256(data).hexdigest() != manifest.get("sha256"):
-        return f"{path.name} is truncated or corrupt ({len(data)} of {manifest.get('bytes')} bytes, checksum differs)"
+    if len(data) != manifest.bytes or hashlib.sha256(data).hexdigest() != manifest.sha256:
+        return f"{path.name} is truncated or corrupt ({len(data)} of {manifest.bytes} bytes, checksum differs)"
     return None
 
 

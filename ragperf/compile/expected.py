@@ -26,6 +26,7 @@ from filelock import FileLock
 from ragperf.compile.probe import COUNT_FIELDS, ProbeReport
 from ragperf.errors import RagperfError
 from ragperf.files import write_atomic
+from ragperf.schemas import table
 
 KEY_FIELDS = ("scenario", "strategy", "backend")
 COLUMNS = KEY_FIELDS + COUNT_FIELDS
@@ -158,16 +159,28 @@ def read(path: Path) -> str:
 
 def parse(text: str, source: str = "<table>", key_fields: tuple[str, ...] = KEY_FIELDS,
           count_fields: tuple[str, ...] = COUNT_FIELDS, regenerate: str = REGENERATE) -> dict[Key, dict[str, int]]:
-    """Rows of a table's CSV text; a malformed file is one clear error naming the line."""
+    """Rows of a table's CSV text, each read through :mod:`ragperf.schemas.table`; a malformed file (a cell
+    missing or beyond the header, a count that is not a whole number of 0 or more, a row twice) is one clear
+    error naming the line."""
+    try:
+        return _rows(text, source, key_fields, count_fields, regenerate)
+    except csv.Error as exc:
+        raise RagperfError(f"{source}: not a CSV table ({exc}); regenerate it with {regenerate}") from None
+
+
+def _rows(text: str, source: str, key_fields: tuple[str, ...], count_fields: tuple[str, ...],
+          regenerate: str) -> dict[Key, dict[str, int]]:
     reader = csv.DictReader(io.StringIO(text))
     columns = key_fields + count_fields
     if tuple(reader.fieldnames or ()) != columns:
         raise RagperfError(f"{source}: header must be {','.join(columns)}; regenerate it with {regenerate}")
     rows: dict[Key, dict[str, int]] = {}
-    for line_no, row in enumerate(reader, start=2):
-        key = tuple(row[k] for k in key_fields)
+    for line_no, cells in enumerate(reader, start=2):
         try:
-            rows[key] = {f: int(row[f]) for f in count_fields}  # type: ignore[index]
-        except (TypeError, ValueError):
-            raise RagperfError(f"{source}:{line_no}: counts must be integers; regenerate with {regenerate}") from None
+            key, counts = table.row(cells, key_fields, count_fields)
+        except ValueError as exc:
+            raise RagperfError(f"{source}:{line_no}: {exc}; regenerate with {regenerate}") from None
+        if key in rows:
+            raise RagperfError(f"{source}:{line_no}: row {' / '.join(key)} is there twice; regenerate with {regenerate}")
+        rows[key] = counts  # type: ignore[index]
     return rows

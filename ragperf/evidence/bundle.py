@@ -18,6 +18,8 @@ from pathlib import Path
 
 from ragperf import knobs
 from ragperf.errors import RagperfError
+from ragperf.schemas import base as schemas
+from ragperf.schemas import bundle as schema
 
 COMMAND = "command.txt"
 ENV = "env.json"
@@ -61,12 +63,12 @@ def load(folder: Path) -> tuple[list[str], dict]:
         raise RagperfError(f"{folder} is not a repro bundle (it needs {COMMAND} and {ENV}; "
                            "failed tests write one under --ragperf-trace-dir)")
     try:
-        argv = shlex.split((folder / COMMAND).read_text(encoding="utf-8"))
-        env = json.loads((folder / ENV).read_text(encoding="utf-8"))
-    except (ValueError, OSError) as exc:
-        raise RagperfError(f"{folder}: unreadable bundle ({exc})") from None
-    if not argv or argv[0] != "pytest" or not isinstance(env.get("latched_env"), dict):
-        raise RagperfError(f"{folder}: {COMMAND} must start with 'pytest' and {ENV} hold 'latched_env'")
+        argv = shlex.split(schemas.read_text(folder / COMMAND, schema.KIND))
+    except ValueError as exc:
+        raise RagperfError(f"{folder}: {COMMAND} is not one shell line ({exc}); {schema.KIND.remedy}") from None
+    if not argv or argv[0] != "pytest":
+        raise RagperfError(f"{folder}: {COMMAND} must start with 'pytest'; {schema.KIND.remedy}")
+    env = schemas.load(folder / ENV, schema.ReproEnv, schema.KIND).data()
     return argv[1:], env
 
 

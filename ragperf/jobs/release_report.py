@@ -24,14 +24,14 @@ compared regardless.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
-from ragperf.errors import RagperfError
-from ragperf.jobs.release_side import READABLE
+from ragperf.schemas import base as schemas
+from ragperf.schemas import release_report as report_schema
+from ragperf.schemas import release_side as side_schema
 
-SCHEMA = "ragperf-release/1"
+SCHEMA = f"{report_schema.KIND.schema}/{report_schema.KIND.newest}"
 RMSE_FACTOR = 2.0
 OPS_DROP = 0.05
 # (count field, label, +1 when more is worse / -1 when fewer is worse)
@@ -48,36 +48,17 @@ BAD = ("regression",)
 
 
 def load_side(path: Path | str) -> dict:
-    """A saved side (``ragperf release PYTHON --save FILE``); a missing, corrupt or other-schema file is one line."""
-    side = _load(path, "side", "`ragperf release PYTHON --save FILE`")
-    if side.get("schema") not in READABLE:
-        raise RagperfError(f"{path} has schema {side.get('schema')!r}, this ragperf reads {READABLE[0]!r}: record "
-                           "it again with `ragperf release PYTHON --save FILE`")
-    return side
+    """A saved side (``ragperf release PYTHON --save FILE``) read through its schema
+    (:mod:`ragperf.schemas.release_side`); a missing, corrupt, other-schema or malformed file is one line."""
+    return schemas.load(path, side_schema.ReleaseSide, side_schema.KIND).data()
 
 
 def load_report(path: Path | str) -> dict:
-    """A release report (``--json FILE``) for :func:`merge`; one line when it is not one."""
-    report = _load(path, "report", "`ragperf release OLD NEW --json FILE`")
-    if report.get("schema") != SCHEMA:
-        raise RagperfError(f"{path} has schema {report.get('schema')!r}, not a release report ({SCHEMA!r}): give "
-                           "files written by `ragperf release OLD NEW --json FILE`")
-    return report
+    """A release report (``--json FILE``) for :func:`merge`, read through its schema
+    (:mod:`ragperf.schemas.release_report`); one line when it is not one."""
+    from ragperf.perf.metrics import KINDS
 
-
-def _load(path: Path | str, what: str, how: str) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise RagperfError(f"{path} {'is a folder' if path.is_dir() else 'does not exist'}: give a {what} file "
-                           f"written by {how}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RagperfError(f"{path} is not a readable JSON {what} ({type(exc).__name__}): write it again with "
-                           f"{how}") from None
-    if not isinstance(data, dict):
-        raise RagperfError(f"{path} holds no JSON object: give a {what} file written by {how}")
-    return data
+    return schemas.load(path, report_schema.ReleaseReport, report_schema.KIND, context={"kinds": tuple(KINDS)}).data()
 
 
 def _counts_text(counts: dict) -> str:

@@ -21,8 +21,10 @@ import argparse
 import math
 import sys
 
-SCHEMA = "ragperf-release-side/1"
-READABLE = (SCHEMA, "ragperf-drift-side/1")  # a side saved before parity lanes and memory were measured
+from ragperf.schemas.release_side import KIND
+
+SCHEMA = f"{KIND.schema}/{KIND.newest}"  # its fields: ragperf.schemas.release_side
+READABLE = (SCHEMA, *KIND.aliases)  # and a side saved before parity lanes and memory were measured
 PARITY_VARIANTS = ("compile", "compile+freeze", "compile+freeze+inference_mode")
 PARITY_MODES = ("compile-decode", "compile-prefill-decode")
 LANES = ("off", "emulated")  # fp32, and BF16 fastmath emulated (real BF16 is a property of the CPU, not the release)

@@ -36,11 +36,12 @@ from ragperf.files import write_atomic
 from ragperf.perf.machine import KEY_FIELDS
 from ragperf.perf.metrics import KINDS
 from ragperf.perf.metrics import kind as metric_kind
+from ragperf.schemas import base as schemas
+from ragperf.schemas import baseline as schema
 
-SCHEMA = "ragperf-perf-baseline"
-SCHEMA_VERSION = 2
+SCHEMA = schema.KIND.schema
+SCHEMA_VERSION = schema.KIND.newest
 DEFAULT_DIR = Path("baselines") / "perf"
-SOURCES = ("measured", "published")
 
 
 @dataclass
@@ -76,38 +77,14 @@ def metric(kind: str, value: float, se: float, **extra) -> dict:
 
 
 def load(path: Path) -> BaselineFile:
-    """Read and validate one baseline file."""
+    """Read one baseline file through its schema (:mod:`ragperf.schemas.baseline`): anything missing, mistyped,
+    not finite, or of a newer schema version is one line naming the file and the field."""
     path = Path(path)
-    fix = "fix it, or delete it and re-record with `ragperf baseline record`"
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise RagperfError(f"cannot read baseline {path}: {exc.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RagperfError(f"baseline {path} is not valid JSON ({exc}); {fix}") from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise RagperfError(f"{path} is not a ragperf perf baseline (no \"schema\": \"{SCHEMA}\"); "
-                           f"move it out of the baselines folder")
-    version = data.get("schema_version")
-    if not isinstance(version, int) or version > SCHEMA_VERSION or version < 1:
-        raise RagperfError(f"baseline {path} has schema_version {version!r}, this ragperf reads up to "
-                           f"{SCHEMA_VERSION}; upgrade ragperf or re-record the baseline")
-    try:
-        source, match, metrics = data["source"], data["match"], data["metrics"]
-        if source not in SOURCES or not isinstance(match, dict) or not isinstance(metrics, dict):
-            raise ValueError("source/match/metrics malformed")
-        for name, entry in metrics.items():
-            if entry.get("kind") not in KINDS or not isinstance(entry.get("value"), (int, float)):
-                raise ValueError(f"metric {name!r} needs kind in {tuple(KINDS)} and a numeric value")
-            if entry["value"] <= 0:
-                raise ValueError(f"metric {name!r} has non-positive value {entry['value']}")
-        metrics = {name: summarized(entry) for name, entry in metrics.items()}  # a bad history fails here
-    except (KeyError, ValueError, AttributeError, TypeError, ZeroDivisionError) as exc:
-        raise RagperfError(f"baseline {path} is malformed ({type(exc).__name__}: {exc}); {fix}") from None
-    return BaselineFile(key=data.get("key", path.stem), source=source, match=match, metrics=metrics,
-                        fingerprint=data.get("fingerprint", {}), recorded=data.get("recorded", ""),
-                        note=data.get("note", ""), path=path,
-                        upgraded_from=version if version < SCHEMA_VERSION else None)
+    read = schemas.load(path, schema.Baseline, schema.KIND, context={"kinds": tuple(KINDS)})
+    metrics = {name: summarized(figure.data()) for name, figure in read.metrics.items()}
+    return BaselineFile(key=read.key or path.stem, source=read.source, match=read.match, metrics=metrics,
+                        fingerprint=read.fingerprint, recorded=read.recorded, note=read.note, path=path,
+                        upgraded_from=read.schema_version if read.schema_version < SCHEMA_VERSION else None)
 
 
 def summarized(entry: dict) -> dict:

@@ -9,15 +9,14 @@ and REPORT when no runner had a baseline).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ragperf.errors import RagperfError
 from ragperf.perf import gate, metrics
+from ragperf.schemas import base as schemas
+from ragperf.schemas import gate_report as schema
 
 STATUSES = (gate.PASS, gate.WARN, gate.FAIL, gate.INCONCLUSIVE, gate.REPORT)
-WRITE_ONE = "write one with `pytest -m perf --ragperf-perf-report PATH`"
 
 
 @dataclass
@@ -35,33 +34,22 @@ class Report:
 
 
 def load_report(path: Path | str) -> Report:
-    """Read a gate report; a missing, corrupt or foreign file is one :class:`RagperfError` line."""
+    """Read a gate report through its schema (:mod:`ragperf.schemas.gate_report`); a missing, corrupt, foreign or
+    non-finite one - or one whose verdict its decisions do not give - is one :class:`RagperfError` line."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RagperfError(f"cannot read gate report {path}: {exc.strerror}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RagperfError(f"{path} is not JSON ({exc}), so not a ragperf gate report; {WRITE_ONE}") from None
-    try:
-        decisions = [_decision(d) for d in data["decisions"]]
-        fingerprint, baseline = data["fingerprint"], data["baseline"]
-        if not isinstance(fingerprint, dict) or not isinstance(fingerprint["key"], str):
-            raise TypeError("fingerprint has no key")
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RagperfError(f"{path} is not a ragperf gate report (missing or bad {exc}); {WRITE_ONE}") from None
-    return Report(path, fingerprint, baseline, decisions)
+    read = schemas.load(path, schema.GateReport, schema.KIND,
+                        context={"kinds": tuple(metrics.KINDS), "statuses": STATUSES})
+    decisions = [_decision(d) for d in read.decisions]
+    if read.verdict is not None and decisions and read.verdict != gate.overall(decisions):
+        raise schema.KIND.refuse(path, f"verdict {read.verdict!r}, but its decisions give "
+                                       f"{gate.overall(decisions)!r}")
+    return Report(path, read.fingerprint.data(), read.baseline, decisions)
 
 
-def _decision(d: dict) -> gate.Decision:
-    if d["status"] not in STATUSES:
-        raise ValueError(f"status {d['status']!r}")
-    if d["kind"] not in metrics.KINDS:
-        raise ValueError(f"kind {d['kind']!r}")
-    measured = gate.Measurement(d["metric"], d["kind"], float(d["measured"]), float(d["se"]), d["low"], d["high"])
-    return gate.Decision(d["metric"], d["status"], measured,
-                         {"value": d["baseline"]} if d["baseline"] is not None else None, d["change"],
-                         d["bound"], d["message"], d.get("baseline_source") or "", d.get("attempts", 1))
+def _decision(d: schema.GateDecision) -> gate.Decision:
+    measured = gate.Measurement(d.metric, d.kind, d.measured, d.se, d.low, d.high)
+    return gate.Decision(d.metric, d.status, measured, {"value": d.baseline} if d.baseline is not None else None,
+                         d.change, d.bound, d.message, d.baseline_source or "", d.attempts)
 
 
 def by_fingerprint(reports: list[Report]) -> dict[str, list[Report]]:

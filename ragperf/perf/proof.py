@@ -37,9 +37,11 @@ from pathlib import Path
 from ragperf.errors import RagperfError
 from ragperf.files import write_atomic
 from ragperf.perf import gate, metrics
+from ragperf.schemas import base as schemas
+from ragperf.schemas import campaign as schema
 
-SCHEMA = "ragperf-prove-campaign"
-SCHEMA_VERSION = 1
+SCHEMA = schema.KIND.schema
+SCHEMA_VERSION = schema.KIND.newest
 SPEEDUP, COLD_COMPILE, COLD_UNITS = "speedup", "cold_compile_s", "cold_compile_units"
 METRICS = (SPEEDUP, COLD_COMPILE, COLD_UNITS)
 
@@ -192,21 +194,14 @@ class Saved:
 
 
 def load(path: Path, metrics: list[str] | None = None) -> Saved:
-    """The campaign :func:`save` kept; one clear error for a file that is not one, or - when ``metrics`` are
-    asked for - of other metrics."""
-    try:
-        data = json.loads(Path(path).read_text())
-        ok = data.get("schema") == SCHEMA and data.get("schema_version") == SCHEMA_VERSION
-    except (OSError, ValueError, AttributeError):
-        ok = False
-    if not ok:
-        raise RagperfError(f"{path} is not a saved ragperf prove-gate campaign (schema {SCHEMA} "
-                           f"{SCHEMA_VERSION}); give a file written by `ragperf baseline prove-gate --save`")
-    if metrics is not None and (data.get("metrics") == [SPEEDUP]) != (metrics == [SPEEDUP]):
-        raise RagperfError(f"{path} holds {', '.join(data.get('metrics') or [])} values; it cannot prove "
-                           f"{', '.join(metrics)}: give the --metric it was measured for")
-    runs = {case: [(int(proc), figures) for proc, figures in values] for case, values in data["runs"].items()}
-    return Saved(str(data.get("fingerprint")), list(data.get("metrics") or []), runs)
+    """The campaign :func:`save` kept, read through its schema (:mod:`ragperf.schemas.campaign`); one clear error
+    for a file that is not one, holds no values, or - when ``metrics`` are asked for - of other metrics."""
+    read = schemas.load(path, schema.Campaign, schema.KIND, context={"metrics": metrics})
+    if not read.runs or not all(read.runs.values()):
+        empty = ", ".join(case for case, values in read.runs.items() if not values)
+        raise schema.KIND.refuse(Path(path), f"it holds no measured values of {empty or 'any case'}")
+    runs = {case: [(proc, value.data()) for proc, value in values] for case, values in read.runs.items()}
+    return Saved(read.fingerprint, list(read.metrics), runs)
 
 
 def load_many(paths: list[Path], metrics: list[str] | None = None) -> Saved:

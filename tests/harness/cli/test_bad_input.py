@@ -54,13 +54,17 @@ def places(tmp_path: Path) -> dict[str, str]:
     (tmp_path / "not.json").write_text("{ truncated")
     (tmp_path / "no-verdict.json").write_text(json.dumps({"fingerprint": {"key": "x"}, "baseline": None}))
     (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "nan-report.json").write_text(json.dumps({"fingerprint": {"key": "x"}, "baseline": None, "decisions": [
+        {"metric": "e/m/v/speedup", "status": "PASS", "kind": "speedup", "measured": float("nan"), "se": 0.01}]}))
+    (tmp_path / "newer-side.json").write_text(json.dumps({"schema": "ragperf-release-side/9", "versions": {}}))
     bare = tmp_path / "bare-python"  # a python that sees no installed package (isolated, no site-packages)
     bare.write_text(f'#!/bin/sh\nexec "{sys.executable}" -I -S "$@"\n')
     bare.chmod(0o755)
     return {"bare_python": str(bare), "missing": str(tmp_path / "no-such"), "file": str(tmp_path / "a-file.txt"),
             "dir": str(tmp_path / "empty"),
             "nojson": str(tmp_path / "not.json"), "noverdict": str(tmp_path / "no-verdict.json"),
-            "list": str(tmp_path / "list.json"), "source": str(Path(cli.__file__).resolve().parents[1]),
+            "list": str(tmp_path / "list.json"), "nanreport": str(tmp_path / "nan-report.json"),
+            "newerside": str(tmp_path / "newer-side.json"), "source": str(Path(cli.__file__).resolve().parents[1]),
             "causal": str(tmp_path / "causal"), "encoder": str(tmp_path / "encoder")}
 
 

@@ -14,6 +14,7 @@ PACKAGE = Path(ragperf.__file__).parent
 # lower ranks. A new subpackage must be placed here before its imports are checked.
 RANKS = {
     "errors": 0, "files": 0, "knobs": 0, "argtypes": 0, "subproc": 0, "interpreters": 0, "__init__": 0,
+    "schemas": 0.5,  # every saved file's schema: used by every layer that reads one back, uses only errors
     "models": 1, "arm64": 1,
     "jobargs": 1.5,  # the shared job arguments: names models' variants, used by perf and jobs
     "compile": 2, "numerics": 2, "perf": 2, "rag": 2,

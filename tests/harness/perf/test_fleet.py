@@ -51,7 +51,7 @@ def test_reports_of_one_fingerprint_share_its_section(tmp_path):
 
 
 @pytest.mark.parametrize(("content", "expected"), [
-    ("{not json", "is not JSON"),
+    ("{not json", "its text is not valid JSON"),
     ('{"benchmarks": []}', "is not a ragperf gate report"),          # a pytest-benchmark file, say
     ("a decision whose status is GREAT", "bad status 'GREAT'"),
 ])
@@ -74,4 +74,4 @@ def test_a_corrupt_or_foreign_report_is_one_clear_line(tmp_path, capsys, content
 
 def test_a_missing_report_is_one_clear_line(tmp_path, capsys):
     assert main(["baseline", "merge", str(tmp_path / "nowhere.json")]) == 2
-    assert "cannot read gate report" in capsys.readouterr().err
+    assert "cannot read ragperf gate report" in capsys.readouterr().err

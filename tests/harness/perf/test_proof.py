@@ -89,8 +89,12 @@ def test_the_table_says_when_an_a_a_campaign_misses_or_is_too_short():
 
 
 def test_a_saved_campaign_loads_back_as_measured(tmp_path):
-    runs = {"embed/m/compile": [(p, {"speedup": 1.3 + p / 100, "slowdown": 0.0}) for p in range(3)],
-            "decode/d/compile-decode@aot_eager": [(p % 2, {"speedup": 2.0, "slowdown": 0.0}) for p in range(4)]}
+    def figures(speedup):  # what the gate reads of one process's timing
+        return {"speedup": speedup, "speedup_se": 0.01, "speedup_low": speedup - 0.02, "speedup_high": speedup + 0.02,
+                "median_s": 0.01, "latency_se": 0.01, "recompiles_while_timed": 0, "slowdown": 0.0}
+
+    runs = {"embed/m/compile": [(p, figures(1.3 + p / 100)) for p in range(3)],
+            "decode/d/compile-decode@aot_eager": [(p % 2, figures(2.0)) for p in range(4)]}
     proof.save(tmp_path / "c.json", runs, ["speedup"], "key")
     saved = proof.load(tmp_path / "c.json", ["speedup"])
     assert (saved.runs, saved.metrics, saved.fingerprint) == (runs, ["speedup"], "key")
