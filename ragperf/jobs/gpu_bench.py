@@ -213,8 +213,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     jobargs.add(parser, device="cuda", dtype=None, prompt_len=128, new_tokens=128, repeats=3, backend="inductor")
     parser.add_argument("--modes", type=_modes, default=list(MODES), help=f"comma list; default {','.join(MODES)}")
     parser.add_argument("--sizes", type=_sizes, default=(1,), help="batch sizes compiled ahead, e.g. 1,2,4,8; default 1")
-    parser.add_argument("--budget-s", type=argtypes.positive_float, default=None,
-                        help="skip modes that would start past this")
+    parser.add_argument("--budget-s", type=argtypes.Amount(argtypes.WEEK_S), default=None,
+                        help=f"skip modes that would start past this ({argtypes.Amount(argtypes.WEEK_S).bounds})")
     parser.add_argument("--json", type=argtypes.output_file, default=None)
     parser.add_argument("--gate", action="store_true", help="exit 1 when a target line misses")
     parser.add_argument("--no-recompute", action="store_true", help="skip the KV cache vs recompute line")
