@@ -54,9 +54,9 @@ class Count:
         except ValueError:
             value = self.low - 1
         if not self.low <= value <= self.high:
-            give = (f"a positive integer up to {self.high}" if self.low == 1 else
-                    f"0 (none) to {self.high}" if self.low == 0 else f"{self.low} to {self.high}")
-            raise Bad(f"{text!r} is not a whole number of {self.what} from {self.low} to {self.high}; give {give}")
+            give = {0: "0 or more", 1: "a positive integer"}.get(self.low, f"{self.low} or more")
+            raise Bad(f"{text!r} is not a whole number of {self.what} from {self.low} to {self.high}; give {give}, "
+                      f"at most {self.high}")
         return value
 
     @property
@@ -71,7 +71,7 @@ class Amount:
     option takes is one."""
 
     high: float
-    zero: str = ""  # what 0 means, where 0 is allowed (e.g. "off")
+    zero: str = ""  # where 0 is allowed, what it does (e.g. "0 turns it off")
     unit: str = "seconds"
 
     def __call__(self, text: str) -> float:
@@ -81,7 +81,7 @@ class Amount:
             value = math.nan
         low_ok = value >= 0 if self.zero else value > 0
         if not (low_ok and value <= self.high):
-            give = (f"0 ({self.zero}) to {self.high:g}" if self.zero else f"a positive number up to {self.high:g}")
+            give = (f"0 to {self.high:g} ({self.zero})" if self.zero else f"a positive number up to {self.high:g}")
             raise Bad(f"{text!r} is not a number of {self.unit} from {0 if self.zero else 'above 0'} to {self.high:g}; "
                       f"give {give}")
         return value
@@ -196,3 +196,11 @@ def refuse_repeats(values: list, what: str) -> None:
         if key in seen:
             raise RagperfError(f"{what} {value} is given twice; give each once")
         seen.add(key)
+
+
+def refuse_inside(path: Path | None, folder: Path, option: str, folder_is: str) -> None:
+    """A RagperfError when output ``path`` (given to ``option``) would land directly in ``folder``, whose every file
+    is read back as ``folder_is`` (a report written among the baselines would be read as one - or replace one)."""
+    if path is not None and Path(path).expanduser().absolute().parent == Path(folder).expanduser().absolute():
+        raise RagperfError(f"{option} {path} is inside {folder}, the folder of {folder_is}: writing there would "
+                           f"replace or add to them; give a path outside it")

@@ -149,6 +149,7 @@ def run_compare(args) -> int:
     if args.candidate and not args.reference:
         raise RagperfError("--candidate is the other side of --reference: give --reference PYTHON too (or drop "
                            "--candidate to gate this interpreter against the stored baseline)")
+    argtypes.refuse_inside(args.report, args.dir, "--report", "the perf baselines")
     argtypes.refuse_unused({"--pairs": args.pairs}, bool(args.reference),
                            "--pairs counts lockstep pairs against --reference PYTHON; give --reference too, or drop it")
     cases = _cases(args)  # every case checked before the first is measured
@@ -164,7 +165,9 @@ def run_compare(args) -> int:
         report = report_json(decisions, fp, baseline)
         if args.reference:
             report["baseline"] = reference
-        args.report.write_text(json.dumps(report, indent=1) + "\n")
+        from ragperf.files import write_atomic
+
+        write_atomic(args.report, lambda f: f.write(json.dumps(report, indent=1) + "\n"))
     print(gate.table(decisions, markdown=args.markdown))
     for d in decisions:
         if d.status != gate.PASS:

@@ -62,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
     for block in blocks(data):
         print(_text_table(block[1], block[2]) if block[0] == "table" else block[1].replace("`", "").replace("*", ""))
     if args.json:
-        args.json.write_text(json.dumps(data, indent=1, default=str) + "\n")
+        from ragperf.files import write_atomic
+
+        write_atomic(args.json, lambda f: f.write(json.dumps(data, indent=1, default=str) + "\n"))
     if not (args.check_expected or args.update_expected):
         return 0
     table = BypassTable.load(args.dir)

@@ -17,7 +17,7 @@ def register(subparsers) -> None:
     parser.add_argument("--scenario", action="append", default=None, metavar="NAME",
                         help="only this scenario (repeatable; default: all)")
     parser.add_argument("--backend", default="eager", choices=("eager", "aot_eager", "inductor"))
-    parser.add_argument("--dir", type=Path, default=None,
+    parser.add_argument("--dir", default=None,
                         help=f"folder of the tables (default: {EXPECTED_DIR} in the project around the working "
                              "directory, found by its pyproject.toml); must exist unless --update")
     parser.set_defaults(func=run)

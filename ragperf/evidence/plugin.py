@@ -24,7 +24,7 @@ from ragperf.evidence.trace import StructuredTrace, detach_foreign_handlers, ren
 TRACED_MARKERS = ("recompile", "correctness", "perf")
 DEFAULT_DIR = "ragperf-traces"
 MINIFY_TIMEOUT_S = 120.0
-MINIFY_TIMEOUT = argtypes.Amount(argtypes.DAY_S, zero="off")
+MINIFY_TIMEOUT = argtypes.Amount(argtypes.DAY_S, zero="0 turns it off")
 _TRACE = pytest.StashKey[StructuredTrace]()
 
 

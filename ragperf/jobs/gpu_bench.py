@@ -27,6 +27,7 @@ import time
 import traceback
 
 from ragperf import argtypes, jobargs
+from ragperf.files import write_atomic
 
 # The bench's default modes, in run order: the cheap compiles first, so --budget-s drops the costly ones.
 MODES = ("eager", "static-cudagraphs", "reference-cudagraphs", "static-max-autotune", "reference-max-autotune",
@@ -294,7 +295,7 @@ def job(args: argparse.Namespace) -> int:
             if device.type == "cuda":
                 torch.cuda.empty_cache()
             if args.json:
-                args.json.write_text(json.dumps(report, indent=1, default=str) + "\n")
+                write_atomic(args.json, lambda f: f.write(json.dumps(report, indent=1, default=str) + "\n"))
         print(f"\n== {name} ({dtype}, prompt {args.prompt_len}, {args.new_tokens} new tokens, sizes {sizes}) ==")
         print(table(results, copy_bw, peak))
         if not args.no_recompute:
@@ -306,7 +307,7 @@ def job(args: argparse.Namespace) -> int:
             if kv["tokens"] != "equal":
                 print(f"  tokens: {kv['tokens_detail']}")
             if args.json:
-                args.json.write_text(json.dumps(report, indent=1, default=str) + "\n")
+                write_atomic(args.json, lambda f: f.write(json.dumps(report, indent=1, default=str) + "\n"))
         checks = target_lines(results) if device.type == "cuda" else []
         for text, ok in checks:
             print(f"{target_label(torch.cuda.get_device_name(), name, dtype, args.prompt_len)}: "

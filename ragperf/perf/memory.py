@@ -29,7 +29,7 @@ from ragperf import argtypes
 from ragperf.perf.gate import Measurement
 
 STATUS = "/proc/self/status"
-PLANT_MB = argtypes.Amount(65_536.0, zero="none", unit="MiB")
+PLANT_MB = argtypes.Amount(65_536.0, zero="0 plants none", unit="MiB")
 
 
 def _hwm_bytes() -> int:

@@ -25,6 +25,7 @@ import pytest
 
 from ragperf import argtypes, jobargs
 from ragperf.errors import RagperfError
+from ragperf.files import write_atomic
 from ragperf.perf import ab, gate, metrics, processes
 
 
@@ -70,6 +71,12 @@ def pytest_configure(config: pytest.Config) -> None:
             check(directory)
         except argtypes.Bad as exc:
             raise pytest.UsageError(f"--ragperf-baselines: {exc}") from None
+    try:
+        argtypes.refuse_inside(config.getoption("--ragperf-perf-report", None),
+                               Path(directory) if directory else config.rootpath / "baselines" / "perf",
+                               "--ragperf-perf-report", "the perf baselines")
+    except RagperfError as exc:
+        raise pytest.UsageError(str(exc)) from None
     if config.getoption("--ragperf-reference", None):
         _check_reference(config)
     elif config.getoption("--ragperf-pairs", None):
@@ -275,8 +282,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                                                note="recorded by pytest -m perf --ragperf-update-baselines")
     report = session.config.getoption("--ragperf-perf-report")
     if report:
-        Path(report).write_text(json.dumps(report_json(state.decisions, state.fingerprint, state.baseline
-                                                       if not state.update else None), indent=1) + "\n")
+        text = json.dumps(report_json(state.decisions, state.fingerprint, state.baseline
+                                      if not state.update else None), indent=1) + "\n"
+        write_atomic(Path(report), lambda f: f.write(text))
 
 
 def report_json(decisions: list[gate.Decision], fingerprint: dict, baseline) -> dict:

@@ -4,6 +4,7 @@ child starts (Ctrl-C and SIGTERM of the whole command: ``tests/harness/cli/test_
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -126,25 +127,34 @@ def test_ragperf_run_quick_embed_smoke(tmp_path):
     assert (tmp_path / "ladder.png").stat().st_size > 10_000
 
 
-def test_sigint_while_a_child_is_being_started_still_stops_it(monkeypatch):
-    """The vulnerable point, hit on purpose: SIGINT the moment the child exists, before its readers run."""
+@pytest.mark.parametrize(("signum", "raised"), [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, subproc.Terminated)],
+                         ids=["sigint", "sigterm"])
+def test_sigint_while_a_child_is_being_started_still_stops_it(monkeypatch, signum, raised):
+    """The vulnerable point, hit on purpose: SIGINT (or SIGTERM) the moment the child exists, before its readers
+    run. The child leads its own process group, and the group is gone afterwards."""
     started: list[subprocess.Popen] = []
     real_popen = subprocess.Popen
 
     def popen_then_interrupt(*args, **kwargs):
         started.append(real_popen(*args, **kwargs))
-        signal.raise_signal(signal.SIGINT)  # as if Ctrl-C landed right after the fork
+        signal.raise_signal(signum)  # as if Ctrl-C or `kill` landed right after the fork
         return started[-1]
 
     monkeypatch.setattr(subproc.subprocess, "Popen", popen_then_interrupt)
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # also when pytest runs with it ignored
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:  # as `ragperf` installs them (also when pytest runs with SIGINT ignored)
+        signal.signal(s, signal.SIG_DFL)
+    subproc.honour_interrupts()
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(raised):
             subproc.run_json("timeit", ["-n", "1", "-r", "1", "import time; time.sleep(120)"])
         (child,) = started
         assert child.poll() is not None, "the child outlived the interrupt"
+        with pytest.raises(ProcessLookupError):
+            os.killpg(child.pid, 0)  # nothing of its process group is left
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
         for child in started:
             if child.poll() is None:
                 child.kill()
