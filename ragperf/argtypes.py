@@ -91,6 +91,8 @@ class Amount:
         return f"{'0' if self.zero else '>0'}-{self.high:g} {self.unit}"
 
 
+MAX_BATCH = 4096  # a batch size past this is a typo on any machine ragperf measures
+MAX_TOKENS = 32_768  # a sequence, prompt or generation longer than this is one too
 DAY_S = 24 * 3600.0
 WEEK_S = 7 * DAY_S
 

@@ -23,8 +23,8 @@ REQUIRED = object()  # a default that makes the argument required
 
 
 ROUNDS = argtypes.Count(1, 100_000, "rounds")
-NEW_TOKENS = argtypes.Count(1, 32_768, "tokens")
-PROMPT_LEN = argtypes.Count(1, 32_768, "prompt tokens")
+NEW_TOKENS = argtypes.Count(1, argtypes.MAX_TOKENS, "tokens")
+PROMPT_LEN = argtypes.Count(1, argtypes.MAX_TOKENS, "prompt tokens")
 SEED = argtypes.Count(0, 2**31 - 1, "seed")
 REPEATS = argtypes.Count(1, 1_000, "repeats")
 PROCESSES = argtypes.Count(1, 1_000, "processes")

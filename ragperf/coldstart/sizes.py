@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ragperf import argtypes
 from ragperf.compile.probe import (
     CompileProbe,
     ProbeReport,
@@ -51,9 +52,6 @@ Inputs = Callable[[int], dict[str, torch.Tensor]]  # batch size -> the model's k
 CAPTURE_RUNS = 2  # decoders: compile (+ CUDA-graph warm-up), then record
 
 
-MAX_BATCH = 4096  # a batch size past this is a typo on any machine ragperf measures
-
-
 def parse_sizes(text: str, what: str = "compile sizes") -> tuple[int, ...]:
     """``"1,2,4,8,16"`` -> ``(1, 2, 4, 8, 16)`` (sorted); anything but distinct positive integers is one clear
     error. ``what`` names the list in it (``"decode sizes"`` for a decoder's)."""
@@ -61,9 +59,9 @@ def parse_sizes(text: str, what: str = "compile sizes") -> tuple[int, ...]:
         given = [int(part) for part in str(text).split(",")]
     except ValueError:
         given = []
-    if not given or min(given) < 1 or max(given) > MAX_BATCH or len(set(given)) != len(given):
+    if not given or min(given) < 1 or max(given) > argtypes.MAX_BATCH or len(set(given)) != len(given):
         raise RagperfError(f"{what} {text!r}: give distinct positive batch sizes (positive integers up to "
-                           f"{MAX_BATCH}) separated by commas, e.g. 1,2,4,8")
+                           f"{argtypes.MAX_BATCH}) separated by commas, e.g. 1,2,4,8")
     return tuple(sorted(given))
 
 
