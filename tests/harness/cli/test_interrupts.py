@@ -122,6 +122,7 @@ def test_ragperf_run_stopped_mid_job_leaves_no_process_and_no_temporary_folder(t
         assert not (tmp_path / "out" / "report.json").exists()  # nothing written as if the run had finished
 
 
+@pytest.mark.slow  # indexes the corpus, then two uvicorn workers load and warm: tens of seconds on 2 cores
 def test_ragperf_serve_stopped_by_sigterm_leaves_no_server_and_no_temporary_folder(tmp_path):
     with Command(["serve", "--model", "tiny-bert", "--variant", "eager", "--workers", "2", "--backend", "aot_eager"],
                  tmp_path) as command:
@@ -132,6 +133,7 @@ def test_ragperf_serve_stopped_by_sigterm_leaves_no_server_and_no_temporary_fold
         assert command.stop_with(signal.SIGTERM, descendants) == 143, command.tail()
 
 
+@pytest.mark.slow  # two sides import torch and build the case side by side before the signal
 def test_a_lockstep_pair_stopped_by_sigterm_leaves_no_side_running(tmp_path):
     (tmp_path / "baselines").mkdir()
     with Command(["baseline", "compare", "--dir", str(tmp_path / "baselines"), "--reference", sys.executable,
