@@ -10,7 +10,6 @@ command line is read - before any model loads or anything is measured.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,15 +48,10 @@ class Count:
     what: str
 
     def __call__(self, text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = self.low - 1
-        if not self.low <= value <= self.high:
-            give = {0: "0 or more", 1: "a positive integer"}.get(self.low, f"{self.low} or more")
-            raise Bad(f"{text!r} is not a whole number of {self.what} from {self.low} to {self.high}; give {give}, "
-                      f"at most {self.high}")
-        return value
+        give = {0: "0 or more", 1: "a positive integer"}.get(self.low, f"{self.low} or more")
+        return _number(text, int, lambda v: self.low <= v <= self.high,
+                       f"{text!r} is not a whole number of {self.what} from {self.low} to {self.high}; give {give}, "
+                       f"at most {self.high}")
 
     @property
     def bounds(self) -> str:
@@ -75,16 +69,10 @@ class Amount:
     unit: str = "seconds"
 
     def __call__(self, text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        low_ok = value >= 0 if self.zero else value > 0
-        if not (low_ok and value <= self.high):
-            give = (f"0 to {self.high:g} ({self.zero})" if self.zero else f"a positive number up to {self.high:g}")
-            raise Bad(f"{text!r} is not a number of {self.unit} from {0 if self.zero else 'above 0'} to {self.high:g}; "
-                      f"give {give}")
-        return value
+        give = f"0 to {self.high:g} ({self.zero})" if self.zero else f"a positive number up to {self.high:g}"
+        return _number(text, float, lambda v: (v >= 0 if self.zero else v > 0) and v <= self.high,
+                       f"{text!r} is not a number of {self.unit} from {0 if self.zero else 'above 0'} to "
+                       f"{self.high:g}; give {give}")
 
     @property
     def bounds(self) -> str:
