@@ -26,18 +26,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ragperf.subproc import honour_sigint
+    from ragperf import knobs
+    from ragperf.subproc import Terminated, honour_interrupts, interrupted_exit
 
     args = build_parser().parse_args(argv)
-    honour_sigint()  # Ctrl-C -> exit 130, also when started with SIGINT ignored
+    honour_interrupts()  # Ctrl-C -> exit 130 (also when started with SIGINT ignored), SIGTERM -> exit 143
     try:
+        knobs.check_environment()  # every variable the command or its children will read, before any work
         return int(args.func(args) or 0)
     except RagperfError as exc:
         print(f"ragperf: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("ragperf: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # the cleanup (children, temporary folders) has run on the way here
+        print(f"ragperf: {'terminated' if isinstance(exc, Terminated) else 'interrupted'}", file=sys.stderr)
+        return interrupted_exit(exc)
 
 
 if __name__ == "__main__":

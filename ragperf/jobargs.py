@@ -15,7 +15,6 @@ stated bounds, in that line and in ``--help``.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 
 from ragperf import argtypes
 
@@ -23,33 +22,14 @@ DTYPES = ("float32", "bfloat16", "float16")
 REQUIRED = object()  # a default that makes the argument required
 
 
-@dataclass(frozen=True)
-class Count:
-    """An integer from ``low`` to ``high`` (both included); as an argparse ``type``, refuses anything else."""
-
-    low: int
-    high: int
-    what: str
-
-    def __call__(self, text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = self.low - 1
-        if not self.low <= value <= self.high:
-            raise argtypes.Bad(f"{text!r} is not a whole number of {self.what} from {self.low} to {self.high}")
-        return value
-
-    @property
-    def bounds(self) -> str:
-        return f"{self.low}-{self.high}"
-
-
-ROUNDS = Count(1, 100_000, "rounds")
-NEW_TOKENS = Count(1, 32_768, "tokens")
-PROMPT_LEN = Count(1, 32_768, "prompt tokens")
-SEED = Count(0, 2**31 - 1, "seed")
-REPEATS = Count(1, 1_000, "repeats")
+ROUNDS = argtypes.Count(1, 100_000, "rounds")
+NEW_TOKENS = argtypes.Count(1, argtypes.MAX_TOKENS, "tokens")
+PROMPT_LEN = argtypes.Count(1, argtypes.MAX_TOKENS, "prompt tokens")
+SEED = argtypes.Count(0, 2**31 - 1, "seed")
+REPEATS = argtypes.Count(1, 1_000, "repeats")
+PROCESSES = argtypes.Count(1, 1_000, "processes")
+PAIRS = argtypes.Count(1, 100, "pairs")
+RUNS = argtypes.Count(1, 1_000, "runs")
 
 
 def variant_name(text: str) -> str:

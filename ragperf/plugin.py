@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import pytest
 
+from ragperf import knobs
 from ragperf.errors import RagperfError
 
 # The perf gate, failure evidence, expected tables and GPU out-of-memory report live in their own modules.
@@ -59,7 +60,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default = registry.DEFAULT[kind]
         group.addoption(f"--ragperf-{kind}", default=default, metavar=registry.metavar(kind),
                         help=registry.option_help(kind, default, subject=f"{kind} under test"))
-    group.addoption("--ragperf-device", default="cpu", choices=DEVICES, help="device for models (default: cpu)")
+    group.addoption("--ragperf-device", default="cpu", choices=DEVICES,
+                    help="device for models (default: cpu); cuda where torch sees no GPU is a usage error")
+    group.addoption("--ragperf-skip-missing-device", action="store_true",
+                    help="--ragperf-device cuda where torch sees no GPU skips every test instead (mixed fleets)")
     group.addoption("--ragperf-variants", default=None, metavar="V1,V2",
                     help="ladder variants to parametrize over (default: all)")
     group.addoption("--ragperf-update-expected", action="store_true",
@@ -90,6 +94,25 @@ def pytest_configure(config: pytest.Config) -> None:
         except RagperfError as exc:
             raise pytest.UsageError(f"--ragperf-variants: {exc}") from None
     _check_models(config)
+    _check_device(config)
+    try:
+        knobs.check_environment()
+    except RagperfError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _check_device(config: pytest.Config) -> None:
+    """``--ragperf-device cuda`` where torch sees no GPU: a usage error - a GPU runner that lost its GPU must not
+    pass its gate by skipping every test - unless ``--ragperf-skip-missing-device`` asks for the skip."""
+    if config.getoption("--ragperf-device", default="cpu") != "cuda" or \
+            config.getoption("--ragperf-skip-missing-device", default=False):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise pytest.UsageError(f"--ragperf-device cuda: torch.cuda.is_available() is False here (torch "
+                                f"{torch.__version__}); run on a GPU machine with a CUDA build of torch, or add "
+                                "--ragperf-skip-missing-device to skip every test instead")
 
 
 SIZE_OPTIONS = {"--ragperf-decode-sizes": "1", "--ragperf-compile-sizes": "1,2,4,8,16"}  # option -> default

@@ -1,7 +1,8 @@
 """Run one process-latched configuration in a child Python process and read back its JSON result.
 
-The child prints its result as the last line of stdout. Ctrl-C (or any exception) in the parent
-terminates the child and waits for it, so no orphan keeps a core busy; a child that runs past its
+The child prints its result as the last line of stdout. It runs in its own process group; Ctrl-C, SIGTERM
+(:func:`honour_interrupts`) or any exception in the parent terminates that group and waits for it, so no
+orphan keeps a core busy; a child that runs past its
 timeout is killed the same way and reported as a :class:`RagperfError` naming it.
 """
 
@@ -20,7 +21,7 @@ from ragperf import knobs
 from ragperf.errors import RagperfError
 
 JOBS = "ragperf.jobs"  # the one child-process entry: python -m ragperf.jobs NAME ...
-TIMEOUT_ENV = "RAGPERF_JOB_TIMEOUT_S"
+TIMEOUT_ENV = knobs.JOB_TIMEOUT_ENV
 DEFAULT_TIMEOUT_S = 7200.0  # a child job running longer than this is hung, not slow
 
 
@@ -50,9 +51,9 @@ def run_json(module: str, args: list[str], env: dict[str, str] | None = None, ti
     try:
         # An interrupt while the child is forked or its readers start would leave `proc` unset (or
         # the `try` not yet entered) and the child running on; hold it until both are done.
-        with sigint_held():
+        with interrupts_held():
             proc = subprocess.Popen(cmd, env=knobs.subprocess_env(env), stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True,
+                                    stderr=subprocess.PIPE, text=True, start_new_session=True,
                                     preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None)
             readers = [threading.Thread(target=drain, args=(proc.stdout, out, None), daemon=True),
                        threading.Thread(target=drain, args=(proc.stderr, err, progress), daemon=True)]
@@ -84,60 +85,101 @@ def last_line(output: str) -> str:
 
 
 def job_timeout() -> float:
-    """Seconds a child job may run: ``$RAGPERF_JOB_TIMEOUT_S``, else :data:`DEFAULT_TIMEOUT_S`."""
-    raw = os.environ.get(TIMEOUT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise RagperfError(f"{TIMEOUT_ENV}={raw!r}: give a positive number of seconds")
-    return value
+    """Seconds a child job may run: ``$RAGPERF_JOB_TIMEOUT_S`` (:data:`ragperf.knobs.ENV_RULES`), else
+    :data:`DEFAULT_TIMEOUT_S`."""
+    return knobs.env_seconds(TIMEOUT_ENV, DEFAULT_TIMEOUT_S, knobs.MAX_JOB_TIMEOUT_S)
 
 
-def honour_sigint() -> None:
-    """Make SIGINT raise KeyboardInterrupt in this process even if it started with SIGINT ignored.
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what ``kill``, ``timeout`` and a cancelled CI job send), raised where SIGINT raises
+    KeyboardInterrupt: every Ctrl-C cleanup path - children stopped, temporary folders removed - runs for it
+    too, and the command then exits :data:`TERMINATED_EXIT` instead of 130."""
+
+
+TERMINATED_EXIT = 143  # 128 + SIGTERM, what a shell reports for a process SIGTERM ended
+INTERRUPTED_EXIT = 130  # 128 + SIGINT
+
+
+def interrupted_exit(exc: KeyboardInterrupt) -> int:
+    """The exit status for an interrupt that ended a command, once its cleanup ran: 143 for SIGTERM, else 130."""
+    return TERMINATED_EXIT if isinstance(exc, Terminated) else INTERRUPTED_EXIT
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated
+
+
+def honour_interrupts() -> None:
+    """Make SIGINT raise KeyboardInterrupt and SIGTERM raise :class:`Terminated` in this process.
 
     A non-interactive shell starts its background commands (``cmd &``, many CI steps) with SIGINT
     ignored, and Python keeps that; a ``ragperf`` command would then run every child job to the end
-    on a Ctrl-C or ``kill -INT`` and exit 0. A handler the process set itself is left alone.
+    on a Ctrl-C or ``kill -INT`` and exit 0. SIGTERM's default ends the process on the spot and leaves its
+    children and temporary folders behind. A handler the process set itself is left alone, and so is a
+    SIGTERM its starter chose to ignore.
     """
-    if threading.current_thread() is threading.main_thread() and \
-            signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL):
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL):
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 @contextlib.contextmanager
-def sigint_held() -> Iterator[None]:
-    """A SIGINT arriving inside the block raises KeyboardInterrupt when the block ends, not inside it.
+def interrupts_held() -> Iterator[None]:
+    """A SIGINT or SIGTERM arriving inside the block raises KeyboardInterrupt (:class:`Terminated`) when the
+    block ends, not inside it.
 
-    Only the main thread gets signals; elsewhere, and where SIGINT is not Python's default
-    handler (a caller's own), the block runs unchanged.
+    Only the main thread gets signals; elsewhere the block runs unchanged, and so does a signal whose
+    handler is not ragperf's (:func:`honour_interrupts`) - a caller's own.
     """
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    ours = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: _raise_terminated}
+    held = [signum for signum, handler in ours.items() if signal.getsignal(signum) is handler]
     caught: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    for signum in held:
+        signal.signal(signum, lambda signum, frame: caught.append(signum))
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum in held:
+            signal.signal(signum, ours[signum])
     if caught:
-        raise KeyboardInterrupt
+        raise Terminated if signal.SIGTERM in caught else KeyboardInterrupt
 
 
-def stop(proc: subprocess.Popen) -> None:
-    """Terminate ``proc`` and wait for it (killed after 10 s)."""
-    proc.terminate()
+def stop(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """Terminate ``proc`` and wait for it (killed after ``grace_s``). When it leads its own process group
+    (started with ``start_new_session``), the whole group gets the SIGTERM, and whatever of it outlives the
+    leader is killed: nothing it started keeps running."""
+    group = _own_group(proc)
+    _signal(proc, signal.SIGTERM, group)
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        _signal(proc, signal.SIGKILL, group)
         proc.wait()
+    if group:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _own_group(proc: subprocess.Popen) -> bool:
+    try:
+        return proc.returncode is None and os.getpgid(proc.pid) == proc.pid
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def _signal(proc: subprocess.Popen, signum: int, group: bool) -> None:
+    if group:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signum)
+    else:
+        proc.send_signal(signum)
 
 
 def drain(stream, sink: list[str], progress: Callable[[str], None] | None) -> None:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ragperf import argtypes
 from ragperf.compile.probe import (
     CompileProbe,
     ProbeReport,
@@ -58,8 +59,9 @@ def parse_sizes(text: str, what: str = "compile sizes") -> tuple[int, ...]:
         given = [int(part) for part in str(text).split(",")]
     except ValueError:
         given = []
-    if not given or min(given) < 1 or len(set(given)) != len(given):
-        raise RagperfError(f"{what} {text!r}: give distinct positive batch sizes separated by commas, e.g. 1,2,4,8")
+    if not given or min(given) < 1 or max(given) > argtypes.MAX_BATCH or len(set(given)) != len(given):
+        raise RagperfError(f"{what} {text!r}: give distinct positive batch sizes (positive integers up to "
+                           f"{argtypes.MAX_BATCH}) separated by commas, e.g. 1,2,4,8")
     return tuple(sorted(given))
 
 

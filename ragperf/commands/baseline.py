@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from ragperf import argtypes
+from ragperf import argtypes, jobargs
 from ragperf.errors import RagperfError
 from ragperf.perf.ab import DEFAULT_PAIRS as AB_PAIRS
 from ragperf.perf.gate import fraction
@@ -34,13 +34,15 @@ def register(subparsers) -> None:
 
     def common(p, cases=True, dir_type=argtypes.existing_dir):
         p.add_argument("--dir", type=dir_type, default=Path("baselines/perf"), help="baseline folder (default: %(default)s)")
-        p.add_argument("--gate-processes", type=argtypes.positive_int, default=PROCESSES, metavar="N",
-                       help=f"fresh processes per measured case, gated on their median (default {PROCESSES}, as "
+        p.add_argument("--gate-processes", type=jobargs.PROCESSES, default=PROCESSES, metavar="N",
+                       help=f"fresh processes per measured case ({jobargs.PROCESSES.bounds}), gated on their median "
+                            f"(default {PROCESSES}, as "
                             f"--ragperf-processes; prove-gate's compile metrics {COMPILE_PROCESSES}, as "
                             "--ragperf-compile-processes)")
         if cases:
             p.add_argument("--cases", default=DEFAULT_CASES, help="comma list of KIND:MODEL:VARIANT[@BACKEND]")
-            p.add_argument("--rounds", type=argtypes.positive_int, default=None, help="interleaved rounds per case")
+            p.add_argument("--rounds", type=jobargs.ROUNDS, default=None,
+                           help=f"interleaved rounds per case ({jobargs.ROUNDS.bounds})")
 
     record = sub.add_parser("record", help="measure the cases and store them as this machine's baseline")
     common(record, dir_type=argtypes.output_dir)
@@ -57,9 +59,9 @@ def register(subparsers) -> None:
                               "stored baseline")
     compare.add_argument("--candidate", default=None, metavar="PYTHON",
                          help="with --reference: the candidate's interpreter (default: the one running ragperf)")
-    compare.add_argument("--pairs", type=argtypes.positive_int, default=AB_PAIRS, metavar="N",
+    compare.add_argument("--pairs", type=jobargs.PAIRS, default=None, metavar="N",
                          help=f"with --reference: lockstep pairs of processes (a reference and a candidate process each) "
-                              f"per case (default {AB_PAIRS})")
+                              f"per case ({jobargs.PAIRS.bounds}; default {AB_PAIRS})")
     compare.set_defaults(func=run_compare)
     show = sub.add_parser("show", help="print the baseline that applies to this machine (or --all)")
     common(show, cases=False)
@@ -79,24 +81,26 @@ def register(subparsers) -> None:
     prove.add_argument("--case", default=None,
                        help="comma list of KIND:MODEL:VARIANT[@BACKEND] (default embed:minilm:compile; with --load "
                             "the saved cases), e.g. the three MiniLM rungs and decode: " + DEFAULT_CASES)
-    prove.add_argument("--rounds", type=argtypes.positive_int, default=None)
-    prove.add_argument("--aa-runs", type=argtypes.positive_int, default=20)
+    prove.add_argument("--rounds", type=jobargs.ROUNDS, default=None, help=f"rounds per run ({jobargs.ROUNDS.bounds})")
+    prove.add_argument("--aa-runs", type=jobargs.RUNS, default=20, help=f"A/A runs ({jobargs.RUNS.bounds}; default 20)")
     prove.add_argument("--slowdowns", type=argtypes.slowdowns, default="0.10,0.05", help="planted slowdowns of the compiled path")
-    prove.add_argument("--planted-runs", type=argtypes.positive_int, default=10, help="runs per planted slowdown")
-    prove.add_argument("--processes", type=argtypes.positive_int, default=4,
-                       help="fresh processes the speedup runs are spread over (at least --gate-processes)")
+    prove.add_argument("--planted-runs", type=jobargs.RUNS, default=10,
+                       help=f"runs per planted slowdown ({jobargs.RUNS.bounds}; default 10)")
+    prove.add_argument("--processes", type=jobargs.PROCESSES, default=4,
+                       help=f"fresh processes the speedup runs are spread over ({jobargs.PROCESSES.bounds}, at least "
+                            "--gate-processes; default 4)")
     prove.add_argument("--metric", type=metric_list, default=None, metavar="|".join(METRICS),
                        help="the gated metric(s) proven: the speedup (default; with --load the saved metrics), or "
                             "- comma-separated, judged from "
                             "the same processes - the cold first call's compile seconds and its units of this "
                             "machine's speed (each value a fresh process; slowdowns planted in the compiler)")
     prove.add_argument("--tolerance", type=fraction, default=None, help=TOLERANCE_HELP)
-    prove.add_argument("--pairs", type=argtypes.positive_int, default=None, metavar="N",
-                       help="prove the interleaved A/B gate (`compare --reference`) instead of the stored baseline: "
+    prove.add_argument("--pairs", type=jobargs.PAIRS, default=None, metavar="N",
+                       help=f"({jobargs.PAIRS.bounds}) prove the interleaved A/B gate (`compare --reference`) instead of the stored baseline: "
                             "a run is N lockstep blocks (a reference's and a candidate's figures, the candidate's "
                             "planted) from N distinct pairs of processes (speedup only; --processes pairs, at "
                             "least N)")
-    prove.add_argument("--seed", type=int, default=0)
+    prove.add_argument("--seed", type=jobargs.SEED, default=0, help=f"random seed ({jobargs.SEED.bounds})")
     prove.add_argument("--save", type=argtypes.output_file, default=None, metavar="FILE",
                        help="also keep the measured values, to judge them again with --load")
     prove.add_argument("--load", type=argtypes.existing_file, action="append", default=None, metavar="FILE",
@@ -110,6 +114,7 @@ def _cases(args):
     from ragperf.perf.cases import check_case, parse_case
 
     cases = [check_case(parse_case(spec.strip(), args.rounds)) for spec in args.cases.split(",") if spec.strip()]
+    argtypes.refuse_repeats([case.prefix for case in cases], "case")
     if not cases:
         raise RagperfError(f"--cases {args.cases!r} names no case; give KIND:MODEL:VARIANT[@BACKEND],... "
                            f"e.g. {DEFAULT_CASES.split(',')[0]}")
@@ -126,6 +131,7 @@ def run_record(args) -> int:
 
     cases = _cases(args)  # every case checked before the first is measured
     fp, metrics = fingerprint(), {}
+    baselines.check_recordable(fp, args.dir)  # the file it will merge into, before anything is measured
     for case in cases:
         _progress(f"{case.prefix}: measuring in {args.gate_processes} fresh process(es)...")
         for name, m in case.measurements(processes.measure(case, args.gate_processes)).items():
@@ -143,6 +149,9 @@ def run_compare(args) -> int:
     if args.candidate and not args.reference:
         raise RagperfError("--candidate is the other side of --reference: give --reference PYTHON too (or drop "
                            "--candidate to gate this interpreter against the stored baseline)")
+    argtypes.refuse_inside(args.report, args.dir, "--report", "the perf baselines")
+    argtypes.refuse_unused({"--pairs": args.pairs}, bool(args.reference),
+                           "--pairs counts lockstep pairs against --reference PYTHON; give --reference too, or drop it")
     cases = _cases(args)  # every case checked before the first is measured
     fp = fingerprint()
     baseline = None if args.reference else baselines.find(fp, args.dir)
@@ -156,7 +165,9 @@ def run_compare(args) -> int:
         report = report_json(decisions, fp, baseline)
         if args.reference:
             report["baseline"] = reference
-        args.report.write_text(json.dumps(report, indent=1) + "\n")
+        from ragperf.files import write_atomic
+
+        write_atomic(args.report, lambda f: f.write(json.dumps(report, indent=1) + "\n"))
     print(gate.table(decisions, markdown=args.markdown))
     for d in decisions:
         if d.status != gate.PASS:
@@ -186,6 +197,7 @@ def _ab_decisions(cases, args) -> tuple[list, str]:
     from ragperf.perf import ab
 
     sides = ab.environments(args.reference, args.candidate)
+    args.pairs = args.pairs or AB_PAIRS
     against = f"interleaved reference {sides.describe(ab.REFERENCE)}, {args.pairs} lockstep pairs of processes per case"
     print(f"A/B: candidate {sides.describe(ab.CANDIDATE)} against the {against}")
     decisions = []
@@ -239,6 +251,7 @@ def run_summary(args) -> int:
 def run_merge(args) -> int:
     from ragperf.perf import fleet, gate
 
+    argtypes.refuse_repeats(args.reports, "report")
     reports = [fleet.load_report(path) for path in args.reports]
     print(fleet.merge(reports))
     return 1 if fleet.overall(reports) == gate.FAIL else 0

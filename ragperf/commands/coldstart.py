@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 
-from ragperf import argtypes
+from ragperf import argtypes, jobargs
 from ragperf.compile.expected import EXPECTED_DIR
 from ragperf.models.registry import DECODER, DEFAULT, EMBEDDER, metavar, option_help
 
@@ -36,7 +36,8 @@ def register(subparsers) -> None:
                         help=f"decode mode, with --decoder (repeatable; default: {', '.join(DEFAULT_MODES)})")
     parser.add_argument("--path", action="append", choices=PATHS, default=None,
                         help="start path (repeatable; default: all)")
-    parser.add_argument("--rounds", type=argtypes.positive_int, default=30, help="timed interleaved rounds per start")
+    parser.add_argument("--rounds", type=jobargs.ROUNDS, default=30,
+                        help=f"timed interleaved rounds per start ({jobargs.ROUNDS.bounds}; default 30)")
     parser.add_argument("--device", default="cpu", type=argtypes.device, metavar="cpu|cuda")
     parser.add_argument("--backend", default="inductor", help=argparse.SUPPRESS)  # tests: aot_eager is fast
     expected = parser.add_mutually_exclusive_group()
@@ -61,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
     for block in blocks(data):
         print(_text_table(block[1], block[2]) if block[0] == "table" else block[1].replace("`", "").replace("*", ""))
     if args.json:
-        args.json.write_text(json.dumps(data, indent=1, default=str) + "\n")
+        from ragperf.files import write_atomic
+
+        write_atomic(args.json, lambda f: f.write(json.dumps(data, indent=1, default=str) + "\n"))
     if not (args.check_expected or args.update_expected):
         return 0
     table = BypassTable.load(args.dir)

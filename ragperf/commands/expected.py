@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ragperf import argtypes
 from ragperf.compile.expected import EXPECTED_DIR
 
 
@@ -16,7 +17,7 @@ def register(subparsers) -> None:
     parser.add_argument("--scenario", action="append", default=None, metavar="NAME",
                         help="only this scenario (repeatable; default: all)")
     parser.add_argument("--backend", default="eager", choices=("eager", "aot_eager", "inductor"))
-    parser.add_argument("--dir", type=Path, default=None,
+    parser.add_argument("--dir", default=None,
                         help=f"folder of the tables (default: {EXPECTED_DIR} in the project around the working "
                              "directory, found by its pyproject.toml); must exist unless --update")
     parser.set_defaults(func=run)
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from ragperf.compile.strategies import STRATEGIES
 
     wanted = [scenario(name).name for name in args.scenario] if args.scenario else None
+    argtypes.refuse_repeats(wanted or [], "--scenario")
     directory = _table_dir(args)
     ref = resolve(directory)
     own = ExpectedTable.load(directory)  # this version's table: what --update writes
@@ -73,7 +75,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _table_dir(args: argparse.Namespace) -> Path:
     """``--dir`` checked (an existing folder; with --update one that can be created), else the project's."""
-    from ragperf import argtypes
     from ragperf.errors import RagperfError
     from ragperf.numerics.tolerances import find_pyproject
 

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from ragperf import argtypes
+from ragperf import argtypes, jobargs
 from ragperf.errors import RagperfError
 from ragperf.models.registry import DECODER, DEFAULT, EMBEDDER, option_help
 
@@ -39,9 +39,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--decoder", action="store_true", help="judge --model as a decoder (a causal LM)")
     parser.add_argument("--device", default="cpu", type=argtypes.device, metavar="cpu|cuda")
     parser.add_argument("--backend", default="inductor", choices=("inductor", "aot_eager", "eager"))
-    parser.add_argument("--new-tokens", type=argtypes.positive_int, default=8, help="decoders: greedy tokens to generate")
+    parser.add_argument("--new-tokens", type=jobargs.NEW_TOKENS, default=None,
+                        help=f"decoders: greedy tokens to generate ({jobargs.NEW_TOKENS.bounds}; default {DEFAULT_NEW_TOKENS})")
     parser.add_argument("--json", action="store_true", help="print the verdict as one JSON object")
     parser.add_argument("--in-child", action="store_true", help=argparse.SUPPRESS)
+
+
+DEFAULT_NEW_TOKENS = 8
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
 
     resolve = resolve_decoder if _as_decoder(args) else resolve_embedder
     resolve(args.model)  # unknown, or of the other kind: one line here, before a child starts or a model loads
+    argtypes.refuse_unused({"--new-tokens": args.new_tokens}, bool(_as_decoder(args)),
+                           f"{args.model} is judged as an embedder, which generates no tokens; give --decoder to "
+                           "judge a decoder, or drop --new-tokens")
+    args.new_tokens = args.new_tokens or DEFAULT_NEW_TOKENS
     if args.fastmath == "real" and args.device == "cpu" and not args.in_child \
             and os.environ.get("DNNL_DEFAULT_FPMATH_MODE", "").upper() != "BF16":
         from ragperf.subproc import run_json

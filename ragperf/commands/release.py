@@ -85,18 +85,8 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _pairs(text: str) -> int:
-    value = argtypes.positive_int(text)
-    if value > MAX_PAIRS:
-        raise argtypes.Bad(f"--pairs {text}: at most {MAX_PAIRS} pairs per case")
-    return value
-
-
-def _rounds(text: str) -> int:
-    value = argtypes.positive_int(text)
-    if value > MAX_ROUNDS:
-        raise argtypes.Bad(f"--rounds {text}: at most {MAX_ROUNDS} rounds per side")
-    return value
+_pairs = argtypes.Count(1, MAX_PAIRS, "pairs per case")
+_rounds = argtypes.Count(1, MAX_ROUNDS, "rounds per side")
 
 
 def _plant(text: str) -> tuple[str, float]:

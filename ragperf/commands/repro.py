@@ -16,7 +16,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("repro", help="re-run a failed test's repro bundle and say whether it still fails",
                                    description=__doc__)
     parser.add_argument("path", type=Path, help="the bundle folder (<trace dir>/<test>/repro) named in the failure")
-    parser.add_argument("--timeout", type=argtypes.positive_float, default=None, metavar="S", help="give up after S seconds")
+    parser.add_argument("--timeout", type=argtypes.Amount(argtypes.WEEK_S), default=None, metavar="S",
+                        help=f"give up after S seconds ({argtypes.Amount(argtypes.WEEK_S).bounds})")
     parser.set_defaults(func=run)
 
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ragperf import argtypes
+from ragperf import argtypes, jobargs
 from ragperf.models.registry import DECODER, DEFAULT, EMBEDDER, metavar, option_help
 
 # coldstart is not part of "all": its fresh-process matrix takes tens of minutes on a small machine.
@@ -39,20 +39,20 @@ def register(subparsers) -> None:
                                                        f"{', '.join(DEFAULT_DECODERS['full'])}"))
     parser.add_argument("--device", default="cpu", type=argtypes.device, metavar="cpu|cuda")
     parser.add_argument("--quick", action="store_true", help="fewer rounds, tokens and batch sizes (< 10 min here)")
-    parser.add_argument("--rounds", type=argtypes.positive_int, default=None, help="timed rounds per ladder variant")
+    parser.add_argument("--rounds", type=jobargs.ROUNDS, default=None,
+                        help=f"timed rounds per ladder variant ({jobargs.ROUNDS.bounds})")
     parser.add_argument("--batch-sizes", default=None, help="decode batch sizes, e.g. 1,8,32")
-    parser.add_argument("--new-tokens", type=argtypes.positive_int, default=None, help="decode tokens generated per run")
+    parser.add_argument("--new-tokens", type=jobargs.NEW_TOKENS, default=None,
+                        help=f"decode tokens generated per run ({jobargs.NEW_TOKENS.bounds})")
     parser.add_argument("--backend", default="inductor", choices=argtypes.BACKENDS, help=argparse.SUPPRESS)  # tests: aot_eager is fast
     parser.add_argument("--out", type=argtypes.output_dir, default=Path("ragperf-out"), help="output folder (default ./ragperf-out)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ragperf.coldstart.cache import check_env_cache_dir
     from ragperf.jobs import report as reports
     from ragperf.models.registry import resolve_embedder
 
-    check_env_cache_dir()  # the child jobs inherit it: a folder Inductor cannot write fails here, once
     if args.suite in ("embed", "rag", "coldstart", "serve", "all"):
         resolve_embedder(args.model)  # fail fast, in this process, on a bad model spec
     _check_decoders(args)
@@ -197,7 +197,9 @@ SECTION_JOBS = {"embed": _embed, "compile_cost": _compile_cost, "rag": _rag, "de
 
 def _batch_sizes(args, decoder: str, size: str, default: tuple[int, ...]) -> tuple[int, ...]:
     if args.batch_sizes:
-        return tuple(int(b) for b in args.batch_sizes.split(","))
+        from ragperf.coldstart.sizes import parse_sizes
+
+        return parse_sizes(args.batch_sizes, "batch sizes")
     from ragperf.models.registry import named
 
     tiny = named(decoder) is not None and named(decoder).tiny
@@ -205,18 +207,21 @@ def _batch_sizes(args, decoder: str, size: str, default: tuple[int, ...]) -> tup
 
 
 def _check_decoders(args) -> None:
-    from ragperf.errors import RagperfError
+    from ragperf.coldstart.sizes import parse_sizes
     from ragperf.models.registry import resolve_decoder
 
+    decoding = any(name.startswith(("decode", "coldstart_decode")) for name in SUITES[args.suite])
+    argtypes.refuse_unused({"--decoder": args.decoder}, decoding,
+                           f"--suite {args.suite} runs no decoder; add --suite decode, coldstart or all")
+    argtypes.refuse_unused({"--new-tokens": args.new_tokens, "--batch-sizes": args.batch_sizes},
+                           "decode" in SUITES[args.suite], f"--suite {args.suite} does not decode; add --suite decode or all")
+    argtypes.refuse_unused({"--rounds": args.rounds}, "embed" in SUITES[args.suite],
+                           f"--rounds sets the embedding ladder's rounds, which --suite {args.suite} does not run")
+    argtypes.refuse_repeats(args.decoder or [], "--decoder")
     for decoder in args.decoder or ():
         resolve_decoder(decoder)
     if args.batch_sizes:
-        try:
-            sizes = [int(b) for b in args.batch_sizes.split(",")]
-        except ValueError:
-            sizes = []
-        if not sizes or min(sizes) < 1:
-            raise RagperfError(f"--batch-sizes {args.batch_sizes!r}: give positive integers, e.g. 1,8,32")
+        parse_sizes(args.batch_sizes, "batch sizes")
 
 
 def _plots(report: dict, out: Path) -> list[str]:

@@ -18,6 +18,13 @@ from pathlib import Path
 from ragperf import argtypes
 from ragperf.models.registry import DEFAULT, EMBEDDER, metavar, option_help
 
+WORKERS = argtypes.Count(1, 64, "workers")
+THREADS = argtypes.Count(1, 256, "threads")
+USERS = argtypes.Count(0, 10_000, "users")
+SERVE_SECONDS = argtypes.Amount(argtypes.WEEK_S)
+LOAD_SECONDS = argtypes.Amount(argtypes.DAY_S)
+DEFAULT_LOAD_SECONDS = 10.0
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("serve", help="serve a model's RAG retriever over HTTP (loopback) and load it",
@@ -25,11 +32,14 @@ def register(subparsers) -> None:
     parser.add_argument("--model", default=DEFAULT[EMBEDDER], metavar=metavar(EMBEDDER),
                         help=option_help(EMBEDDER, DEFAULT[EMBEDDER]))
     parser.add_argument("--variant", default="compile", help="ladder variant (default compile)")
-    parser.add_argument("--workers", type=argtypes.positive_int, default=1)
-    parser.add_argument("--threads", type=argtypes.positive_int, default=1, help="torch threads per worker")
-    parser.add_argument("--seconds", type=argtypes.positive_float, default=None, help="stop after this many seconds (default: Ctrl-C)")
-    parser.add_argument("--users", type=argtypes.non_negative_int, default=0, help="put this many closed-loop locust users on it")
-    parser.add_argument("--load-seconds", type=argtypes.positive_float, default=10.0)
+    parser.add_argument("--workers", type=WORKERS, default=1, help=f"uvicorn worker processes ({WORKERS.bounds})")
+    parser.add_argument("--threads", type=THREADS, default=1, help=f"torch threads per worker ({THREADS.bounds})")
+    parser.add_argument("--seconds", type=SERVE_SECONDS, default=None,
+                        help=f"stop after this many seconds ({SERVE_SECONDS.bounds}; default: Ctrl-C or SIGTERM)")
+    parser.add_argument("--users", type=USERS, default=0,
+                        help=f"put this many closed-loop locust users on it ({USERS.bounds})")
+    parser.add_argument("--load-seconds", type=LOAD_SECONDS, default=None,
+                        help=f"with --users: seconds of load ({LOAD_SECONDS.bounds}; default {DEFAULT_LOAD_SECONDS:g})")
     parser.add_argument("--backend", default="inductor", help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
@@ -44,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
 
     resolve_embedder(args.model)
     variant(args.variant)
+    argtypes.refuse_unused({"--load-seconds": args.load_seconds}, bool(args.users),
+                           "--load-seconds is how long --users USERS load the server; give --users too, or drop it")
+    argtypes.refuse_unused({"--seconds": args.seconds}, not args.users,
+                           "with --users the load's --load-seconds decide when serving stops; drop --seconds")
+    load_seconds = args.load_seconds or DEFAULT_LOAD_SECONDS
     with tempfile.TemporaryDirectory(prefix="ragperf-serve-index-") as tmp:
         print(f"[ragperf] indexing the corpus with {args.model}", file=sys.stderr, flush=True)
         index = build_index_dir(args.model, Path(tmp) / "index")
@@ -53,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
                   f"({args.workers} worker(s) x {args.threads} thread(s)): POST /retrieve, GET /health",
                   file=sys.stderr, flush=True)
             if args.users:
-                result = run_load(server.url, args.users, args.load_seconds)
+                result = run_load(server.url, args.users, load_seconds)
                 died = server.recover()  # the killed are replaced first, else RagperfError with the reason
                 print(json.dumps({**result.to_dict(), "recompiles": server.recompiles(), "workers_died": died}))
                 return 1 if result.failures or server.recompiles() else 0

@@ -20,6 +20,7 @@ from typing import ClassVar
 
 import torch
 
+from ragperf import argtypes
 from ragperf.compile.probe import CompileProbe, ProbeReport, compile_errors, steady_state
 from ragperf.compile.strategies import STRATEGIES, Strategy
 from ragperf.errors import RagperfError
@@ -188,9 +189,11 @@ def parse_shapes(text: str) -> list[Shape]:
     shapes = []
     for part in (p.strip() for p in text.split(",")):
         match = re.fullmatch(r"(\d+)[xX](\d+)", part)
-        if not match or min(int(match[1]), int(match[2])) < 1:
+        if not match or min(int(match[1]), int(match[2])) < 1 or int(match[1]) > argtypes.MAX_BATCH \
+                or int(match[2]) > argtypes.MAX_TOKENS:
             raise RagperfError(f"bad shape {part!r} in --shapes {text!r}: write BATCHxLENGTH with positive "
-                               "integers, comma-separated, e.g. 16x32,1x8")
+                               f"integers (batch at most {argtypes.MAX_BATCH}, length at most {argtypes.MAX_TOKENS}), "
+                               "comma-separated, e.g. 16x32,1x8")
         shapes.append((int(match[1]), int(match[2])))
     return shapes
 

@@ -24,6 +24,7 @@ from ragperf.evidence.trace import StructuredTrace, detach_foreign_handlers, ren
 TRACED_MARKERS = ("recompile", "correctness", "perf")
 DEFAULT_DIR = "ragperf-traces"
 MINIFY_TIMEOUT_S = 120.0
+MINIFY_TIMEOUT = argtypes.Amount(argtypes.DAY_S, zero="0 turns it off")
 _TRACE = pytest.StashKey[StructuredTrace]()
 
 
@@ -39,9 +40,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "difference against a run without this flag)")
     group.addoption("--ragperf-bundle-weights", action="store_true",
                     help="a failed test's bundle also gets a copy of the tiny embedders it loaded (tiny models only)")
-    group.addoption("--ragperf-minify-timeout", type=argtypes.non_negative_float, default=MINIFY_TIMEOUT_S, metavar="S",
+    group.addoption("--ragperf-minify-timeout", type=MINIFY_TIMEOUT, default=MINIFY_TIMEOUT_S, metavar="S",
                     help="a failed correctness test's bundle gets a minified repro from torch's accuracy "
-                         f"minifier, given up after S seconds (default {MINIFY_TIMEOUT_S:g}; 0: off)")
+                         f"minifier, given up after S seconds ({MINIFY_TIMEOUT.bounds}; default {MINIFY_TIMEOUT_S:g}; 0: off)")
 
 
 def _root(config: pytest.Config) -> Path:

@@ -20,6 +20,7 @@ import importlib
 import json
 import sys
 
+from ragperf import knobs
 from ragperf.argtypes import OneLineParser
 from ragperf.errors import RagperfError
 
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not argv:
             raise RagperfError(f"give a job name: {', '.join(JOBS)}")
+        knobs.check_environment()
         result = run_here(argv[0], argv[1:])
     except RagperfError as exc:
         print(f"{PROG}{' ' + argv[0] if argv else ''}: error: {exc}", file=sys.stderr)

@@ -27,6 +27,7 @@ import time
 import traceback
 
 from ragperf import argtypes, jobargs
+from ragperf.files import write_atomic
 
 # The bench's default modes, in run order: the cheap compiles first, so --budget-s drops the costly ones.
 MODES = ("eager", "static-cudagraphs", "reference-cudagraphs", "static-max-autotune", "reference-max-autotune",
@@ -213,8 +214,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     jobargs.add(parser, device="cuda", dtype=None, prompt_len=128, new_tokens=128, repeats=3, backend="inductor")
     parser.add_argument("--modes", type=_modes, default=list(MODES), help=f"comma list; default {','.join(MODES)}")
     parser.add_argument("--sizes", type=_sizes, default=(1,), help="batch sizes compiled ahead, e.g. 1,2,4,8; default 1")
-    parser.add_argument("--budget-s", type=argtypes.positive_float, default=None,
-                        help="skip modes that would start past this")
+    parser.add_argument("--budget-s", type=argtypes.Amount(argtypes.WEEK_S), default=None,
+                        help=f"skip modes that would start past this ({argtypes.Amount(argtypes.WEEK_S).bounds})")
     parser.add_argument("--json", type=argtypes.output_file, default=None)
     parser.add_argument("--gate", action="store_true", help="exit 1 when a target line misses")
     parser.add_argument("--no-recompute", action="store_true", help="skip the KV cache vs recompute line")
@@ -294,7 +295,7 @@ def job(args: argparse.Namespace) -> int:
             if device.type == "cuda":
                 torch.cuda.empty_cache()
             if args.json:
-                args.json.write_text(json.dumps(report, indent=1, default=str) + "\n")
+                write_atomic(args.json, lambda f: f.write(json.dumps(report, indent=1, default=str) + "\n"))
         print(f"\n== {name} ({dtype}, prompt {args.prompt_len}, {args.new_tokens} new tokens, sizes {sizes}) ==")
         print(table(results, copy_bw, peak))
         if not args.no_recompute:
@@ -306,7 +307,7 @@ def job(args: argparse.Namespace) -> int:
             if kv["tokens"] != "equal":
                 print(f"  tokens: {kv['tokens_detail']}")
             if args.json:
-                args.json.write_text(json.dumps(report, indent=1, default=str) + "\n")
+                write_atomic(args.json, lambda f: f.write(json.dumps(report, indent=1, default=str) + "\n"))
         checks = target_lines(results) if device.type == "cuda" else []
         for text, ok in checks:
             print(f"{target_label(torch.cuda.get_device_name(), name, dtype, args.prompt_len)}: "

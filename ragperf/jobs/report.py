@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from ragperf.files import write_atomic
 from ragperf.jobs.decode import break_even_tokens, format_tokens
 from ragperf.jobs.decode_rates import rate_table
 
@@ -55,11 +56,11 @@ def machine_fingerprint() -> dict:
 
 
 def write(report: dict, out_dir: Path) -> tuple[Path, Path]:
-    """Write ``report.json`` and ``report.md`` into ``out_dir``; returns both paths."""
+    """Write ``report.json`` and ``report.md`` into ``out_dir`` (each whole or not at all); returns both paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / "report.json", out_dir / "report.md"
-    json_path.write_text(json.dumps(report, indent=1, default=str) + "\n")
-    md_path.write_text(markdown(report) + "\n")
+    write_atomic(json_path, lambda f: f.write(json.dumps(report, indent=1, default=str) + "\n"))
+    write_atomic(md_path, lambda f: f.write(markdown(report) + "\n"))
     return json_path, md_path
 
 

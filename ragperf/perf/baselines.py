@@ -195,14 +195,24 @@ def with_history(old: dict | None, new: dict, keep: int = HISTORY) -> dict:
                   **{k: v for k, v in extra.items() if k in ("tolerance",)}, last=extra)
 
 
-def record(fp: dict, metrics: dict[str, dict], directory: Path = DEFAULT_DIR, note: str = "") -> Path:
-    """Add one run of ``metrics`` to this machine's measured baseline file (see :func:`with_history`);
-    metrics not measured this time are kept as they were. ``note`` is written only when the file has
-    none yet: a note someone wrote into the file (recording conditions, say) is kept."""
+def check_recordable(fp: dict, directory: Path = DEFAULT_DIR) -> Path:
+    """The file :func:`record` will write for ``fp``, once it is known a record can land there - call it before
+    measuring, so a measurement is never lost to a refusal after it: RagperfError under emulation, or when the
+    file already there is not a valid baseline (it is merged into, never overwritten)."""
     if fp.get("emulated"):
         raise RagperfError(f"not recording a baseline on {fp['emulated']}: timings under emulation are not "
                            "the hardware's; record on a real machine")
     path = path_for(fp, directory)
+    if path.exists():
+        load(path)
+    return path
+
+
+def record(fp: dict, metrics: dict[str, dict], directory: Path = DEFAULT_DIR, note: str = "") -> Path:
+    """Add one run of ``metrics`` to this machine's measured baseline file (see :func:`with_history`);
+    metrics not measured this time are kept as they were. ``note`` is written only when the file has
+    none yet: a note someone wrote into the file (recording conditions, say) is kept."""
+    path = check_recordable(fp, directory)
     with record_lock(path):
         existing = load(path) if path.exists() else None
         merged = dict(existing.metrics) if existing else {}

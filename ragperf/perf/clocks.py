@@ -16,7 +16,6 @@ the seconds are virtual. Never set it outside tests: the figures it yields are n
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 
@@ -78,17 +77,11 @@ _virtual: dict[float, VirtualClock] = {}
 
 def active() -> RealClock | VirtualClock:
     """The virtual clock when ``RAGPERF_VIRTUAL_CLOCK`` is set (one timeline per process), else real time."""
-    text = os.environ.get(ENV)
-    if not text:
-        return REAL
-    try:
-        cost = float(text)
-    except ValueError:
-        cost = -1.0
-    if not cost > 0:
-        from ragperf.errors import RagperfError
+    from ragperf import knobs
 
-        raise RagperfError(f"{ENV}={text!r}: give the seconds one timed call costs, e.g. 0.001 (tests only)")
+    cost = knobs.env_seconds(ENV, None, 60.0)
+    if cost is None:
+        return REAL
     if cost not in _virtual:
         _virtual[cost] = VirtualClock(cost)
     return _virtual[cost]

@@ -71,10 +71,10 @@ class Side:
     """One side's worker process, answering one JSON request per line; :meth:`close` always stops it."""
 
     def __init__(self, name: str, python: str, case):
-        from ragperf.subproc import drain, sigint_held
+        from ragperf.subproc import drain, interrupts_held
 
         self.name, self.python, self.errors, self.hung = name, python, [], False
-        with sigint_held():
+        with interrupts_held():
             self.proc = subprocess.Popen([python, "-m", __name__, *case.args()], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                          env=knobs.subprocess_env(), start_new_session=True)
@@ -212,4 +212,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from ragperf.subproc import honour_interrupts, interrupted_exit
+
+    honour_interrupts()  # the parent's stop (SIGTERM) unwinds the side like Ctrl-C
+    try:
+        main()
+    except KeyboardInterrupt as exc:
+        sys.exit(interrupted_exit(exc))

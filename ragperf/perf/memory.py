@@ -25,9 +25,11 @@ import os
 import resource
 import statistics
 
+from ragperf import argtypes
 from ragperf.perf.gate import Measurement
 
 STATUS = "/proc/self/status"
+PLANT_MB = argtypes.Amount(65_536.0, zero="0 plants none", unit="MiB")
 
 
 def _hwm_bytes() -> int:
@@ -132,8 +134,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     add_case_arguments(parser)
     parser.add_argument("--arm", choices=("eager", "compiled"), required=True)
-    parser.add_argument("--plant-mb", type=float, default=0.0,
-                        help="extra MiB the compiled arm allocates per call (a planted regression)")
+    parser.add_argument("--plant-mb", type=PLANT_MB, default=0.0,
+                        help=f"extra MiB the compiled arm allocates per call (a planted regression; {PLANT_MB.bounds})")
 
 
 def job(args: argparse.Namespace) -> dict:

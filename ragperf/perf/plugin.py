@@ -23,8 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from ragperf import argtypes
+from ragperf import argtypes, jobargs
 from ragperf.errors import RagperfError
+from ragperf.files import write_atomic
 from ragperf.perf import ab, gate, metrics, processes
 
 
@@ -41,26 +42,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ragperf-tolerance", type=gate.fraction, default=None, metavar="FRACTION",
                     help="perf: the speedup drop always allowed (default: the metric's stored tolerance, else "
                          f"{metrics.SPEEDUP.tolerance:g}); a runner with a tight history can gate tighter, e.g. 0.03")
-    group.addoption("--ragperf-processes", type=argtypes.positive_int, default=processes.DEFAULT, metavar="N",
-                    help=f"perf: measure each gated case in N processes (this one + N-1 fresh) and gate the median, "
+    group.addoption("--ragperf-processes", type=jobargs.PROCESSES, default=processes.DEFAULT, metavar="N",
+                    help=f"perf: measure each gated case in N processes ({jobargs.PROCESSES.bounds}: this one + N-1 "
+                         f"fresh) and gate the median, "
                          f"the spread between processes as its noise (default {processes.DEFAULT})")
-    group.addoption("--ragperf-compile-processes", type=argtypes.positive_int, default=processes.COMPILE_DEFAULT,
-                    metavar="N", help="perf: time the compile-time case's cold and warm first calls in N pairs of fresh "
+    group.addoption("--ragperf-compile-processes", type=jobargs.PROCESSES, default=processes.COMPILE_DEFAULT,
+                    metavar="N", help=f"perf: time the compile-time case's cold and warm first calls in N "
+                                      f"({jobargs.PROCESSES.bounds}) pairs of fresh "
                                       f"processes and gate their medians (default {processes.COMPILE_DEFAULT})")
     group.addoption("--ragperf-reference", default=None, metavar="PYTHON|VENV",
                     help="perf: gate the ladder's and decode's speedups and latencies against this interpreter's "
                          "environment (the previous torch's, say; ragperf installed there), measured now in lockstep "
                          "pairs of processes with this one, instead of the stored baseline")
-    group.addoption("--ragperf-pairs", type=argtypes.positive_int, default=ab.DEFAULT_PAIRS, metavar="N",
-                    help="perf: with --ragperf-reference, the lockstep pairs of processes per case (default "
+    group.addoption("--ragperf-pairs", type=jobargs.PAIRS, default=None, metavar="N",
+                    help=f"perf: with --ragperf-reference, the lockstep pairs of processes per case ({jobargs.PAIRS.bounds}; default "
                          f"{ab.DEFAULT_PAIRS})")
     group.addoption("--ragperf-perf-report", default=None, type=argtypes.output_file, metavar="PATH",
                     help="perf: write the gate's decisions as JSON (render with `ragperf baseline summary`)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Refuse, at start-up, a --ragperf-baselines folder that is not there (unless recording) and a
-    --ragperf-reference that cannot run the lockstep worker (one line each)."""
+    """Refuse, at start-up, a --ragperf-baselines folder that is not there (unless recording), a
+    --ragperf-reference that cannot run the lockstep worker and --ragperf-pairs without it (one line each)."""
     directory = config.getoption("--ragperf-baselines", None)
     if directory:  # a mistyped folder must not quietly make the gate report-only
         check = argtypes.output_dir if config.getoption("--ragperf-update-baselines") else argtypes.existing_dir
@@ -68,8 +71,19 @@ def pytest_configure(config: pytest.Config) -> None:
             check(directory)
         except argtypes.Bad as exc:
             raise pytest.UsageError(f"--ragperf-baselines: {exc}") from None
+    try:
+        argtypes.refuse_inside(config.getoption("--ragperf-perf-report", None),
+                               Path(directory) if directory else config.rootpath / "baselines" / "perf",
+                               "--ragperf-perf-report", "the perf baselines")
+    except RagperfError as exc:
+        raise pytest.UsageError(str(exc)) from None
     if config.getoption("--ragperf-reference", None):
         _check_reference(config)
+    elif config.getoption("--ragperf-pairs", None):
+        raise pytest.UsageError("--ragperf-pairs counts lockstep pairs against --ragperf-reference PYTHON: give "
+                                "--ragperf-reference too, or drop --ragperf-pairs")
+    if config.getoption("--ragperf-update-baselines", False) and not hasattr(config, "workerinput"):
+        _check_recordable(config)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -79,6 +93,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if item.get_closest_marker("perf"):
                 item.add_marker(pytest.mark.filterwarnings("ignore:Benchmark fixture was not used at all"))
+
+
+def _check_recordable(config: pytest.Config) -> None:
+    """``--ragperf-update-baselines``: the baseline file the session will merge into is valid now, not after
+    every case was measured."""
+    from ragperf.perf import baselines
+    from ragperf.perf.machine import fingerprint
+
+    directory = config.getoption("--ragperf-baselines", None)
+    try:
+        baselines.check_recordable(fingerprint(), Path(directory) if directory else
+                                   config.rootpath / "baselines" / "perf")
+    except RagperfError as exc:
+        raise pytest.UsageError(f"--ragperf-update-baselines: {exc}") from None
 
 
 def _check_reference(config: pytest.Config) -> None:
@@ -105,7 +133,7 @@ class PerfGate:
         self.compile_slowdown = config.getoption("--ragperf-plant-compile-slowdown")
         self.rules = {"tolerance": config.getoption("--ragperf-tolerance")}
         self.ab = getattr(config, "_ragperf_ab", None)  # ab.Environments when --ragperf-reference is given
-        self.pairs = config.getoption("--ragperf-pairs")
+        self.pairs = config.getoption("--ragperf-pairs") or ab.DEFAULT_PAIRS
         directory = config.getoption("--ragperf-baselines")
         self.directory = Path(directory) if directory else config.rootpath / "baselines" / "perf"
         self.decisions: list[gate.Decision] = []
@@ -254,8 +282,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                                                note="recorded by pytest -m perf --ragperf-update-baselines")
     report = session.config.getoption("--ragperf-perf-report")
     if report:
-        Path(report).write_text(json.dumps(report_json(state.decisions, state.fingerprint, state.baseline
-                                                       if not state.update else None), indent=1) + "\n")
+        text = json.dumps(report_json(state.decisions, state.fingerprint, state.baseline
+                                      if not state.update else None), indent=1) + "\n"
+        write_atomic(Path(report), lambda f: f.write(text))
 
 
 def report_json(decisions: list[gate.Decision], fingerprint: dict, baseline) -> dict:

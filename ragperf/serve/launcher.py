@@ -3,8 +3,9 @@
 ``with serving(config) as server: ...`` starts ``python -m ragperf.serve.worker`` in its own process
 group (its own session, so a terminal's Ctrl-C reaches only ragperf, which then stops it), waits until
 each of the ``workers`` processes has written its ready file and ``/health`` answers, and on exit - normal,
-exception or KeyboardInterrupt - terminates the whole group, kills what is left after a grace period, and
-checks with psutil that no process of it survives. A worker that dies while serving is replaced by uvicorn's
+exception, KeyboardInterrupt or SIGTERM (:func:`ragperf.subproc.honour_interrupts`) - terminates the whole
+group, kills what is left after a grace period, checks with psutil that no process of it survives, and removes
+its ``ragperf-serve-*`` state folder. A worker that dies while serving is replaced by uvicorn's
 supervisor; :meth:`Server.recover` names the dead and waits for the replacement, or fails with the reason.
 ``serving_all(configs)`` does the same for several servers started side by side.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,6 +31,7 @@ from ragperf import knobs
 from ragperf.errors import RagperfError
 from ragperf.serve.retriever import ServeConfig
 from ragperf.serve.worker import CONFIG_ENV, STATE_ENV
+from ragperf.subproc import interrupts_held
 
 READY_TIMEOUT_S = 600.0
 
@@ -96,7 +99,8 @@ def serving_all(configs: list[ServeConfig], ready_timeout: float = READY_TIMEOUT
     servers: list[Server] = []
     try:
         for config in configs:
-            servers.append(_launch(config))
+            with interrupts_held():  # a server started must be in `servers` before an interrupt can land
+                servers.append(_launch(config))
         for server in servers:
             _wait_ready(server, ready_timeout)
         yield servers
@@ -116,12 +120,14 @@ def _launch(config: ServeConfig) -> Server:
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     except BaseException:
         log.close()
+        shutil.rmtree(state_dir, ignore_errors=True)
         raise
     return Server(f"http://127.0.0.1:{port}", config, proc, state_dir, log=log)
 
 
 def _stop_all(servers: list[Server]) -> None:
-    """Stop each server and close its log; the first error is raised once every one was tried."""
+    """Stop each server, close its log and remove its state folder; the first error is raised once every one
+    was tried."""
     first: BaseException | None = None
     for server in servers:
         try:
@@ -130,6 +136,7 @@ def _stop_all(servers: list[Server]) -> None:
             first = first or exc
         finally:
             server.log.close()
+            shutil.rmtree(server.state_dir, ignore_errors=True)
     if first is not None:
         raise first
 

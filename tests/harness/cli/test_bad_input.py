@@ -9,6 +9,7 @@ Every measuring entry point is replaced by a tripwire, so a row that got past it
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 import sys
@@ -41,9 +42,17 @@ TRIPWIRES = (
 )
 
 
+@functools.cache
+def _machine_key() -> str:
+    from ragperf.perf.machine import fingerprint
+
+    return fingerprint()["key"]
+
+
 @pytest.fixture
 def places(tmp_path: Path) -> dict[str, str]:
     """The paths the rows name: ``{missing}``, ``{file}``, ``{dir}`` (empty folder), bad reports, the source tree,
+    ``{corrupt_baselines}`` (a baseline folder whose file for this machine is cut off),
     ``{bare_python}`` (an interpreter without ragperf), ``{causal}`` / ``{encoder}`` (model folders of each kind,
     config only: the kind is refused before any weight is read)."""
     (tmp_path / "a-file.txt").write_text("not what was asked for\n")
@@ -60,7 +69,11 @@ def places(tmp_path: Path) -> dict[str, str]:
     bare = tmp_path / "bare-python"  # a python that sees no installed package (isolated, no site-packages)
     bare.write_text(f'#!/bin/sh\nexec "{sys.executable}" -I -S "$@"\n')
     bare.chmod(0o755)
+    corrupt = tmp_path / "corrupt-baselines"  # this machine's baseline file, cut off: what `record` merges into
+    corrupt.mkdir()
+    (corrupt / f"{_machine_key()}.json").write_text('{"schema": "ragperf-perf-baseline')
     return {"bare_python": str(bare), "missing": str(tmp_path / "no-such"), "file": str(tmp_path / "a-file.txt"),
+            "corrupt_baselines": str(corrupt),
             "dir": str(tmp_path / "empty"),
             "nojson": str(tmp_path / "not.json"), "noverdict": str(tmp_path / "no-verdict.json"),
             "list": str(tmp_path / "list.json"), "nanreport": str(tmp_path / "nan-report.json"),
@@ -95,9 +108,16 @@ def _needs(row: dict):
             pytest.skip("this row is about a machine without CUDA")
 
 
+def _env(row: dict, places: dict[str, str], monkeypatch) -> None:
+    """A row's ``env``: environment variables set (values name places like argv) for this row only."""
+    for name, value in row.get("env", {}).items():
+        monkeypatch.setenv(name, value.format(**places))
+
+
 @pytest.mark.parametrize("row", COMMAND_ROWS, ids=[r["id"] for r in COMMAND_ROWS])
-def test_a_bad_command_line_gets_one_line_saying_what_to_do(row, places, tripwires, capsys):
+def test_a_bad_command_line_gets_one_line_saying_what_to_do(row, places, tripwires, capsys, monkeypatch):
     _needs(row)
+    _env(row, places, monkeypatch)
     argv = [a.format(**places) for a in shlex.split(row["argv"])]
     try:
         code = cli.main(argv)
@@ -119,8 +139,9 @@ def plugin_modules():
 
 
 @pytest.mark.parametrize("row", PLUGIN_ROWS, ids=[r["id"] for r in PLUGIN_ROWS])
-def test_a_bad_plugin_option_is_refused_once_at_start_up(row, places, plugin_modules, tripwires, pytester):
+def test_a_bad_plugin_option_is_refused_once_at_start_up(row, places, plugin_modules, tripwires, pytester, monkeypatch):
     _needs(row)
+    _env(row, places, monkeypatch)
     # Three tests that take the fixtures: a check made per fixture would say it three times.
     pytester.makepyfile(test_three="def test_a(decoder, embedder): pass\n"
                                    "def test_b(decoder, embedder): pass\n"

@@ -78,3 +78,18 @@ def test_gpu_tests_skip_with_the_reason_without_a_gpu(pytester):
     result = pytester.runpytest("-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*needs an NVIDIA GPU: torch.cuda.is_available() is False*"])
+
+
+def test_a_missing_gpu_is_a_usage_error_unless_the_skip_is_asked_for(pytester):
+    """A GPU runner that lost its GPU must not pass its gate by skipping everything; a mixed fleet may opt in."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the refusal under test does not happen here")
+    pytester.makepyfile(test_c="def test_c(): pass\n")
+    refused = pytester.runpytest("--ragperf-device", "cuda")
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    refused.stderr.fnmatch_lines(["*--ragperf-device cuda*--ragperf-skip-missing-device*"])
+    skipped = pytester.runpytest("--ragperf-device", "cuda", "--ragperf-skip-missing-device", "-rs")
+    skipped.assert_outcomes(skipped=1)
+    skipped.stdout.fnmatch_lines(["*needs an NVIDIA GPU*"])

@@ -115,7 +115,7 @@ def test_the_entry_runs_as_a_child_process():
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines() == [
         "python -m ragperf.jobs ladder: error: argument --rounds: '0' is not a whole number of rounds from 1 to "
-        "100000; see `python -m ragperf.jobs ladder --help`"]
+        "100000; give a positive integer, at most 100000; see `python -m ragperf.jobs ladder --help`"]
 
 
 def test_no_other_module_is_a_child_entry():

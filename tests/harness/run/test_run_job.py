@@ -1,18 +1,15 @@
-"""``ragperf run``'s jobs: decode phases and break-even, section isolation, the CLI end to end, Ctrl-C."""
+"""``ragperf run``'s jobs: decode phases and break-even, section isolation, the CLI end to end, an interrupt while a
+child starts (Ctrl-C and SIGTERM of the whole command: ``tests/harness/cli/test_interrupts.py``)."""
 
 from __future__ import annotations
 
 import json
 import os
-import queue
-import re
 import signal
 import subprocess
 import sys
-import threading
 from argparse import Namespace
 
-import psutil
 import pytest
 import torch
 
@@ -130,82 +127,34 @@ def test_ragperf_run_quick_embed_smoke(tmp_path):
     assert (tmp_path / "ladder.png").stat().st_size > 10_000
 
 
-def _stderr_lines(proc: subprocess.Popen) -> queue.Queue:
-    lines: queue.Queue = queue.Queue()
-
-    def drain():
-        for line in proc.stderr:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=drain, daemon=True).start()
-    return lines
-
-
-def _wait_for_line(lines: queue.Queue, pattern: str, seen: list[str]) -> re.Match:
-    """The first stderr line matching ``pattern``; fails the test if the process ends first."""
-    while True:
-        line = lines.get(timeout=300)
-        assert line is not None, f"no line matching {pattern!r}:\n" + "".join(seen[-40:])
-        seen.append(line)
-        if match := re.search(pattern, line):
-            return match
-
-
-def _descendants(parent: psutil.Process) -> list[psutil.Process]:
-    try:
-        return parent.children(recursive=True)
-    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-        return []
-
-
-@pytest.mark.parametrize("inherited", ["default", "ignored"])
-def test_ctrl_c_leaves_no_orphan_process(tmp_path, inherited):
-    """SIGINT once ``ragperf run`` says a decode job started: exit 130, no child left running.
-
-    ``ignored``: started as a non-interactive shell starts a background step (CI), with SIGINT
-    ignored - the interrupt used to be lost and the run went on to exit 0.
-    """
-    disposition = signal.SIG_DFL if inherited == "default" else signal.SIG_IGN
-    proc = subprocess.Popen([sys.executable, "-m", "ragperf.cli", "run", "--suite", "decode", "--decoder", "tiny-llama",
-                             "--quick", "--backend", "aot_eager", "--out", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, disposition))
-    try:
-        lines, seen = _stderr_lines(proc), []
-        # The parent's own report that the child runs and an interrupt now stops it - no sleep.
-        child = int(_wait_for_line(lines, r"started ragperf\.jobs decode \(pid (\d+)\)", seen).group(1))
-        descendants = [psutil.Process(child), *_descendants(psutil.Process(proc.pid))]
-        os.kill(proc.pid, signal.SIGINT)
-        _wait_for_line(lines, r"ragperf: interrupted", seen)
-        assert proc.wait(timeout=60) == 130, "".join(seen[-40:])
-        gone, alive = psutil.wait_procs(descendants, timeout=15)
-        assert not alive, f"orphans left running: {alive}"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def test_sigint_while_a_child_is_being_started_still_stops_it(monkeypatch):
-    """The vulnerable point, hit on purpose: SIGINT the moment the child exists, before its readers run."""
+@pytest.mark.parametrize(("signum", "raised"), [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, subproc.Terminated)],
+                         ids=["sigint", "sigterm"])
+def test_sigint_while_a_child_is_being_started_still_stops_it(monkeypatch, signum, raised):
+    """The vulnerable point, hit on purpose: SIGINT (or SIGTERM) the moment the child exists, before its readers
+    run. The child leads its own process group, and the group is gone afterwards."""
     started: list[subprocess.Popen] = []
     real_popen = subprocess.Popen
 
     def popen_then_interrupt(*args, **kwargs):
         started.append(real_popen(*args, **kwargs))
-        signal.raise_signal(signal.SIGINT)  # as if Ctrl-C landed right after the fork
+        signal.raise_signal(signum)  # as if Ctrl-C or `kill` landed right after the fork
         return started[-1]
 
     monkeypatch.setattr(subproc.subprocess, "Popen", popen_then_interrupt)
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # also when pytest runs with it ignored
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:  # as `ragperf` installs them (also when pytest runs with SIGINT ignored)
+        signal.signal(s, signal.SIG_DFL)
+    subproc.honour_interrupts()
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(raised):
             subproc.run_json("timeit", ["-n", "1", "-r", "1", "import time; time.sleep(120)"])
         (child,) = started
         assert child.poll() is not None, "the child outlived the interrupt"
+        with pytest.raises(ProcessLookupError):
+            os.killpg(child.pid, 0)  # nothing of its process group is left
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
         for child in started:
             if child.poll() is None:
                 child.kill()
