@@ -194,6 +194,7 @@ def _check_flags(args: argparse.Namespace, parts: tuple[str, ...]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ragperf.jobs import release, release_report, release_side
+    from ragperf.perf import machine_state
 
     parts = _parts(args.parts)
     _check_flags(args, parts)
@@ -243,12 +244,16 @@ def run(args: argparse.Namespace) -> int:
             pairs = args.pairs or (release.QUICK["pairs"] if args.quick else release.ab.DEFAULT_PAIRS)
             for case in speed_cases:
                 if case.prefix in mine:
-                    decisions += release.speed(case, pairs, old, new, plants.get(case.prefix, 0.0), args.rounds,
-                                               progress=_say)
+                    with machine_state.watch_section() as watch:
+                        made = release.speed(case, pairs, old, new, plants.get(case.prefix, 0.0), args.rounds,
+                                             progress=_say)
+                    decisions += _watched(made, watch.state)
             if "compile" in mine:
-                made, figures = release.compile_decisions(release.compile_case(args.embedder, args.backend), pairs,
-                                                          old, new, args.plant_compile_slowdown, progress=_say)
-                decisions += made
+                with machine_state.watch_section() as watch:
+                    made, figures = release.compile_decisions(release.compile_case(args.embedder, args.backend),
+                                                              pairs, old, new, args.plant_compile_slowdown,
+                                                              progress=_say)
+                decisions += _watched(made, watch.state)
                 warm = figures["warm"]
     finally:
         for thread in threads:
@@ -268,6 +273,13 @@ def run(args: argparse.Namespace) -> int:
         shard=(index, count), seconds=time.monotonic() - started)
     _write(report, args)
     return release_report.exit_code(report)
+
+
+def _watched(decisions: list, state: dict | None) -> list:
+    """``decisions`` with the machine's state while they were measured (flagged in the report when not quiet)."""
+    for d in decisions:
+        d.machine = state
+    return decisions
 
 
 def _say(line: str) -> None:

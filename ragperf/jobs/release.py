@@ -208,5 +208,6 @@ def family(decisions: list[gate.Decision], alpha: float = FAMILY_ALPHA) -> list[
                      "gate": d.status, "change": d.change, "se": d.measured.se,
                      "band": band(d.measured.kind), "p_worse": p_value(d),
                      "p_better": p_value(d, improvement=True), "old": d.baseline.get("value") if d.baseline else None,
-                     "new": d.measured.value, "attempts": d.attempts, "message": d.message})
+                     "new": d.measured.value, "attempts": d.attempts, "message": d.message,
+                     "machine": d.machine})
     return rows

@@ -8,6 +8,7 @@
 - :mod:`ragperf.perf.memory`        compiled/eager peak memory, each arm in its own fresh process
 - :mod:`ragperf.perf.roofline`      how close a decode step comes to the memory-bandwidth roofline
 - :mod:`ragperf.perf.machine`       the fingerprint and baseline key, the upgrade judged, the machine's speed now
+- :mod:`ragperf.perf.machine_state` load, steal, speed and frequency while a timed table ran: busy or drifting flagged
 - :mod:`ragperf.perf.metrics`       metric kinds: direction, tolerance, noise units, format - each kind's rule
 - :mod:`ragperf.perf.baselines`     schema-versioned baseline files under ``baselines/perf/``
 - :mod:`ragperf.perf.gate`          measured figures against the baseline, with room for measured noise

@@ -61,7 +61,8 @@ def _decision(d: dict) -> gate.Decision:
     measured = gate.Measurement(d["metric"], d["kind"], float(d["measured"]), float(d["se"]), d["low"], d["high"])
     return gate.Decision(d["metric"], d["status"], measured,
                          {"value": d["baseline"]} if d["baseline"] is not None else None, d["change"],
-                         d["bound"], d["message"], d.get("baseline_source") or "", d.get("attempts", 1))
+                         d["bound"], d["message"], d.get("baseline_source") or "", d.get("attempts", 1),
+                         machine=d.get("machine"))
 
 
 def by_fingerprint(reports: list[Report]) -> dict[str, list[Report]]:

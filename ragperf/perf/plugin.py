@@ -145,7 +145,17 @@ class PerfGate:
 
         ``report_only`` (metric name -> the measured reason) judges and shows those metrics but never fails on
         them: their decisions become REPORT, and only the other metrics' suspects are re-measured (a Case says
-        its own). ``figures`` go to ``benchmark.extra_info``."""
+        its own). ``figures`` go to ``benchmark.extra_info``. The machine's state while it was measured
+        (:mod:`ragperf.perf.machine_state`) goes with each decision: the summary flags a busy or drifting one."""
+        from ragperf.perf import machine_state
+
+        with machine_state.watch_section() as watch:
+            decisions, figures = self._decisions(subject, benchmark, remeasure, figures, report_only)
+        for d in decisions:
+            d.machine = watch.state
+        return self.conclude(decisions, benchmark, figures)
+
+    def _decisions(self, subject, benchmark, remeasure, figures, report_only) -> tuple[list[gate.Decision], dict | None]:
         from ragperf.perf.cases import Case
 
         if isinstance(subject, Case) and self.ab is not None:
@@ -181,9 +191,9 @@ class PerfGate:
             decisions = gate.report_only(gate.gate(measured, baseline, **self.rules), report_only)
             if remeasure is not None:
                 decisions = gate.confirm(decisions, baseline, remeasure, **self.rules)
-        return self.conclude(decisions, benchmark, figures)
+        return decisions, figures
 
-    def against_reference(self, benchmark, case) -> list[gate.Decision]:
+    def against_reference(self, benchmark, case) -> tuple[list[gate.Decision], dict]:
         """``case`` in lockstep pairs with ``--ragperf-reference`` and judged against it (:func:`ragperf.perf.ab.decide`).
         The timing happens in the pairs' processes, so pytest-benchmark records no stats; ``benchmark.extra_info``
         gets the candidate's figures of the median pair, and every pair's under ``ab``."""
@@ -199,7 +209,7 @@ class PerfGate:
             pytest.fail(str(exc), pytrace=False)
         reference, candidate = ([f for run in side for f in run] for side in zip(*measured, strict=True))
         middle = sorted(candidate, key=lambda f: f["speedup"])[len(candidate) // 2]
-        return self.conclude(decisions, benchmark, {**middle, "ab": {"reference": reference, "candidate": candidate}})
+        return decisions, {**middle, "ab": {"reference": reference, "candidate": candidate}}
 
     def compile_times(self, case) -> Callable[[], dict[str, gate.Measurement]]:
         """A measure of ``case``'s cold (empty Inductor cache) and warm first calls, in
@@ -270,6 +280,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         return
     terminalreporter.section("ragperf perf gate")
     terminalreporter.write_line(f"machine: {state.fingerprint['key']}")
+    from ragperf.perf.machine_state import header
+
+    terminalreporter.write_line(header({d.metric: d.machine for d in state.decisions}))
     if state.ab is not None:
         terminalreporter.write_line(f"A/B: the ladder and decode against the interleaved reference "
                                     f"{state.ab.describe(ab.REFERENCE)}, {state.pairs} lockstep pairs of processes "
