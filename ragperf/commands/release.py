@@ -59,6 +59,12 @@ def register(subparsers) -> None:
                         help=f"lockstep pairs of processes per timed case (default 3, --quick 2; at most {MAX_PAIRS})")
     parser.add_argument("--rounds", type=_rounds, default=None,
                         help=f"lockstep rounds per side in a pair (default: the case's, decode 90; at most {MAX_ROUNDS})")
+    parser.add_argument("--detect", type=argtypes.detect_fraction, default=None, metavar="FRACTION",
+                        help="speed: plan each case's pairs from the noise of the first --pairs: as many as "
+                             "catching a FRACTION slowdown (e.g. 0.02) needs at 5%% false alarms, stopping early "
+                             "when the answer is clear")
+    parser.add_argument("--budget-s", type=argtypes.budget_seconds, default=None, metavar="SECONDS",
+                        help="speed: at most the pairs SECONDS per case affords; says what change it can see")
     parser.add_argument("--backend", default="inductor", choices=argtypes.BACKENDS,
                         help="compiler of the parity, speed and compile-time parts (default inductor)")
     parser.add_argument("--scenario-backend", default="eager", choices=argtypes.BACKENDS,
@@ -168,7 +174,8 @@ def _check_flags(args: argparse.Namespace, parts: tuple[str, ...]) -> None:
         used = [flag for flag, on in (("--save", args.save), ("--quick", args.quick), ("--pairs", args.pairs),
                                       ("--plant-slowdown", args.plant_slowdown),
                                       ("--plant-compile-slowdown", args.plant_compile_slowdown),
-                                      ("--rounds", args.rounds),
+                                      ("--rounds", args.rounds), ("--detect", args.detect),
+                                      ("--budget-s", args.budget_s),
                                       ("--parts", args.parts != ",".join(PARTS))) if on]
         if used:
             raise RagperfError(f"--merge renders saved reports: {', '.join(used)} does not apply to it; drop it")
@@ -186,6 +193,9 @@ def _check_flags(args: argparse.Namespace, parts: tuple[str, ...]) -> None:
                            "OLD NEW runs")
     if (args.plant_slowdown or args.rounds) and "speed" not in parts:
         raise RagperfError("--plant-slowdown and --rounds apply to the speed part: add speed to --parts")
+    if (args.detect or args.budget_s) and (args.save is not None or "speed" not in parts):
+        raise RagperfError("--detect and --budget-s plan the speed part's pairs of an OLD NEW run: add speed to "
+                           "--parts (and give OLD and NEW), or drop them")
     if args.pairs and not set(parts) & {"speed", "compile"}:
         raise RagperfError("--pairs applies to the timed parts: add speed or compile to --parts")
     if args.plant_compile_slowdown and "compile" not in parts:
@@ -246,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
                 if case.prefix in mine:
                     with machine_state.watch_section() as watch:
                         made = release.speed(case, pairs, old, new, plants.get(case.prefix, 0.0), args.rounds,
-                                             progress=_say)
+                                             progress=_say, detect=args.detect, budget_s=args.budget_s)
                     decisions += _watched(made, watch.state)
             if "compile" in mine:
                 with machine_state.watch_section() as watch:

@@ -14,6 +14,7 @@
 - :mod:`ragperf.perf.gate`          measured figures against the baseline, with room for measured noise
 - :mod:`ragperf.perf.lockstep`      a reference and a candidate process timed round by round in lockstep pairs
 - :mod:`ragperf.perf.ab`            the candidate gated against a reference measured in the same minutes
+- :mod:`ragperf.perf.sequential`    the pairs an A/B needs, planned from measured noise; the early-stopping rule
 - :mod:`ragperf.perf.proof`         A/A and planted-slowdown campaigns that prove the gate on this machine
 - :mod:`ragperf.perf.fleet`         many runners' gate reports merged: a section per fingerprint, one verdict
 - :mod:`ragperf.perf.plugin`        the pytest side: options, the ``ragperf_perf`` fixture, the summary

@@ -72,6 +72,7 @@ class Decision:
     attempts: int = 1
     first: Decision | None = field(default=None, repr=False)
     machine: dict | None = field(default=None, repr=False)  # the machine's state (ragperf.perf.machine_state)
+    band: float | None = None  # the change that counts as none, when the comparison set its own (a sequential call: 0)
 
     def to_json(self) -> dict:
         return {"metric": self.metric, "status": self.status, "kind": self.measured.kind,

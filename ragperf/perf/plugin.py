@@ -54,6 +54,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ragperf-pairs", type=argtypes.positive_int, default=ab.DEFAULT_PAIRS, metavar="N",
                     help="perf: with --ragperf-reference, the lockstep pairs of processes per case (default "
                          f"{ab.DEFAULT_PAIRS})")
+    group.addoption("--ragperf-detect", type=argtypes.detect_fraction, default=None, metavar="FRACTION",
+                    help="perf: with --ragperf-reference, plan the pairs from the noise of the first "
+                         "--ragperf-pairs: as many as catching a FRACTION slowdown (e.g. 0.02) needs at 5%% false "
+                         "alarms, stopping early when the answer is clear")
+    group.addoption("--ragperf-budget-s", type=argtypes.budget_seconds, default=None, metavar="SECONDS",
+                    help="perf: with --ragperf-reference, at most the pairs SECONDS per case affords; says what "
+                         "change that budget can see")
     group.addoption("--ragperf-perf-report", default=None, type=argtypes.output_file, metavar="PATH",
                     help="perf: write the gate's decisions as JSON (render with `ragperf baseline summary`)")
 
@@ -68,6 +75,10 @@ def pytest_configure(config: pytest.Config) -> None:
             check(directory)
         except argtypes.Bad as exc:
             raise pytest.UsageError(f"--ragperf-baselines: {exc}") from None
+    planned = [flag for flag in ("--ragperf-detect", "--ragperf-budget-s") if config.getoption(flag, None)]
+    if planned and not config.getoption("--ragperf-reference", None):
+        raise pytest.UsageError(f"{' and '.join(planned)} plan the lockstep pairs of an A/B run: add "
+                                "--ragperf-reference PYTHON|VENV, or drop them")
     if config.getoption("--ragperf-reference", None):
         _check_reference(config)
 
@@ -106,6 +117,7 @@ class PerfGate:
         self.rules = {"tolerance": config.getoption("--ragperf-tolerance")}
         self.ab = getattr(config, "_ragperf_ab", None)  # ab.Environments when --ragperf-reference is given
         self.pairs = config.getoption("--ragperf-pairs")
+        self.plan = {"detect": config.getoption("--ragperf-detect"), "budget_s": config.getoption("--ragperf-budget-s")}
         directory = config.getoption("--ragperf-baselines")
         self.directory = Path(directory) if directory else config.rootpath / "baselines" / "perf"
         self.decisions: list[gate.Decision] = []
@@ -203,8 +215,20 @@ class PerfGate:
             measured.append(ab.measure(case, self.pairs, self.ab.reference, slowdown=self.slowdown))
             return measured[-1]
 
+        def planned():
+            pair = ab.next_pair(case, self.ab.reference, slowdown=self.slowdown)
+
+            def one():
+                ref, cand = pair()
+                measured.append(([ref], [cand]))
+                return ref, cand
+
+            return ab.decide_planned(case.prefix, one, pilot=self.pairs, source=f"A/B {self.ab.reference}",
+                                     report_only=case.report_only(), **self.plan, **self.rules)
+
         try:
-            decisions = ab.decide(case.prefix, measure, f"A/B {self.ab.reference}", case.report_only(), **self.rules)
+            decisions = (planned() if any(self.plan.values()) else
+                         ab.decide(case.prefix, measure, f"A/B {self.ab.reference}", case.report_only(), **self.rules))
         except RagperfError as exc:
             pytest.fail(str(exc), pytrace=False)
         reference, candidate = ([f for run in side for f in run] for side in zip(*measured, strict=True))
@@ -284,9 +308,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 
     terminalreporter.write_line(header({d.metric: d.machine for d in state.decisions}))
     if state.ab is not None:
+        pairs = (f"lockstep pairs planned from the noise of the first {state.pairs} "
+                 + (f"to catch a {state.plan['detect']:.1%} slowdown" if state.plan["detect"] else "")
+                 + (f" within {state.plan['budget_s']:.0f} s" if state.plan["budget_s"] else "")
+                 if any(state.plan.values()) else f"{state.pairs} lockstep pairs of processes")
         terminalreporter.write_line(f"A/B: the ladder and decode against the interleaved reference "
-                                    f"{state.ab.describe(ab.REFERENCE)}, {state.pairs} lockstep pairs of processes "
-                                    "per case; the other metrics against the stored baseline")
+                                    f"{state.ab.describe(ab.REFERENCE)}, {pairs} per case; the other metrics "
+                                    "against the stored baseline")
     if state.update:
         terminalreporter.write_line(f"recorded {len(state.to_record)} metrics -> "
                                     f"{getattr(state, 'recorded_path', state.directory)}")
