@@ -200,7 +200,8 @@ class PerfGate:
                 baseline = self.baseline
             except RagperfError as exc:
                 pytest.fail(str(exc), pytrace=False)
-            decisions = gate.report_only(gate.gate(measured, baseline, **self.rules), report_only)
+            stored = metrics.stored_report_only({name: m.kind for name, m in measured.items()})
+            decisions = gate.report_only(gate.gate(measured, baseline, **self.rules), {**stored, **(report_only or {})})
             if remeasure is not None:
                 decisions = gate.confirm(decisions, baseline, remeasure, **self.rules)
         return decisions, figures
