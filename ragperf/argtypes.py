@@ -91,6 +91,23 @@ def slowdown(text: str) -> float:
                    f"{text!r} is not a slowdown fraction; give 0 or more, e.g. 0.1 for 10% slower")
 
 
+DETECT_RANGE = (0.005, 0.5)  # a smaller change needs more pairs than any plan allows; a larger one is no question
+MAX_BUDGET_S = 24 * 3600.0
+
+
+def detect_fraction(text: str) -> float:
+    """The slowdown an A/B run must catch, as a fraction (0.02 = 2% slower), within :data:`DETECT_RANGE`."""
+    low, high = DETECT_RANGE
+    return _number(text, float, lambda v: low <= v <= high,
+                   f"{text!r} is not a change to detect; give a fraction from {low:g} to {high:g}, e.g. 0.02 for 2%")
+
+
+def budget_seconds(text: str) -> float:
+    """A time budget in seconds, > 0 and at most :data:`MAX_BUDGET_S` (a day)."""
+    return _number(text, float, lambda v: 0 < v <= MAX_BUDGET_S,
+                   f"{text!r} is not a time budget; give seconds from 1 to {MAX_BUDGET_S:.0f}, e.g. 600")
+
+
 def slowdowns(text: str) -> list[float]:
     """A comma list of planted slowdowns, each > 0, e.g. ``0.10,0.05``."""
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from ragperf.coldstart.matrix import rows
+from ragperf.perf.machine_state import describe, flag_line
 
 HEADERS = ["rung", "start path", "first call (s)", "steady (ms)", "vs eager", "vs JIT", "break-even (calls)",
            "parity", "artifact", "FX cache hit/miss/bypass", "AOTAutograd hit/miss/bypass", "note"]
@@ -49,7 +50,10 @@ def blocks(data: dict) -> list[tuple]:
                  "tensors as inputs it writes in place, prefill eager; a dynamic-cache mode has no fixed-shape step "
                  "and its row says what torch said. Tokens vs eager: equal, or a near-tie at the first differing "
                  "step (the decoder parity rule). Timings from one run on a shared machine are noisy.")
-    return [("p", intro), ("table", DECODE_HEADERS if decode else HEADERS, table)]
+    out = [("p", intro), ("table", DECODE_HEADERS if decode else HEADERS, table)]
+    if flag_line(data.get("machine")):  # `ragperf coldstart`'s own watch (in `ragperf run`, the section's)
+        out.insert(0, ("p", f"**{flag_line(data['machine'])}** ({describe(data['machine'])})"))
+    return out
 
 
 def _calls(n: float) -> str:

@@ -55,10 +55,14 @@ def run(args: argparse.Namespace) -> int:
     from ragperf.coldstart.report import blocks
     from ragperf.coldstart.start import PATHS
     from ragperf.jobs.report import _text_table
+    from ragperf.perf import machine_state
 
     kind, model, variants = _subject(args)
-    data = matrix(model, variants or COMPILED_RUNGS, args.path or PATHS, rounds=args.rounds, device=args.device,
-                  backend=args.backend, kind=kind, progress=lambda line: _say(line))
+    with machine_state.watch_section() as watch:
+        data = matrix(model, variants or COMPILED_RUNGS, args.path or PATHS, rounds=args.rounds, device=args.device,
+                      backend=args.backend, kind=kind, progress=lambda line: _say(line))
+    data["machine"] = watch.state
+    print(machine_state.header({"the cold starts": watch.state}))
     for block in blocks(data):
         print(_text_table(block[1], block[2]) if block[0] == "table" else block[1].replace("`", "").replace("*", ""))
     if args.json:

@@ -59,6 +59,12 @@ def register(subparsers) -> None:
                         help=f"lockstep pairs of processes per timed case (default 3, --quick 2; at most {MAX_PAIRS})")
     parser.add_argument("--rounds", type=_rounds, default=None,
                         help=f"lockstep rounds per side in a pair (default: the case's, decode 90; at most {MAX_ROUNDS})")
+    parser.add_argument("--detect", type=argtypes.detect_fraction, default=None, metavar="FRACTION",
+                        help="speed: plan each case's pairs from the noise of the first --pairs: as many as "
+                             "catching a FRACTION slowdown (e.g. 0.02) needs at 5%% false alarms, stopping early "
+                             "when the answer is clear")
+    parser.add_argument("--budget-s", type=argtypes.budget_seconds, default=None, metavar="SECONDS",
+                        help="speed: at most the pairs SECONDS per case affords; says what change it can see")
     parser.add_argument("--backend", default="inductor", choices=argtypes.BACKENDS,
                         help="compiler of the parity, speed and compile-time parts (default inductor)")
     parser.add_argument("--device", type=argtypes.device, default="cpu", metavar="cpu|cuda",
@@ -162,6 +168,7 @@ def _check_flags(args: argparse.Namespace, parts: tuple[str, ...]) -> None:
                                       ("--plant-slowdown", args.plant_slowdown),
                                       ("--plant-compile-slowdown", args.plant_compile_slowdown),
                                       ("--rounds", args.rounds), ("--device", args.device != "cpu"),
+                                      ("--detect", args.detect), ("--budget-s", args.budget_s),
                                       ("--parts", args.parts != ",".join(PARTS))) if on]
         if used:
             raise RagperfError(f"--merge renders saved reports: {', '.join(used)} does not apply to it; drop it")
@@ -179,6 +186,9 @@ def _check_flags(args: argparse.Namespace, parts: tuple[str, ...]) -> None:
                            "apply to OLD NEW runs")
     if (args.plant_slowdown or args.rounds) and "speed" not in parts:
         raise RagperfError("--plant-slowdown and --rounds apply to the speed part: add speed to --parts")
+    if (args.detect or args.budget_s) and (args.save is not None or "speed" not in parts):
+        raise RagperfError("--detect and --budget-s plan the speed part's pairs of an OLD NEW run: add speed to "
+                           "--parts (and give OLD and NEW), or drop them")
     if args.pairs and not set(parts) & {"speed", "compile"}:
         raise RagperfError("--pairs applies to the timed parts: add speed or compile to --parts")
     if args.plant_compile_slowdown and "compile" not in parts:
@@ -187,6 +197,7 @@ def _check_flags(args: argparse.Namespace, parts: tuple[str, ...]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ragperf.jobs import release, release_report, release_side
+    from ragperf.perf import machine_state
 
     parts = _parts(args.parts)
     _check_flags(args, parts)
@@ -236,12 +247,16 @@ def run(args: argparse.Namespace) -> int:
             pairs = args.pairs or (release.QUICK["pairs"] if args.quick else release.ab.DEFAULT_PAIRS)
             for case in speed_cases:
                 if case.prefix in mine:
-                    decisions += release.speed(case, pairs, old, new, plants.get(case.prefix, 0.0), args.rounds,
-                                               progress=_say)
+                    with machine_state.watch_section() as watch:
+                        made = release.speed(case, pairs, old, new, plants.get(case.prefix, 0.0), args.rounds,
+                                             progress=_say, detect=args.detect, budget_s=args.budget_s)
+                    decisions += _watched(made, watch.state)
             if "compile" in mine:
-                made, figures = release.compile_decisions(release.compile_case(args.embedder, args.backend, args.device), pairs,
-                                                          old, new, args.plant_compile_slowdown, progress=_say)
-                decisions += made
+                with machine_state.watch_section() as watch:
+                    made, figures = release.compile_decisions(
+                        release.compile_case(args.embedder, args.backend, args.device), pairs, old, new,
+                        args.plant_compile_slowdown, progress=_say)
+                decisions += _watched(made, watch.state)
                 warm = figures["warm"]
     finally:
         for thread in threads:
@@ -261,6 +276,13 @@ def run(args: argparse.Namespace) -> int:
         shard=(index, count), seconds=time.monotonic() - started)
     _write(report, args)
     return release_report.exit_code(report)
+
+
+def _watched(decisions: list, state: dict | None) -> list:
+    """``decisions`` with the machine's state while they were measured (flagged in the report when not quiet)."""
+    for d in decisions:
+        d.machine = state
+    return decisions
 
 
 def _say(line: str) -> None:

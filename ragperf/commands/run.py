@@ -77,11 +77,24 @@ def say(line: str) -> None:
 
 
 def _section(name: str, job: Callable[[], dict | None]) -> dict:
-    """Run one section; a failure becomes the section's status, never the end of the run."""
+    """Run one section, watched (:mod:`ragperf.perf.machine_state`: its ``machine`` entry); a failure becomes the
+    section's status, never the end of the run."""
+    from ragperf.perf import machine_state
+
     say(f"== {name} ==")
+    watch = machine_state.watch_section()
+    section = _watched_section(name, job, watch)
+    section["machine"] = watch.state
+    if machine_state.flag_line(watch.state):
+        say(f"{name}: {machine_state.flag_line(watch.state)}")
+    return section
+
+
+def _watched_section(name: str, job: Callable[[], dict | None], watch) -> dict:
     start = time.perf_counter()
     try:
-        data = job()
+        with watch:
+            data = job()
     except KeyboardInterrupt:
         raise
     except SectionUnavailable as exc:
@@ -103,6 +116,7 @@ class SectionUnavailable(Exception):
 
 def _embed(args, size: str) -> dict:
     from ragperf.models.ladder import variant, variants_for
+    from ragperf.perf import machine_state
     from ragperf.subproc import run_job
 
     rounds = args.rounds or (20 if size == "quick" else 100)
@@ -112,8 +126,10 @@ def _embed(args, size: str) -> dict:
         if name == "eager" or (args.backend != "inductor" and (chosen.freezing or chosen.mode)):
             continue  # eager is every row's baseline; freezing and modes exist only in Inductor
         say(f"ladder {name}: compile + {rounds} interleaved rounds against eager (own process)")
-        rows.append(run_job("ladder", ["--model", args.model, "--variant", name, "--rounds", str(rounds),
-                                       "--device", args.device, "--backend", args.backend, "--progress"], progress=say))
+        with machine_state.watch_row() as watch:
+            row = run_job("ladder", ["--model", args.model, "--variant", name, "--rounds", str(rounds),
+                                     "--device", args.device, "--backend", args.backend, "--progress"], progress=say)
+        rows.append({**row, "machine": watch.state})
     return {"model": args.model, "rounds": rounds, "rows": rows}
 
 
@@ -134,6 +150,7 @@ def _rag(args, size: str) -> dict:
 
 def _decode(args, size: str) -> dict:
     from ragperf.models.decode_modes import run_modes
+    from ragperf.perf import machine_state
     from ragperf.perf.compile_time import empty_cache
     from ragperf.subproc import run_job
 
@@ -151,9 +168,9 @@ def _decode(args, size: str) -> dict:
             if args.device == "cuda":  # the decoders' serving precision on GPUs
                 job_args += ["--dtype", "bfloat16"]
             try:
-                with empty_cache() as cache_dir:
-                    decoders[decoder][mode] = run_job("decode", job_args, progress=say,
-                                                      env={"TORCHINDUCTOR_CACHE_DIR": cache_dir})
+                with empty_cache() as cache_dir, machine_state.watch_row() as watch:
+                    job = run_job("decode", job_args, progress=say, env={"TORCHINDUCTOR_CACHE_DIR": cache_dir})
+                decoders[decoder][mode] = {**job, "machine": watch.state}
             except Exception as exc:  # noqa: BLE001 - one mode failing leaves the others' rows
                 say(f"decode {decoder} {mode}: FAILED - {exc}")
                 decoders[decoder][mode] = {"error": str(exc)}

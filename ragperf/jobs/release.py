@@ -44,10 +44,16 @@ def cases(embedder: str, decoder: str, quick: bool, backend: str = "inductor", d
 
 
 def speed(case: Case, pairs: int, old: str, new: str, slowdown: float = 0.0, rounds: int | None = None,
-          progress: Callable[[str], None] | None = None) -> list[gate.Decision]:
+          progress: Callable[[str], None] | None = None, detect: float | None = None,
+          budget_s: float | None = None) -> list[gate.Decision]:
     """``case`` gated NEW against OLD in lockstep pairs of ``rounds`` (default: the A/B gate's for its kind),
-    settled on as many more pairs when suspect."""
+    settled on as many more pairs when suspect - or, with ``detect`` or ``budget_s``, the pairs planned from the
+    noise of the first ``pairs`` (:func:`ragperf.perf.ab.decide_planned`)."""
     case = ab.with_rounds(case, rounds)
+    if detect or budget_s:
+        return ab.decide_planned(case.prefix, ab.next_pair(case, old, new, slowdown=slowdown, progress=progress),
+                                 detect=detect, budget_s=budget_s, pilot=pairs, source=f"A/B {old}",
+                                 report_only=case.report_only())
     return ab.decide(case.prefix, lambda: ab.measure(case, pairs, old, new, slowdown=slowdown, progress=progress),
                      source=f"A/B {old}", report_only=case.report_only())
 
@@ -157,6 +163,11 @@ def band(kind: str) -> float:
     return getattr(found, "fail_at", None) or found.tolerance_for({}, None, several=True)
 
 
+def _band(decision: gate.Decision) -> float:
+    """The decision's own band when its comparison set one (a sequential call's null is no change), else its kind's."""
+    return decision.band if decision.band is not None else band(decision.measured.kind)
+
+
 def regression(decision: gate.Decision) -> float | None:
     """How much worse NEW is, as a positive fraction (negative: better); ``None`` when not measured."""
     if decision.change is None:
@@ -206,13 +217,14 @@ def family(decisions: list[gate.Decision], alpha: float = FAMILY_ALPHA) -> list[
             status = "report only"
         elif d.status == gate.FAIL:
             status = "regression" if worse[id(d)] else "not significant"
-        elif better[id(d)] and -(regression(d) or 0.0) > band(d.measured.kind):
+        elif better[id(d)] and -(regression(d) or 0.0) > _band(d):
             status = "improvement"
         else:
             status = "same"
         rows.append({"section": "timed", "key": d.metric, "kind": d.measured.kind, "status": status,
                      "gate": d.status, "change": d.change, "se": d.measured.se,
-                     "band": band(d.measured.kind), "p_worse": p_value(d),
+                     "band": _band(d), "p_worse": p_value(d),
                      "p_better": p_value(d, improvement=True), "old": d.baseline.get("value") if d.baseline else None,
-                     "new": d.measured.value, "attempts": d.attempts, "message": d.message})
+                     "new": d.measured.value, "attempts": d.attempts, "message": d.message,
+                     "machine": d.machine})
     return rows

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from ragperf.perf.machine_state import flag_line, header, mark
 from ragperf.schemas import base as schemas
 from ragperf.schemas import release_report as report_schema
 from ragperf.schemas import release_side as side_schema
@@ -227,6 +228,8 @@ def _timed_status(row: dict) -> str:
         text += f", p {row['p_worse' if row['status'] != 'improvement' else 'p_better']:.2g}"
     if row["attempts"] > 1:
         text += " (settled)"
+    if mark(row.get("machine")):
+        text += f"; measured while {flag_line(row['machine'])}"
     return text
 
 
@@ -243,7 +246,9 @@ def markdown(report: dict, all_rows: bool = False, level: int = 2) -> str:
              f"- machine: `{report['machine']}`"
              + (f"; shard {report['shard'][0] + 1} of {report['shard'][1]}" if report["shard"][1] > 1 else "")
              + (f"; {report['seconds'] / 60:.1f} min" if report.get("seconds") else ""),
-             "- rows: " + ", ".join(f"{n} {status}" for status, n in sorted(report["counts"].items())), ""]
+             "- rows: " + ", ".join(f"{n} {status}" for status, n in sorted(report["counts"].items()))]
+    watched = {r["key"]: r["machine"] for r in report["rows"] if r.get("machine")}
+    lines += [f"- {header(watched)}"] * bool(watched) + [""]
     if report.get("timed_note"):
         lines += [f"**{report['timed_note']}**", ""]
     for section, title in SECTIONS:

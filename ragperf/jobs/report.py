@@ -19,6 +19,7 @@ from pathlib import Path
 from ragperf.files import write_atomic
 from ragperf.jobs.decode import break_even_tokens, format_tokens
 from ragperf.jobs.decode_rates import rate_table
+from ragperf.perf.machine_state import describe, flag_line, mark
 
 SECTIONS = {
     "embed": "Embedding ladder",
@@ -66,8 +67,15 @@ def write(report: dict, out_dir: Path) -> tuple[Path, Path]:
 
 # ---- rendering ----------------------------------------------------------------------------------
 
+def machine_header(report: dict) -> str:
+    """Whether the machine was quiet while the timed sections ran (:func:`ragperf.perf.machine_state.header`)."""
+    from ragperf.perf.machine_state import header
+
+    return header({name: s.get("machine") for name, s in report["sections"].items() if "machine" in s})
+
+
 def markdown(report: dict) -> str:
-    lines = [f"# ragperf run - {_machine_line(report)}", ""]
+    lines = [f"# ragperf run - {_machine_line(report)}", "", f"_{machine_header(report)}_", ""]
     for name, section in report["sections"].items():
         lines += [f"## {SECTIONS.get(name, name)}", ""]
         for block in section_blocks(name, section):
@@ -81,7 +89,7 @@ def markdown(report: dict) -> str:
 
 
 def text(report: dict) -> str:
-    lines = [f"ragperf run - {_machine_line(report)}", ""]
+    lines = [f"ragperf run - {_machine_line(report)}", machine_header(report), ""]
     for name, section in report["sections"].items():
         title = SECTIONS.get(name, name)
         lines += [title, "=" * len(title)]
@@ -100,6 +108,8 @@ def section_blocks(name: str, section: dict) -> list[Block]:
     if status != "ok":
         return [("p", f"**{status.upper()}**{timing}: {section.get('error', '')}")]
     blocks = RENDERERS.get(name, _generic)(section["data"])
+    if flag_line(section.get("machine")):
+        blocks = [("p", f"**{flag_line(section['machine'])}** ({describe(section['machine'])})"), *blocks]
     return blocks + [("p", f"_section took {section['seconds']:.0f} s_")] if timing else blocks
 
 
@@ -108,17 +118,24 @@ def _embed(data: dict) -> list[Block]:
     # is what its improvement is measured against, so both are shown.
     rows = data["rows"]
     eager = sorted(r["eager_median_s"] * 1e3 for r in rows)
-    table = [["eager", f"{eager[len(eager) // 2]:.2f}", f"{eager[0]:.2f}-{eager[-1]:.2f}", "1.00x", "", "", "", ""]]
+    flagged = any(mark(r.get("machine")) for r in rows)
+    table = [["eager", f"{eager[len(eager) // 2]:.2f}", f"{eager[0]:.2f}-{eager[-1]:.2f}", "1.00x", "", "", "", ""]
+             + [""] * flagged]
     for r in rows:
         table.append([r["variant"], f"{r['median_s'] * 1e3:.2f}", f"{r['eager_median_s'] * 1e3:.2f}",
                       f"{r['speedup']:.2f}x", f"{r['speedup_low']:.2f}-{r['speedup_high']:.2f}x",
-                      f"{r['first_call_s']:.1f}", str(r.get("graphs", "")), r.get("parity", {}).get("status", "")])
+                      f"{r['first_call_s']:.1f}", str(r.get("graphs", "")), r.get("parity", {}).get("status", "")]
+                     + [mark(r.get("machine"))] * flagged)
     return [("p", f"`{data['model']}`, a batch of 2 short sentences (the blog's benchmark), "
                   f"{data['rounds']} interleaved rounds per variant, each variant in its own process beside "
                   "its own eager. Blog (all-mpnet-base-v2, Graviton3): compile 1.04x, + freezing/prepack 1.69x, "
                   "+ inference_mode 1.70x."),
             ("table", ["optimization level", "latency (ms)", "eager, same process (ms)", "improvement over eager",
-                       "95% CI", "first call (s)", "graphs", "parity"], table)]
+                       "95% CI", "first call (s)", "graphs", "parity"] + ["machine"] * flagged, table),
+            ("p", f"_Columns of two contexts: latency and first call are absolute, each variant in its own process "
+                  f"(eager's row: the median and range over the {len(rows)} processes) - they move with the machine; "
+                  "improvement over eager and its CI are timed interleaved with eager in that process - they hold "
+                  "under load._")]
 
 
 def _compile_cost(data: dict) -> list[Block]:
@@ -169,7 +186,8 @@ def _decode(data: dict) -> list[Block]:
                 base = _row_for(eager, row["batch_size"]) if eager and "rows" in eager else None
                 even = "" if mode == "eager" or base is None else format_tokens(break_even_tokens(base, row))
                 roof = row.get("roofline_fraction")
-                table.append([mode, str(row["batch_size"]), f"{row['prefill_s']:.2f}", f"{row['first_decode_s']:.2f}",
+                shown = f"{mode} ({mark(job['machine'])})" if mark(job.get("machine")) else mode
+                table.append([shown, str(row["batch_size"]), f"{row['prefill_s']:.2f}", f"{row['first_decode_s']:.2f}",
                               f"{row['rest_decode_s']:.2f}", f"{row['per_token_s'] * 1e3:.2f}",
                               f"{row['total_s']:.2f}", even] + ([f"{roof:.0%}"] if roof is not None else []))
         warmups = {m: j.get("toolchain_warmup_s") for m, j in jobs.items() if j.get("toolchain_warmup_s")}
@@ -177,6 +195,10 @@ def _decode(data: dict) -> list[Block]:
         roofline = ["of bandwidth roofline"] if any(len(r) == 9 for r in table) else []
         blocks.append(("table", ["mode", "batch", "prefill (s)", "first decode token (s)", "rest of decode (s)",
                                  "per-token decode (ms)", "total (s)", "break-even (tokens)"] + roofline, table))
+        busy = [f"{m}: {flag_line(j['machine'])}" for m, j in jobs.items() if flag_line(j.get("machine"))]
+        if busy:
+            blocks.append(("p", "Modes measured while the machine was not quiet (every mode's seconds are absolute, "
+                                "from its own process): " + "; ".join(busy)))
         rates = rate_table(jobs)
         if rates:
             blocks.append(("table", *rates))

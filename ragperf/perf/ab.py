@@ -17,6 +17,10 @@ from a regression. Measuring the reference (the previous torch's environment, sa
 * **Rule**: the stored gate's (:func:`ragperf.perf.gate.judge` on the candidate's value against the
   reference's, the noise being this comparison's se), and a suspect is settled like the stored gate's: ``pairs``
   more pairs are measured and the suspect judged again on all of them pooled.
+* **Planned** (:func:`decide_planned`; ``--detect`` / ``--budget-s``): the pairs are not fixed but planned from
+  the noise the first ``pairs`` show - as many as a change of the stated size needs at the stated false-alarm
+  rate, stopping early when the answer is clear (:mod:`ragperf.perf.sequential`), or as many as a time budget
+  affords. Every A/B metric's message says the smallest change its pairs could have seen.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ragperf.perf import gate, lockstep
+from ragperf.perf import gate, lockstep, sequential
 from ragperf.perf.lockstep import CANDIDATE, REFERENCE
 from ragperf.perf.processes import spread
 
@@ -116,7 +120,10 @@ def judge(prefix: str, reference: list[dict], candidate: list[dict], source: str
         interval = (value * (1 - 1.96 * se), value * (1 + 1.96 * se)) if kind == "speedup" else (None, None)
         measured = gate.Measurement(name, kind, value, se, *interval, processes=cand)
         base = {"kind": kind, "value": level, "se": 0.0}  # the reference's noise is inside the shift's se
-        decisions.append(gate.judge(measured, base, source=source, **rules))
+        decision = gate.judge(measured, base, source=source, **rules)
+        decision.message += (f"; the smallest change {len(ref)} pairs could see: {sequential.detectable(se):.1%} "
+                             f"({sequential.ALPHA:.0%} false alarms, {sequential.POWER:.0%} power)")
+        decisions.append(decision)
     return decisions
 
 
@@ -134,3 +141,36 @@ def decide(prefix: str, measure: Callable[[], tuple[list[dict], list[dict]]], so
                                         **rules)}
     how = f"in {len(more_reference)} more pairs of processes, judged pooled"
     return [gate.settle(d, again[d.metric], how) if d.status in gate.SUSPECT else d for d in decisions]
+
+
+def decide_planned(prefix: str, next_pair: Callable[[], tuple[dict, dict]], *, detect: float | None = None,
+                   budget_s: float | None = None, pilot: int = DEFAULT_PAIRS, source: str = "",
+                   report_only: dict[str, str] | None = None, **rules) -> list[gate.Decision]:
+    """The A/B judgement with its pairs planned from the noise of the first ``pilot`` (:mod:`ragperf.perf.sequential`):
+    with ``detect``, the speedup is called by the sequential rule (FAIL: a slowdown of about ``detect``), its
+    message saying how many pairs it planned, took and why; with only ``budget_s``, the pairs the budget affords
+    are judged by the gate's rule. The latency is judged by the gate's rule on the same pairs; nothing is
+    re-measured (the plan is the re-measure)."""
+    reference, candidate, outcome = sequential.run(next_pair, detect, pilot=pilot, budget_s=budget_s)
+    decisions = judge(prefix, reference, candidate, source, **rules)
+    for d in decisions:
+        if d.measured.kind == "speedup":
+            if outcome.status:  # the sequential rule's null hypothesis is no change: its band is 0
+                d.status, d.bound, d.band = outcome.status, detect, 0.0
+            d.message += f"; {outcome.line()}"
+    return gate.report_only(decisions, report_only)
+
+
+def next_pair(case, reference: str, candidate: str | None = None, *, slowdown: float = 0.0,
+              progress: Callable[[str], None] | None = None) -> Callable[[], tuple[dict, dict]]:
+    """A callable measuring one more lockstep pair of ``case`` per call: (reference figures, candidate figures)."""
+    count = [0]
+
+    def one() -> tuple[dict, dict]:
+        count[0] += 1
+        if progress:
+            progress(f"{case.prefix}: pair {count[0]} of lockstep processes (planned from the noise)")
+        (block,) = lockstep.pair(case, reference, candidate or sys.executable, [slowdown])
+        return block[REFERENCE], block[CANDIDATE]
+
+    return one

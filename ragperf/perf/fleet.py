@@ -49,7 +49,8 @@ def load_report(path: Path | str) -> Report:
 def _decision(d: schema.GateDecision) -> gate.Decision:
     measured = gate.Measurement(d.metric, d.kind, d.measured, d.se, d.low, d.high)
     return gate.Decision(d.metric, d.status, measured, {"value": d.baseline} if d.baseline is not None else None,
-                         d.change, d.bound, d.message, d.baseline_source or "", d.attempts)
+                         d.change, d.bound, d.message, d.baseline_source or "", d.attempts,
+                         machine=d.machine)
 
 
 def by_fingerprint(reports: list[Report]) -> dict[str, list[Report]]:

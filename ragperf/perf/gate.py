@@ -71,13 +71,15 @@ class Decision:
     source: str = ""
     attempts: int = 1
     first: Decision | None = field(default=None, repr=False)
+    machine: dict | None = field(default=None, repr=False)  # the machine's state (ragperf.perf.machine_state)
+    band: float | None = None  # the change that counts as none, when the comparison set its own (a sequential call: 0)
 
     def to_json(self) -> dict:
         return {"metric": self.metric, "status": self.status, "kind": self.measured.kind,
                 "measured": self.measured.value, "low": self.measured.low, "high": self.measured.high,
                 "se": self.measured.se, "baseline": self.baseline.get("value") if self.baseline else None,
                 "baseline_source": self.source or None, "change": self.change, "bound": self.bound,
-                "attempts": self.attempts, "message": self.message}
+                "attempts": self.attempts, "message": self.message, "machine": self.machine}
 
 
 def from_figures(prefix: str, figures: dict) -> dict[str, Measurement]:
@@ -214,7 +216,10 @@ def overall(decisions: list[Decision]) -> str:
 
 def table(decisions: list[Decision], markdown: bool = False) -> str:
     """Each metric vs its baseline: status, measured (with CI), baseline, change, allowed change."""
-    header = ("metric", "status", "measured", "baseline", "change", "allowed", "source")
+    from ragperf.perf.machine_state import mark
+
+    flagged = any(mark(d.machine) for d in decisions)  # a column only when a row was measured while not quiet
+    header = ("metric", "status", "measured", "baseline", "change", "allowed", "source") + ("machine",) * flagged
     rows = []
     for d in decisions:
         kind = metrics.kind(d.measured.kind)
@@ -222,7 +227,8 @@ def table(decisions: list[Decision], markdown: bool = False) -> str:
         change = f"{d.change:+.1%}" if d.change is not None else "-"
         bound = kind.allowed(d.bound)
         status = d.status + (" (2nd run)" if d.attempts > 1 else "")
-        rows.append((d.metric, status, d.measured.shown(), base, change, bound, d.source or "-"))
+        rows.append((d.metric, status, d.measured.shown(), base, change, bound, d.source or "-")
+                    + (mark(d.machine) or "-",) * flagged)
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in rows]

@@ -57,6 +57,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ragperf-pairs", type=jobargs.PAIRS, default=None, metavar="N",
                     help=f"perf: with --ragperf-reference, the lockstep pairs of processes per case ({jobargs.PAIRS.bounds}; default "
                          f"{ab.DEFAULT_PAIRS})")
+    group.addoption("--ragperf-detect", type=argtypes.detect_fraction, default=None, metavar="FRACTION",
+                    help="perf: with --ragperf-reference, plan the pairs from the noise of the first "
+                         "--ragperf-pairs: as many as catching a FRACTION slowdown (e.g. 0.02) needs at 5%% false "
+                         "alarms, stopping early when the answer is clear")
+    group.addoption("--ragperf-budget-s", type=argtypes.budget_seconds, default=None, metavar="SECONDS",
+                    help="perf: with --ragperf-reference, at most the pairs SECONDS per case affords; says what "
+                         "change that budget can see")
     group.addoption("--ragperf-perf-report", default=None, type=argtypes.output_file, metavar="PATH",
                     help="perf: write the gate's decisions as JSON (render with `ragperf baseline summary`)")
 
@@ -77,6 +84,10 @@ def pytest_configure(config: pytest.Config) -> None:
                                "--ragperf-perf-report", "the perf baselines")
     except RagperfError as exc:
         raise pytest.UsageError(str(exc)) from None
+    planned = [flag for flag in ("--ragperf-detect", "--ragperf-budget-s") if config.getoption(flag, None)]
+    if planned and not config.getoption("--ragperf-reference", None):
+        raise pytest.UsageError(f"{' and '.join(planned)} plan the lockstep pairs of an A/B run: add "
+                                "--ragperf-reference PYTHON|VENV, or drop them")
     if config.getoption("--ragperf-reference", None):
         _check_reference(config)
     elif config.getoption("--ragperf-pairs", None):
@@ -133,7 +144,8 @@ class PerfGate:
         self.compile_slowdown = config.getoption("--ragperf-plant-compile-slowdown")
         self.rules = {"tolerance": config.getoption("--ragperf-tolerance")}
         self.ab = getattr(config, "_ragperf_ab", None)  # ab.Environments when --ragperf-reference is given
-        self.pairs = config.getoption("--ragperf-pairs") or ab.DEFAULT_PAIRS
+        self.pairs = config.getoption("--ragperf-pairs")
+        self.plan = {"detect": config.getoption("--ragperf-detect"), "budget_s": config.getoption("--ragperf-budget-s")}
         directory = config.getoption("--ragperf-baselines")
         self.directory = Path(directory) if directory else config.rootpath / "baselines" / "perf"
         self.decisions: list[gate.Decision] = []
@@ -173,7 +185,17 @@ class PerfGate:
 
         ``report_only`` (metric name -> the measured reason) judges and shows those metrics but never fails on
         them: their decisions become REPORT, and only the other metrics' suspects are re-measured (a Case says
-        its own). ``figures`` go to ``benchmark.extra_info``."""
+        its own). ``figures`` go to ``benchmark.extra_info``. The machine's state while it was measured
+        (:mod:`ragperf.perf.machine_state`) goes with each decision: the summary flags a busy or drifting one."""
+        from ragperf.perf import machine_state
+
+        with machine_state.watch_section() as watch:
+            decisions, figures = self._decisions(subject, benchmark, remeasure, figures, report_only)
+        for d in decisions:
+            d.machine = watch.state
+        return self.conclude(decisions, benchmark, figures)
+
+    def _decisions(self, subject, benchmark, remeasure, figures, report_only) -> tuple[list[gate.Decision], dict | None]:
         from ragperf.perf.cases import Case
 
         if isinstance(subject, Case) and self.ab is not None:
@@ -206,12 +228,13 @@ class PerfGate:
                 baseline = self.baseline
             except RagperfError as exc:
                 pytest.fail(str(exc), pytrace=False)
-            decisions = gate.report_only(gate.gate(measured, baseline, **self.rules), report_only)
+            stored = metrics.stored_report_only({name: m.kind for name, m in measured.items()})
+            decisions = gate.report_only(gate.gate(measured, baseline, **self.rules), {**stored, **(report_only or {})})
             if remeasure is not None:
                 decisions = gate.confirm(decisions, baseline, remeasure, **self.rules)
-        return self.conclude(decisions, benchmark, figures)
+        return decisions, figures
 
-    def against_reference(self, benchmark, case) -> list[gate.Decision]:
+    def against_reference(self, benchmark, case) -> tuple[list[gate.Decision], dict]:
         """``case`` in lockstep pairs with ``--ragperf-reference`` and judged against it (:func:`ragperf.perf.ab.decide`).
         The timing happens in the pairs' processes, so pytest-benchmark records no stats; ``benchmark.extra_info``
         gets the candidate's figures of the median pair, and every pair's under ``ab``."""
@@ -221,13 +244,25 @@ class PerfGate:
             measured.append(ab.measure(case, self.pairs, self.ab.reference, slowdown=self.slowdown))
             return measured[-1]
 
+        def planned():
+            pair = ab.next_pair(case, self.ab.reference, slowdown=self.slowdown)
+
+            def one():
+                ref, cand = pair()
+                measured.append(([ref], [cand]))
+                return ref, cand
+
+            return ab.decide_planned(case.prefix, one, pilot=self.pairs, source=f"A/B {self.ab.reference}",
+                                     report_only=case.report_only(), **self.plan, **self.rules)
+
         try:
-            decisions = ab.decide(case.prefix, measure, f"A/B {self.ab.reference}", case.report_only(), **self.rules)
+            decisions = (planned() if any(self.plan.values()) else
+                         ab.decide(case.prefix, measure, f"A/B {self.ab.reference}", case.report_only(), **self.rules))
         except RagperfError as exc:
             pytest.fail(str(exc), pytrace=False)
         reference, candidate = ([f for run in side for f in run] for side in zip(*measured, strict=True))
         middle = sorted(candidate, key=lambda f: f["speedup"])[len(candidate) // 2]
-        return self.conclude(decisions, benchmark, {**middle, "ab": {"reference": reference, "candidate": candidate}})
+        return decisions, {**middle, "ab": {"reference": reference, "candidate": candidate}}
 
     def compile_times(self, case) -> Callable[[], dict[str, gate.Measurement]]:
         """A measure of ``case``'s cold (empty Inductor cache) and warm first calls, in
@@ -299,10 +334,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         return
     terminalreporter.section("ragperf perf gate")
     terminalreporter.write_line(f"machine: {state.fingerprint['key']}")
+    from ragperf.perf.machine_state import header
+
+    terminalreporter.write_line(header({d.metric: d.machine for d in state.decisions}))
     if state.ab is not None:
+        pairs = (f"lockstep pairs planned from the noise of the first {state.pairs} "
+                 + (f"to catch a {state.plan['detect']:.1%} slowdown" if state.plan["detect"] else "")
+                 + (f" within {state.plan['budget_s']:.0f} s" if state.plan["budget_s"] else "")
+                 if any(state.plan.values()) else f"{state.pairs} lockstep pairs of processes")
         terminalreporter.write_line(f"A/B: the ladder and decode against the interleaved reference "
-                                    f"{state.ab.describe(ab.REFERENCE)}, {state.pairs} lockstep pairs of processes "
-                                    "per case; the other metrics against the stored baseline")
+                                    f"{state.ab.describe(ab.REFERENCE)}, {pairs} per case; the other metrics "
+                                    "against the stored baseline")
     if state.update:
         terminalreporter.write_line(f"recorded {len(state.to_record)} metrics -> "
                                     f"{getattr(state, 'recorded_path', state.directory)}")

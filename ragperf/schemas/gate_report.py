@@ -38,6 +38,7 @@ class GateDecision(Saved):
     bound: NonNegative | None = None
     attempts: Annotated[int, Field(ge=1)] = 1
     message: str = ""
+    machine: dict | None = None  # the machine's state while it was measured (ragperf.perf.machine_state)
 
     @model_validator(mode="after")
     def _a_change_needs_its_baseline(self) -> GateDecision:

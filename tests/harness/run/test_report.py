@@ -105,3 +105,34 @@ def test_terminal_text_aligns_columns_without_markdown(report):
     assert "|" not in header + row and "**" not in text
     assert row[header.index("improvement over eager"):].startswith("1.66x")
     assert row[header.index("parity"):].strip() == "pass"
+
+
+BUSY = {"cpus": 2, "readings": 5, "readable": True, "load": {"before": 4.1, "mean": 4.8, "max": 5.2, "after": 4.6},
+        "steal": 0.0, "flags": ["busy: load 4.8 on 2 cores"]}
+QUIET = {"cpus": 2, "readings": 5, "readable": True, "load": {"before": 0.2, "mean": 1.1, "max": 1.4, "after": 1.0},
+         "steal": 0.0, "flags": []}
+
+
+def test_a_section_and_a_row_measured_while_busy_are_flagged_and_the_header_says_the_run_was_not_quiet(report):
+    report["sections"]["embed"]["machine"] = BUSY
+    report["sections"]["embed"]["data"]["rows"] = [{**LADDER_ROW, "machine": BUSY}]
+    report["sections"]["decode"]["machine"] = QUIET
+    report["sections"]["decode"]["data"]["decoders"]["tiny-llama"]["compile-decode"]["machine"] = BUSY
+    md = reports.markdown(report)
+    assert "_machine: NOT QUIET during embed (busy) - their absolute figures unreliable; ratios measured " \
+           "interleaved still hold_" in md
+    assert ("**busy: load 4.8 on 2 cores - absolute figures unreliable; ratios measured interleaved still hold** "
+            "(load 4.8 (max 5.2) on 2 cores, steal 0.0%)") in md
+    assert "| compile+freeze | 6.00 | 10.00 | 1.66x | 1.60-1.70x | 12.0 | 1 | pass | busy |" in md
+    assert "| compile-decode (busy) | 1 | 0.10 | 5.00 |" in md
+    assert "Columns of two contexts: latency and first call are absolute" in md
+
+
+def test_a_quiet_run_flags_nothing(report):
+    for name in ("embed", "decode", "serve"):
+        report["sections"][name]["machine"] = QUIET
+    report["sections"]["embed"]["data"]["rows"] = [{**LADDER_ROW, "machine": QUIET}]
+    md, text = reports.markdown(report), reports.text(report)
+    assert "_machine: quiet throughout (load at most 1.4 on 2 cores" in md
+    assert "busy" not in md and "drifting" not in md and "NOT QUIET" not in text
+    assert "| compile+freeze | 6.00 | 10.00 | 1.66x | 1.60-1.70x | 12.0 | 1 | pass |" in md
