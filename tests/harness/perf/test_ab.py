@@ -23,7 +23,7 @@ def _figures(n, level=1.3, sd=0.01, seed=0, slowdown=0.0):
     for _ in range(n):
         draw = rng.lognormal(0, sd)
         out.append({"speedup": level / (1 + slowdown) * draw, "speedup_se": 0.004, "median_s": 0.01 * (1 + slowdown) / draw,
-                    "latency_se": 0.004, "slowdown": slowdown})
+                    "latency_se": 0.004, "recompiles_while_timed": 0, "slowdown": slowdown})
     return out
 
 

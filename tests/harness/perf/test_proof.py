@@ -130,8 +130,12 @@ def test_campaigns_of_one_machine_are_judged_as_one_with_their_processes_kept_ap
     the first file's, so a gated run never counts two of its values as coming from distinct processes wrongly."""
     from ragperf.errors import RagperfError
 
-    first = {"embed/m/compile": [(p, {"speedup": 1.3, "slowdown": 0.0}) for p in (0, 1, 2) for _ in range(3)]}
-    second = {"embed/m/compile": [(p, {"speedup": 1.2, "slowdown": 0.0}) for p in (0, 1, 2)]}
+    def figures(speedup):  # what one timed process writes
+        return {"speedup": speedup, "speedup_se": 0.004, "median_s": 0.01, "latency_se": 0.004,
+                "recompiles_while_timed": 0, "slowdown": 0.0}
+
+    first = {"embed/m/compile": [(p, figures(1.3)) for p in (0, 1, 2) for _ in range(3)]}
+    second = {"embed/m/compile": [(p, figures(1.2)) for p in (0, 1, 2)]}
     proof.save(tmp_path / "a.json", first, ["speedup"], "key")
     proof.save(tmp_path / "b.json", second, ["speedup"], "key")
     merged = proof.load_many([tmp_path / "a.json", tmp_path / "b.json"], ["speedup"])
