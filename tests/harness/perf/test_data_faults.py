@@ -85,11 +85,14 @@ def test_two_processes_recording_one_baseline_at_once_keep_both_runs(tmp_path):
                     print("blocked", flush=True)
 
         real_load = baselines.load
+        reads = []
         def load_then_hold(p):
             got = real_load(p)
-            print("read", flush=True)
-            if sys.argv[3] == "hold":
-                sys.stdin.readline()
+            reads.append(p)
+            if len(reads) == 2:  # the read under the lock (the first checks the file before measuring)
+                print("read", flush=True)
+                if sys.argv[3] == "hold":
+                    sys.stdin.readline()
             return got
         baselines.FileLock, baselines.load = ObservedLock, load_then_hold
         baselines.record(FP, {"x/speedup": baselines.metric("speedup", float(sys.argv[2]), 0.01)}, Path(sys.argv[1]))

@@ -23,6 +23,7 @@ LOADERS = {
     "baselines/expected/coldstart-*.csv": _table(BypassTable),
     "baselines/expected/torch*.csv": _table(ExpectedTable),
     "docs/results/perf-gate/*-report.json": lambda path: fleet.load_report(path).decisions,
+    "docs/results/gpu/*-gate.json": lambda path: fleet.load_report(path).decisions,
     "docs/results/perf-gate/*-speedup.json": lambda path: proof.load(path).runs,
     "docs/results/release/*.json": lambda path: release_report.load_report(path)["rows"],
     "docs/results/torch2.13-to-2.14/*.json": lambda path: release_report.load_side(path)["recompile"],
@@ -30,6 +31,8 @@ LOADERS = {
 }
 # committed data ragperf never reads back: the inputs of scripts/render_results.py
 NOT_READ_BACK = {"docs/results/headline.json", "docs/results/ladder.json"}
+# records of one GPU sitting as the device wrote them (bench, suite summary, gate decisions): read by people
+NOT_READ_BACK |= {f"docs/results/gpu/{name}.json" for name in ("h100-bench", "gpu-suite")}
 FILES = sorted({path for pattern in LOADERS for path in ROOT.glob(pattern)})
 
 
