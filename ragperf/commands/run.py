@@ -245,7 +245,7 @@ def _plots(report: dict, out: Path) -> list[str]:
                                                       f"{decoder}: cumulative time per compile mode, break-even")))
         chain = sections.get("serve", {}).get("data", {}).get("chain") if sections.get("serve", {}).get(
             "status") == "ok" else None
-        if chain:
+        if chain and "sweep" in chain:
             made.append(str(plots.latency_vs_load(chain["sweep"], out / "chain-load.png",
                                                   f"RAG -> {chain['decoder']} chain, open-loop Poisson load ({machine})")))
     except Exception as exc:  # noqa: BLE001 - a plot must not cost the report

@@ -203,7 +203,9 @@ def _serve(data: dict) -> list[Block]:
     blocks = [("p", f"`{data['model']}` behind uvicorn, {data['users']} locust users in a closed loop, {data['rounds']} "
                     f"alternating rounds of {data['seconds']:.0f} s per variant."), ("md", serve_table(data))]
     chain = data.get("chain")
-    if chain:
+    if chain and "error" in chain:
+        blocks.append(("p", f"The RAG -> LLM chain FAILED: {chain['error']}"))
+    elif chain:
         from ragperf.jobs.chain import chain_table
 
         blocks += [("p", f"The chain: top-{chain['k']} from the RAG endpoint, the seed's prompt, {chain['max_tokens']} "

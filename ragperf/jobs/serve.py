@@ -58,9 +58,13 @@ def measure_serve(model: str = "minilm", layouts=DEFAULT_LAYOUTS, variants=DEFAU
                 rows += _measure_layout(rag, (workers, threads), rounds, seconds, users, say)
                 if last:
                     say("serve: the RAG -> LLM chain under open-loop load, eager vs compiled")
-                    chained = chains.measure_chain(
-                        rag, {c.mode: s for c, s in zip(llm, started[len(configs):], strict=True)},
-                        max_tokens=chain["max_tokens"], slo=chain["slo"], size=chain["size"], progress=say)
+                    try:
+                        chained = chains.measure_chain(
+                            rag, {c.mode: s for c, s in zip(llm, started[len(configs):], strict=True)},
+                            max_tokens=chain["max_tokens"], slo=chain["slo"], size=chain["size"], progress=say)
+                    except Exception as exc:  # noqa: BLE001 - the seed's table above stands; the chain says why
+                        say(f"serve: the chain FAILED - {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}")
+                        chained = {"error": f"{type(exc).__name__}: {exc}"}
                     chained.update(decoder=chain["decoder"], workers=workers, threads=threads)
     result = {"model": model, "rounds": rounds, "seconds": seconds, "users": users, "rows": rows}
     return {**result, "chain": chained} if chained is not None else result
