@@ -193,12 +193,16 @@ def _coldstart_decode(args, size: str) -> dict:
 
 
 def _serve(args, size: str) -> dict:
+    from ragperf.jobs.chain import DEFAULT_SLO
     from ragperf.jobs.serve import measure_serve
 
-    say(f"serve: {args.model} behind uvicorn, locust load, eager vs compiled (one server per variant)")
+    say(f"serve: {args.model} behind uvicorn, locust load, eager vs compiled (one server per variant); then the "
+        "RAG -> LLM chain under open-loop load")
     quick = size == "quick"
+    chain = {"decoder": (args.decoder or DEFAULT_DECODERS["quick"])[0], "max_tokens": 32, "slo": DEFAULT_SLO,
+             "size": size}
     return measure_serve(args.model, rounds=2 if quick else 3, seconds=2.0 if quick else 3.0, backend=args.backend,
-                         variants=_serve_variants(args.backend), progress=say)
+                         variants=_serve_variants(args.backend), progress=say, chain=chain)
 
 
 def _serve_variants(backend: str) -> tuple[str, ...]:
@@ -261,6 +265,11 @@ def _plots(report: dict, out: Path) -> list[str]:
                                                      f"{decoder}: per-token decode latency per compile mode")))
                 made.append(str(plots.cumulative_time(ok, out / f"decode-cumulative-{_slug(decoder)}.png",
                                                       f"{decoder}: cumulative time per compile mode, break-even")))
+        chain = sections.get("serve", {}).get("data", {}).get("chain") if sections.get("serve", {}).get(
+            "status") == "ok" else None
+        if chain and "sweep" in chain:
+            made.append(str(plots.latency_vs_load(chain["sweep"], out / "chain-load.png",
+                                                  f"RAG -> {chain['decoder']} chain, open-loop Poisson load ({machine})")))
     except Exception as exc:  # noqa: BLE001 - a plot must not cost the report
         say(f"plots: FAILED - {exc}")
     return made

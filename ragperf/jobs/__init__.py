@@ -10,6 +10,7 @@ started by :func:`ragperf.subproc.run_job`, arguments shared through :mod:`ragpe
 - :mod:`ragperf.jobs.decode`        job ``decode``: decoding as the overhead paper's Table 1, one compile mode
 - :mod:`ragperf.jobs.decode_rates`  the decode section's rate table: each mode's tok/s beside the roofline
 - :mod:`ragperf.jobs.serve`         the served endpoint's req/s, eager vs compiled, per workers x threads
+- :mod:`ragperf.jobs.chain`         the RAG -> LLM chain under open-loop load: its table and rate sweep
 - :mod:`ragperf.jobs.gpu_bench`     job ``gpu-bench``: decode as deployed on a GPU, with its own report
 - :mod:`ragperf.jobs.release`       the timed half of ``ragperf release``: OLD and NEW against each other
 - :mod:`ragperf.jobs.release_side`  job ``release-side``: one environment's untimed answers for ``ragperf release``

@@ -127,6 +127,32 @@ def _rows(jobs: dict[str, dict], batch_size: int):
                 yield mode, row
 
 
+def latency_vs_load(sweep: list[dict], path: Path, title: str) -> Path:
+    """Per row of the sweep, e2e p50 (solid) and p99 (dashed) and TTFT p50 (dotted) against the offered rate."""
+    fig, (ax, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for n, row in enumerate(dict.fromkeys(p["row"] for p in sweep)):
+        points = sorted((p for p in sweep if p["row"] == row), key=lambda p: p["offered_rate"])
+        rate = [p["offered_rate"] for p in points]
+        color = f"C{n}"
+        ax.plot(rate, [p["e2e_p50_ms"] for p in points], "-o", color=color, label=f"{row} e2e p50")
+        ax.plot(rate, [p["e2e_p99_ms"] for p in points], "--", color=color, label=f"{row} e2e p99")
+        ax.plot(rate, [p["ttft_p50_ms"] for p in points], ":", color=color, label=f"{row} TTFT p50")
+        right.plot(rate, [p["request_throughput"] for p in points], "-o", color=color, label=f"{row} completed")
+        if any("goodput" in p for p in points):
+            right.plot(rate, [p.get("goodput", np.nan) for p in points], ":", color=color, label=f"{row} goodput")
+    top = max((p["offered_rate"] for p in sweep), default=1.0)
+    right.plot([0, top], [0, top], color="lightgray", lw=1, label="offered")
+    ax.set_xlabel("offered load (req/s, Poisson)")
+    ax.set_ylabel("latency from scheduled send (ms)")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    right.set_xlabel("offered load (req/s, Poisson)")
+    right.set_ylabel("req/s")
+    right.legend(fontsize=7)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
 def _save(fig, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -223,8 +223,21 @@ def _coldstart(data: dict) -> list[Block]:
 def _serve(data: dict) -> list[Block]:
     from ragperf.jobs.serve import serve_table
 
-    return [("p", f"`{data['model']}` behind uvicorn, {data['users']} locust users in a closed loop, {data['rounds']} "
-                  f"alternating rounds of {data['seconds']:.0f} s per variant."), ("md", serve_table(data))]
+    blocks = [("p", f"`{data['model']}` behind uvicorn, {data['users']} locust users in a closed loop, {data['rounds']} "
+                    f"alternating rounds of {data['seconds']:.0f} s per variant."), ("md", serve_table(data))]
+    chain = data.get("chain")
+    if chain and "error" in chain:
+        blocks.append(("p", f"The RAG -> LLM chain FAILED: {chain['error']}"))
+    elif chain:
+        from ragperf.jobs.chain import chain_table
+
+        blocks += [("p", f"The chain: top-{chain['k']} from the RAG endpoint, the seed's prompt, {chain['max_tokens']} "
+                         f"tokens streamed from `{chain['decoder']}` ({chain['workers']} worker x {chain['threads']} "
+                         f"thread(s) per server); open-loop Poisson arrivals at {chain['table_fraction']:.0%} of the "
+                         f"eager chain's capacity (~{chain['capacity']:.1f} req/s, from its {chain['service_ms']:.0f} ms "
+                         f"service time), latency from each request's scheduled send; goodput under SLO {chain['slo']} "
+                         "(ms)."), ("md", chain_table(chain))]
+    return blocks
 
 
 def _generic(data) -> list[Block]:

@@ -8,6 +8,11 @@ bootstrap interval (:func:`ragperf.perf.timing.speedup` over seconds per request
 come from the workers (``fail_on_recompile``). A worker that dies during a round is listed in its row
 (``workers_died``, its failed requests among the errors) once uvicorn has replaced it; one not replaced
 fails the run with the reason.
+
+With ``chain`` (``{"decoder", "max_tokens", "slo", "size"}``), the last layout's servers get an LLM server
+per decode mode of :data:`ragperf.jobs.chain.ROWS` started beside them, and once their locust rounds are
+done the RAG -> LLM chain is measured on them under open-loop load (:func:`ragperf.jobs.chain.measure_chain`):
+the RAG servers already up are reused, which keeps the section inside its time budget.
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ DEFAULT_VARIANTS = ("eager", "compile", "compile+freeze+inference_mode")
 
 
 def measure_serve(model: str = "minilm", layouts=DEFAULT_LAYOUTS, variants=DEFAULT_VARIANTS, rounds: int = 3,
-                  seconds: float = 5.0, users: int = 4, backend: str = "inductor", progress=None) -> dict:
-    """Rows per (layout, variant): median req/s, p50/p90/p99 ms, errors, recompiles, ratio over eager."""
+                  seconds: float = 5.0, users: int = 4, backend: str = "inductor", progress=None,
+                  chain: dict | None = None) -> dict:
+    """Rows per (layout, variant): median req/s, p50/p90/p99 ms, errors, recompiles, ratio over eager; with
+    ``chain``, the chain's result under ``"chain"``."""
+    from ragperf.jobs import chain as chains
     from ragperf.serve.launcher import serving_all
     from ragperf.serve.retriever import ServeConfig, build_index_dir
 
@@ -29,17 +37,37 @@ def measure_serve(model: str = "minilm", layouts=DEFAULT_LAYOUTS, variants=DEFAU
     with tempfile.TemporaryDirectory(prefix="ragperf-serve-index-") as tmp:
         say(f"serve: indexing the corpus with {model} (eager, once)")
         index = str(build_index_dir(model, Path(tmp) / "index"))
-        rows = []
-        for workers, threads in layouts:
+        rows, chained = [], None
+        if chain is not None:
+            missing = {rung for rung, _ in chains.ROWS} - set(variants)
+            if missing:
+                from ragperf.errors import RagperfError
+
+                raise RagperfError(f"the chain needs the embedder rungs {sorted(missing)} among the variants")
+        for n, (workers, threads) in enumerate(layouts):
+            last = chain is not None and n == len(layouts) - 1
+            llm = chains.llm_configs(chain["decoder"], backend, chain["max_tokens"], threads) if last else []
             say(f"serve: {workers} worker(s) x {threads} thread(s): starting {', '.join(variants)} side by side "
-                "(each worker loads, compiles and warms)")
+                + ("(each worker loads, compiles and warms)" if not last else
+                   f"with {chain['decoder']} {', '.join(c.mode for c in llm)} for the chain"))
             # One layout at a time: on 2 cores all 6 servers at once were ready after 71 s (9 workers, some
             # with 2 threads, for 2 cores), one layout at a time after 39 + 25 s.
             configs = [ServeConfig(model, name, index, workers, threads, backend) for name in variants]
-            with serving_all(configs) as started:
-                rows += _measure_layout(dict(zip(variants, started, strict=True)), (workers, threads), rounds,
-                                        seconds, users, say)
-    return {"model": model, "rounds": rounds, "seconds": seconds, "users": users, "rows": rows}
+            with serving_all(configs + llm) as started:
+                rag = dict(zip(variants, started, strict=False))
+                rows += _measure_layout(rag, (workers, threads), rounds, seconds, users, say)
+                if last:
+                    say("serve: the RAG -> LLM chain under open-loop load, eager vs compiled")
+                    try:
+                        chained = chains.measure_chain(
+                            rag, {c.mode: s for c, s in zip(llm, started[len(configs):], strict=True)},
+                            max_tokens=chain["max_tokens"], slo=chain["slo"], size=chain["size"], progress=say)
+                    except Exception as exc:  # noqa: BLE001 - the seed's table above stands; the chain says why
+                        say(f"serve: the chain FAILED - {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}")
+                        chained = {"error": f"{type(exc).__name__}: {exc}"}
+                    chained.update(decoder=chain["decoder"], workers=workers, threads=threads)
+    result = {"model": model, "rounds": rounds, "seconds": seconds, "users": users, "rows": rows}
+    return {**result, "chain": chained} if chained is not None else result
 
 
 def _measure_layout(servers: dict, layout: tuple[int, int], rounds: int, seconds: float, users: int,

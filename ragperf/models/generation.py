@@ -65,8 +65,9 @@ class Generator:
     _caches: dict = field(default_factory=dict, repr=False)
 
     def generate(self, prompt: torch.Tensor, new_tokens: int, record_logits: bool = False,
-                 attention_mask: torch.Tensor | None = None) -> Generation:
-        """Greedy tokens after ``prompt`` [B, T]; ``attention_mask`` [B, T] (0 = left padding) for ragged rows."""
+                 attention_mask: torch.Tensor | None = None, on_token: Callable | None = None) -> Generation:
+        """Greedy tokens after ``prompt`` [B, T]; ``attention_mask`` [B, T] (0 = left padding) for ragged rows;
+        ``on_token`` as :func:`greedy_loop`'s."""
         config = self.decoder.model.config
 
         def step(fn, past):
@@ -80,7 +81,7 @@ class Generator:
         with torch.inference_mode():
             past = self._cache_for(config, prompt.shape[0], prompt.shape[1] + new_tokens)
             return greedy_loop(step(self.prefill_fn, past), step(self.decode_fn, past), prompt, new_tokens,
-                               self.decoder.device, record_logits, attention_mask)
+                               self.decoder.device, record_logits, attention_mask, on_token)
 
     def _cache_for(self, config, batch: int, max_len: int):
         if not self.reuse_cache:
@@ -93,8 +94,12 @@ class Generator:
 
 
 def greedy_loop(prefill: Callable, decode: Callable, prompt: torch.Tensor, new_tokens: int, device,
-                record_logits: bool = False, attention_mask: torch.Tensor | None = None) -> Generation:
+                record_logits: bool = False, attention_mask: torch.Tensor | None = None,
+                on_token: Callable[[torch.Tensor], None] | None = None) -> Generation:
     """Prefill then ``new_tokens - 1`` decode steps, timed by a :class:`StepClock`; call under inference_mode.
+
+    ``on_token(token)`` [B, 1] runs as each token is chosen (a server streams it); an exception it raises
+    ends the generation there and propagates.
 
     ``prefill``/``decode`` take ``(ids, cache_position, positions, mask)`` and return last-position
     logits [B, vocab]. Without ``attention_mask`` positions and mask are None. With it (left padding,
@@ -118,6 +123,8 @@ def greedy_loop(prefill: Callable, decode: Callable, prompt: torch.Tensor, new_t
     token = logits.argmax(-1, keepdim=True)
     clock.mark()
     tokens = [token]
+    if on_token is not None:
+        on_token(token)
     if record_logits:
         recorded.append(logits.float().clone())
     # Slots made once, sliced per step: a torch.tensor per step would copy from pageable host memory,
@@ -130,6 +137,8 @@ def greedy_loop(prefill: Callable, decode: Callable, prompt: torch.Tensor, new_t
         token = logits.argmax(-1, keepdim=True)
         clock.mark()
         tokens.append(token)
+        if on_token is not None:
+            on_token(token)
         if record_logits:
             recorded.append(logits.float().clone())
     prefill_s, *steps = clock.intervals()

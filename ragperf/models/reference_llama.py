@@ -222,7 +222,7 @@ class ReferenceGenerator:
         self._caches: dict[tuple[int, int], KVCache] = {}
 
     def generate(self, prompt: torch.Tensor, new_tokens: int, record_logits: bool = False,
-                 attention_mask: torch.Tensor | None = None):
+                 attention_mask: torch.Tensor | None = None, on_token=None):
         from ragperf.models.generation import greedy_loop
 
         key = (prompt.shape[0], prompt.shape[1] + new_tokens)
@@ -237,4 +237,4 @@ class ReferenceGenerator:
                 return lambda ids, pos, positions, mask: fn(ids, pos, cache, None if mask is None else mask.bool(),
                                                             positions)
             return greedy_loop(step(self.prefill_fn), step(self.decode_fn), prompt, new_tokens, self.decoder.device,
-                               record_logits, attention_mask)
+                               record_logits, attention_mask, on_token)

@@ -1,4 +1,4 @@
-"""Start a served retriever on a free loopback port, wait until every worker is ready, and stop it cleanly.
+"""Start a served endpoint (the retriever or the LLM) on a free loopback port, wait until every worker is ready, and stop it cleanly.
 
 ``with serving(config) as server: ...`` starts ``python -m ragperf.serve.worker`` in its own process
 group (its own session, so a terminal's Ctrl-C reaches only ragperf, which then stops it), waits until
@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ragperf import knobs
 from ragperf.errors import RagperfError
+from ragperf.serve.generate import GenerateConfig
 from ragperf.serve.retriever import ServeConfig
 from ragperf.serve.worker import CONFIG_ENV, STATE_ENV
 from ragperf.subproc import interrupts_held
@@ -39,7 +40,7 @@ READY_TIMEOUT_S = 600.0
 @dataclass
 class Server:
     url: str
-    config: ServeConfig
+    config: ServeConfig | GenerateConfig
     process: subprocess.Popen
     state_dir: Path
     pids: set[int] = field(default_factory=set)
@@ -80,14 +81,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(config: ServeConfig, ready_timeout: float = READY_TIMEOUT_S) -> Iterator[Server]:
+def serving(config: ServeConfig | GenerateConfig, ready_timeout: float = READY_TIMEOUT_S) -> Iterator[Server]:
     """Serve ``config``; yields a :class:`Server` once every worker has loaded, compiled and warmed."""
     with serving_all([config], ready_timeout) as (server,):
         yield server
 
 
 @contextmanager
-def serving_all(configs: list[ServeConfig], ready_timeout: float = READY_TIMEOUT_S) -> Iterator[list[Server]]:
+def serving_all(configs: list[ServeConfig | GenerateConfig], ready_timeout: float = READY_TIMEOUT_S) -> Iterator[list[Server]]:
     """Serve every config at once: all servers are started before any is waited for, so their workers load
     and compile side by side (a single-process server compiles on one core; the others use the rest).
     Yields the servers, in order, once each is ready; on exit stops every one that was started, also when
@@ -108,15 +109,15 @@ def serving_all(configs: list[ServeConfig], ready_timeout: float = READY_TIMEOUT
         _stop_all(servers)
 
 
-def _launch(config: ServeConfig) -> Server:
-    """Start ``python -m ragperf.serve.worker`` for ``config`` on a free port, in its own session."""
+def _launch(config: ServeConfig | GenerateConfig) -> Server:
+    """Start ``python -m ragperf.serve.worker`` with ``config``'s app factory on a free port, in its own session."""
     state_dir = Path(tempfile.mkdtemp(prefix="ragperf-serve-"))
     port = free_port()
     env = knobs.subprocess_env({CONFIG_ENV: config.to_json(), STATE_ENV: str(state_dir),
                                 "OMP_NUM_THREADS": str(config.threads)})
     log = open(state_dir / "server.log", "w+", encoding="utf-8")  # noqa: SIM115 - closed by _stop_all
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "ragperf.serve.worker", str(port)], env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "ragperf.serve.worker", str(port), config.FACTORY], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     except BaseException:
         log.close()

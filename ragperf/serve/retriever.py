@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from ragperf.errors import RagperfError
 
@@ -28,6 +29,8 @@ class ServeConfig:
     workers: int = 1
     threads: int = 1
     backend: str = "inductor"
+    header_timeout_s: float = 10.0  # a connection's request head must arrive within this
+    FACTORY: ClassVar[str] = "ragperf.serve.worker:create_app"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

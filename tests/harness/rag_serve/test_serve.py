@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import threading
 import time
 import urllib.error
@@ -24,47 +25,21 @@ from ragperf.rag.embeddings import LadderEmbeddings
 from ragperf.rag.pipeline import build_index, chunk_keys, crawl_corpus, retrieve
 from ragperf.serve.launcher import serving
 from ragperf.serve.load import run_load
-from ragperf.serve.retriever import ServeConfig, build_index_dir
+from ragperf.serve.retriever import ServeConfig
 
 QUESTIONS = [q.question for q in load_known_answers().questions]
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def post(url: str, body: bytes) -> tuple[int, dict]:
-    request = urllib.request.Request(f"{url}/retrieve", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with _OPENER.open(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
-def _survivors(pids: set[int]) -> list[int]:
-    out = []
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                out.append(pid)
-        except psutil.NoSuchProcess:
-            pass
-    return out
 
 
 @pytest.fixture(scope="module")
-def index_dir(tmp_path_factory):
-    return build_index_dir("tiny-bert", tmp_path_factory.mktemp("serve") / "index")
-
-
-@pytest.fixture(scope="module")
-def server(index_dir):
-    config = ServeConfig("tiny-bert", "compile", str(index_dir), workers=2, threads=1, backend="aot_eager")
+def server(index_dir, survivors):
+    config = ServeConfig("tiny-bert", "compile", str(index_dir), workers=2, threads=1, backend="aot_eager",
+                         header_timeout_s=2.0)
     with serving(config) as served:
         yield served
-    assert not _survivors(served.pids), "a server process survived shutdown"
+    assert not survivors(served.pids), "a server process survived shutdown"
 
 
-def test_load_answers_every_request_with_the_in_process_top5_and_no_recompile(server):
+def test_load_answers_every_request_with_the_in_process_top5_and_no_recompile(server, post):
     result = run_load(server.url, users=4, seconds=3, min_requests=20)  # a slow machine runs longer
     assert result.requests >= 20 and result.failures == 0, result
     assert server.recompiles() == 0, server.workers()
@@ -87,24 +62,55 @@ def test_load_answers_every_request_with_the_in_process_top5_and_no_recompile(se
     (b'{"query": "json", "k": -3}', 422),
     (b'{"query": "json", "k": 1000000}', 422),
     (b'{"query": "json", "k": "five"}', 422),
+    (b'{"query": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400),  # deeper than the JSON parser recurses
+    (b'{"query": "\\ud800"}', 400),  # valid JSON, a lone surrogate: no UTF-8 text for the tokenizer
+    (b'{"query": "ok \\udfff", "k": 2}', 400),
 ])
-def test_bad_request_gets_a_4xx_with_one_line_and_the_worker_keeps_serving(server, body, status):
+def test_bad_request_gets_a_4xx_with_one_line_and_the_worker_keeps_serving(server, body, status, post, survivors):
     workers = {w["pid"] for w in server.workers()}
     got, answer = post(server.url, body)
     assert got == status, answer
     assert answer["error"] and "\n" not in answer["error"]
     assert post(server.url, b'{"query": "What is JSON?", "k": 5}')[0] == 200
     assert {w["pid"] for w in server.workers()} == workers
-    assert not _survivors(set()) and all(psutil.pid_exists(p) for p in workers)
+    assert not survivors(set()) and all(psutil.pid_exists(p) for p in workers)
 
 
-def test_ctrl_c_leaves_no_process_behind(index_dir):
+@pytest.mark.parametrize(("method", "path", "status"), [("GET", "/nowhere", 404), ("GET", "/retrieve", 405),
+                                                       ("DELETE", "/health", 405)])
+def test_routing_refusals_answer_json_like_every_other_refusal(server, method, path, status):
+    request = urllib.request.Request(f"{server.url}{path}", method=method)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=30)
+    assert refused.value.code == status
+    assert refused.value.headers["content-type"] == "application/json"
+    reason = json.loads(refused.value.read())["error"]
+    assert path in reason and "\n" not in reason
+
+
+def test_connections_that_never_finish_their_headers_are_closed_and_the_server_keeps_serving(server, post):
+    """Each connection sends half a request head and nothing more: the server must close every one (the
+    worker's header bound, 2 s here); a read waits for that close, bounded by its own timeout."""
+    port = int(server.url.rsplit(":", 1)[1])
+    held = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(50)]
+    try:
+        for sock in held:
+            sock.sendall(b"POST /retrieve HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: app")
+        closed = [sock.recv(1024) == b"" for sock in held]  # b"": the server closed it
+    finally:
+        for sock in held:
+            sock.close()
+    assert all(closed), f"{closed.count(False)} of {len(held)} half-open connections were answered, not closed"
+    assert post(server.url, b'{"query": "What is JSON?", "k": 5}')[0] == 200
+
+
+def test_ctrl_c_leaves_no_process_behind(index_dir, survivors):
     config = ServeConfig("tiny-bert", "eager", str(index_dir), workers=2, threads=1)
     with pytest.raises(KeyboardInterrupt), serving(config) as served:
         pids = set(served.pids)
         assert len(pids) >= 3  # the supervisor and its two workers
         raise KeyboardInterrupt
-    assert not _survivors(pids)
+    assert not survivors(pids)
 
 
 def test_servers_served_together_all_start_before_any_is_waited_for(monkeypatch, index_dir):
@@ -122,7 +128,7 @@ def test_servers_served_together_all_start_before_any_is_waited_for(monkeypatch,
                       ("stop", "eager"), ("stop", "compile")]
 
 
-def test_a_server_that_cannot_start_stops_the_ones_started_beside_it(index_dir, tmp_path):
+def test_a_server_that_cannot_start_stops_the_ones_started_beside_it(index_dir, tmp_path, survivors):
     from ragperf.errors import RagperfError
     from ragperf.serve import launcher
 
@@ -136,7 +142,7 @@ def test_a_server_that_cannot_start_stops_the_ones_started_beside_it(index_dir, 
         with launcher.serving_all([good, bad]):
             pass
     pids = set().union(*(s.pids | {s.process.pid} for s in started))
-    assert len(started) == 2 and not _survivors(pids)
+    assert len(started) == 2 and not survivors(pids)
 
 
 def _victim_with_a_connection(server, load: threading.Thread) -> psutil.Process:
@@ -176,7 +182,7 @@ def _freeze_then_kill(victim: psutil.Process, port: int, load: threading.Thread)
 
 @pytest.mark.slow  # ~17 s on 2 idle cores (a second server start and a respawn); in .ci/repeat-under-load
 @pytest.mark.skipif(not Path("/proc/net/tcp").is_file(), reason="reads unread socket bytes from Linux's /proc/net/tcp")
-def test_a_worker_killed_under_load_is_counted_and_replaced(index_dir):
+def test_a_worker_killed_under_load_is_counted_and_replaced(index_dir, post, survivors):
     config = ServeConfig("tiny-bert", "eager", str(index_dir), workers=2, threads=1)
     with serving(config) as served:
         before = {w["pid"] for w in served.live_workers()}
@@ -197,7 +203,7 @@ def test_a_worker_killed_under_load_is_counted_and_replaced(index_dir):
         assert len(after) == 2 and victim.pid not in after and after & before, (before, after)
         assert post(served.url, b'{"query": "What is JSON?", "k": 5}')[0] == 200
         assert served.recover() == []  # reported once
-    assert not _survivors(served.pids | after), "a server process survived shutdown"
+    assert not survivors(served.pids | after), "a server process survived shutdown"
 
 
 def test_a_dead_worker_that_is_not_replaced_fails_with_the_reason(tmp_path):
