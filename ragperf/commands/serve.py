@@ -48,14 +48,14 @@ def register(subparsers) -> None:
     chain.add_argument("--request-rate", type=request_rate, default=None, metavar="R",
                        help="Poisson arrivals per second (inf: all at once); serves the LLM and runs the chain, "
                             "bounded by --seconds (default 600)")
-    chain.add_argument("--requests", type=bounded(argtypes.positive_int, MAX_REQUESTS), default=None,
+    chain.add_argument("--requests", type=argtypes.Count(1, MAX_REQUESTS, "requests"), default=None,
                        help=f"requests to send (default 50, at most {MAX_REQUESTS})")
     chain.add_argument("--slo", type=slo, default=None, metavar="ttft:MS,tpot:MS,e2e:MS",
                        help="count goodput: requests within every limit given, per second")
     chain.add_argument("--decoder", default=None, metavar=metavar(DECODER),
                        help=option_help(DECODER, DEFAULT[DECODER]))
     chain.add_argument("--decode-mode", default=None, help="decode mode served (default compile-prefill-decode)")
-    chain.add_argument("--max-tokens", type=bounded(argtypes.positive_int, MAX_TOKENS), default=None,
+    chain.add_argument("--max-tokens", type=argtypes.Count(1, MAX_TOKENS, "tokens"), default=None,
                        help=f"tokens generated per request (default 32, at most {MAX_TOKENS})")
     parser.add_argument("--backend", default="inductor", help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
@@ -87,15 +87,6 @@ def slo(text: str) -> dict:
         return parse_slo(text)
     except RagperfError as exc:
         raise argtypes.Bad(str(exc).removeprefix(f"--slo {text!r}: ")) from None
-
-
-def bounded(kind, most: int):
-    def check(text: str) -> int:
-        value = kind(text)
-        if value > most:
-            raise argtypes.Bad(f"{text!r} is over the bound of {most}")
-        return value
-    return check
 
 
 def run(args: argparse.Namespace) -> int:

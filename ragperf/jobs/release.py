@@ -55,7 +55,15 @@ def speed(case: Case, pairs: int, old: str, new: str, slowdown: float = 0.0, rou
                                  detect=detect, budget_s=budget_s, pilot=pairs, source=f"A/B {old}",
                                  report_only=case.report_only())
     return ab.decide(case.prefix, lambda: ab.measure(case, pairs, old, new, slowdown=slowdown, progress=progress),
-                     source=f"A/B {old}", report_only=case.report_only())
+                     source=f"A/B {old}", report_only=case.report_only(), suspect=suspect)
+
+
+def suspect(decision: gate.Decision) -> bool:
+    """Re-measured before it is called: what the gate calls suspect, and a change beyond the band the better
+    way - an improvement is called only as a regression is, settled (a lone round of noise made a rung 5%
+    faster in a report whose only plant slowed another)."""
+    better = -(regression(decision) or 0.0)
+    return decision.status in gate.SUSPECT or (decision.status != gate.REPORT and better > _band(decision))
 
 
 def timing_core() -> set[int] | None:
@@ -130,7 +138,7 @@ def compile_decisions(case: Case, pairs: int, old: str, new: str, slowdown: floa
     """The compile-time decision (settled on ``pairs`` more pairs when suspect) and the first run's warm starts."""
     figures = compile_pairs(case, pairs, old, new, slowdown, warm=True, progress=progress)
     decision = judge_compile(figures, f"A/B {old}")
-    if decision.status in gate.SUSPECT:
+    if suspect(decision):
         more = compile_pairs(case, pairs, old, new, slowdown, progress=progress)
         again = judge_compile({**figures, "runs": figures["runs"] + more["runs"]}, f"A/B {old}")
         decision = gate.settle(decision, again, f"in {pairs} more pairs of processes, judged pooled")

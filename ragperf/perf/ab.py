@@ -128,19 +128,22 @@ def judge(prefix: str, reference: list[dict], candidate: list[dict], source: str
 
 
 def decide(prefix: str, measure: Callable[[], tuple[list[dict], list[dict]]], source: str = "",
-           report_only: dict[str, str] | None = None, **rules) -> list[gate.Decision]:
-    """One A/B judgement of ``measure()``'s (reference, candidate) figures; a suspect is settled on a second
-    ``measure()`` pooled with the first (:func:`ragperf.perf.gate.settle`). ``report_only`` metrics (name ->
-    the measured reason) are judged and shown but never fail."""
+           report_only: dict[str, str] | None = None, suspect: Callable[[gate.Decision], bool] | None = None,
+           **rules) -> list[gate.Decision]:
+    """One A/B judgement of ``measure()``'s (reference, candidate) figures; a suspect (``suspect(decision)``,
+    default: the gate's suspect statuses) is settled on a second ``measure()`` pooled with the first
+    (:func:`ragperf.perf.gate.settle`). ``report_only`` metrics (name -> the measured reason) are judged and shown
+    but never fail."""
+    suspect = suspect or (lambda d: d.status in gate.SUSPECT)
     reference, candidate = measure()
     decisions = gate.report_only(judge(prefix, reference, candidate, source, **rules), report_only)
-    if not any(d.status in gate.SUSPECT for d in decisions):
+    if not any(suspect(d) for d in decisions):
         return decisions
     more_reference, more_candidate = measure()
     again = {d.metric: d for d in judge(prefix, reference + more_reference, candidate + more_candidate, source,
                                         **rules)}
     how = f"in {len(more_reference)} more pairs of processes, judged pooled"
-    return [gate.settle(d, again[d.metric], how) if d.status in gate.SUSPECT else d for d in decisions]
+    return [gate.settle(d, again[d.metric], how) if suspect(d) else d for d in decisions]
 
 
 def decide_planned(prefix: str, next_pair: Callable[[], tuple[dict, dict]], *, detect: float | None = None,

@@ -109,6 +109,27 @@ def test_a_suspect_is_settled_on_a_second_measure_pooled_with_the_first():
     assert "(re-measured in 12 more pairs of processes, judged pooled; first: FAIL)" in final.message
 
 
+def test_release_settles_an_improvement_before_calling_it():
+    """A lucky first draw (the candidate 6% faster) is re-measured under the release rule, and pooled it is no
+    longer beyond the band; the plain gate (default suspects) takes it as it came."""
+    from ragperf.jobs import release
+
+    def measure_with(calls):
+        def measure():
+            calls.append(1)
+            if len(calls) == 1:
+                return _figures(3, seed=7, sd=0.002), _figures(3, seed=8, sd=0.002, slowdown=-0.06)
+            return _figures(12, seed=9, sd=0.002), _figures(12, seed=10, sd=0.002)
+        return measure
+
+    calls = []
+    final = _speedup(ab.decide(PREFIX, measure_with(calls), suspect=release.suspect))
+    assert len(calls) == 2 and final.attempts == 2, final.message
+    assert release.family([final])[0]["status"] == "same"
+    plain = []
+    assert _speedup(ab.decide(PREFIX, measure_with(plain))).attempts == 1 and len(plain) == 1
+
+
 def test_a_clear_comparison_is_measured_once_and_a_report_only_metric_never_fails():
     calls = []
 
