@@ -352,3 +352,16 @@ def test_end_to_end_this_interpreter_on_both_sides(tmp_path):
     statuses = {r["status"] for r in report["rows"] if r["section"] == "recompile"}
     assert statuses == {"same"}, [r for r in report["rows"] if r["status"] != "same"]
     assert "an A/A run" in done.stderr and "## ragperf release" in done.stdout
+
+
+def test_a_warning_and_an_improvement_are_re_measured_a_pass_and_a_report_are_not():
+    """Beyond the band inside the noise (WARN), or beyond it the better way: the release re-measures before
+    calling; a clear PASS or a report-only metric is taken as measured."""
+    warned = _decision("embed/minilm/compile+freeze/speedup", "speedup", -0.034, 0.024)
+    better = _decision("embed/minilm/compile/speedup", "speedup", 0.05, 0.013)
+    clear = _decision("decode/tiny-llama/compile-decode/speedup", "speedup", 0.004, 0.006)
+    assert warned.status == gate.WARN and release.suspect(warned)
+    assert better.status == gate.PASS and release.suspect(better)
+    assert not release.suspect(clear)
+    reported = _decision("x/median_s", "latency", 0.3, 0.01, status=gate.REPORT)
+    assert not release.suspect(reported)
