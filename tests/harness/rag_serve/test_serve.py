@@ -113,12 +113,13 @@ def test_ctrl_c_leaves_no_process_behind(index_dir, survivors):
     assert not survivors(pids)
 
 
-def test_servers_served_together_all_start_before_any_is_waited_for(monkeypatch, index_dir):
+def test_servers_served_together_all_start_before_any_is_waited_for(monkeypatch, index_dir, tmp_path):
     from ragperf.serve import launcher
 
     events = []
     monkeypatch.setattr(launcher, "_launch", lambda config: events.append(("launch", config.variant)) or
-                        SimpleNamespace(config=config, log=SimpleNamespace(close=lambda: None)))
+                        SimpleNamespace(config=config, log=SimpleNamespace(close=lambda: None),
+                                        state_dir=tmp_path / config.variant))
     monkeypatch.setattr(launcher, "_wait_ready", lambda server, *a: events.append(("wait", server.config.variant)))
     monkeypatch.setattr(launcher, "stop", lambda server: events.append(("stop", server.config.variant)))
     configs = [ServeConfig("tiny-bert", v, str(index_dir)) for v in ("eager", "compile")]
