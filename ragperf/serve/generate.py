@@ -27,11 +27,12 @@ import asyncio
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import ClassVar
 
 from ragperf.errors import RagperfError
 from ragperf.serve.http import BadRequest, int_field, json_errors, json_object, refusal, text_field
+from ragperf.serve.retriever import WorkerConfig
 
 EXAMPLE = '{"prompt": "...", "max_tokens": 16}'
 MAX_PROMPT_CHARS = 65536  # the body limit binds first; the context check decides
@@ -40,7 +41,7 @@ BOS = 0
 
 
 @dataclass(frozen=True)
-class GenerateConfig:
+class GenerateConfig(WorkerConfig):
     """What one LLM server serves: ``decoder`` in decode ``mode``, ``workers`` x ``threads``, at most
     ``max_tokens`` new tokens a request."""
 
@@ -53,12 +54,6 @@ class GenerateConfig:
     header_timeout_s: float = 10.0  # a connection's request head must arrive within this
     FACTORY: ClassVar[str] = "ragperf.serve.worker:create_generate_app"
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> GenerateConfig:
-        return cls(**json.loads(text))
 
 
 def check_mode(name: str) -> None:

@@ -19,8 +19,19 @@ from ragperf.errors import RagperfError
 WARM_QUERIES = ("a", "What is new in Llama 3?", "How does the JSON decoder handle NaN and Infinity values?")
 
 
+class WorkerConfig:
+    """A server's settings as the JSON its worker processes read back from their environment."""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str):
+        return cls(**json.loads(text))
+
+
 @dataclass(frozen=True)
-class ServeConfig:
+class ServeConfig(WorkerConfig):
     """What one server serves: ``model`` x ``variant`` over the index in ``index_dir``, ``workers`` x ``threads``."""
 
     model: str
@@ -32,12 +43,6 @@ class ServeConfig:
     header_timeout_s: float = 10.0  # a connection's request head must arrive within this
     FACTORY: ClassVar[str] = "ragperf.serve.worker:create_app"
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> ServeConfig:
-        return cls(**json.loads(text))
 
 
 def build_index_dir(model: str, out: Path, split: str = "serve") -> Path:
