@@ -24,6 +24,9 @@ from ragperf.models.decoders import Decoder
 from ragperf.models.reference_llama import ReferenceGenerator
 
 CACHE_KINDS = ("dynamic", "static")  # the KV cache a paper-family mode runs with (the caller's choice)
+# Cache lengths one served generator may compile a decode graph for: below Dynamo's default recompile
+# limit (8 per code object), leaving one for a batch size compiled beside them.
+MAX_BUCKETS = 7
 
 
 @dataclass
@@ -54,6 +57,9 @@ class Generator:
 
     With ``reuse_cache`` (the static modes) it keeps one KV cache per (batch, length), reset between
     generations, so every batch size compiled ahead keeps its captured graph and cache addresses.
+    With ``cache_lengths`` as well (a server's :func:`length_buckets`) that length is the smallest bucket
+    holding prompt + new tokens, not their sum: one decode graph per bucket serves every prompt length, with
+    the same greedy tokens (the cache's unused tail is masked out). Without it, one cache per exact length.
     """
 
     decoder: Decoder
@@ -62,6 +68,7 @@ class Generator:
     prefill_fn: Callable[..., object]
     decode_fn: Callable[..., object]
     reuse_cache: bool = False
+    cache_lengths: tuple[int, ...] = ()
     _caches: dict = field(default_factory=dict, repr=False)
 
     def generate(self, prompt: torch.Tensor, new_tokens: int, record_logits: bool = False,
@@ -86,11 +93,39 @@ class Generator:
     def _cache_for(self, config, batch: int, max_len: int):
         if not self.reuse_cache:
             return _make_cache(self.cache, config, max_len)
+        if self.cache_lengths:
+            max_len = bucket_for(self.cache_lengths, max_len)
         if (batch, max_len) in self._caches:
             self._caches[batch, max_len].reset()
         else:
             self._caches[batch, max_len] = _make_cache(self.cache, config, max_len)
         return self._caches[batch, max_len]
+
+
+def length_buckets(context: int, smallest: int = 64) -> tuple[int, ...]:
+    """Cache lengths for serving up to ``context`` tokens: powers of two from ``smallest``, then ``context``
+    itself (each a decode graph of its own, so at most :data:`MAX_BUCKETS` of them)."""
+    if context < 1 or smallest < 1:
+        raise RagperfError(f"length buckets need a context and a smallest length of at least 1 (got {context}, "
+                           f"{smallest})")
+    out, length = [], smallest
+    while length < context:
+        out.append(length)
+        length *= 2
+    out.append(context)
+    if len(out) > MAX_BUCKETS:
+        raise RagperfError(f"a context of {context} tokens needs {len(out)} cache lengths from {smallest}; at most "
+                           f"{MAX_BUCKETS} fit torch's recompile limit: serve a shorter context")
+    return tuple(out)
+
+
+def bucket_for(lengths: tuple[int, ...], needed: int) -> int:
+    """The smallest of ``lengths`` (ascending) that holds ``needed`` tokens; RagperfError when none does."""
+    for length in lengths:
+        if length >= needed:
+            return length
+    raise RagperfError(f"{needed} tokens pass the longest cache length served ({lengths[-1]}): shorten the prompt "
+                       "or ask for fewer tokens")
 
 
 def greedy_loop(prefill: Callable, decode: Callable, prompt: torch.Tensor, new_tokens: int, device,
