@@ -5,7 +5,7 @@ every worker has compiled and warmed, prints the URL, and serves until Ctrl-C or
 ``--users C`` it puts C locust users on it for ``--load-seconds`` and prints req/s, p50/p90/p99, errors
 and recompiles instead of waiting. With ``--request-rate R`` it serves the LLM beside the retriever
 (``--decoder`` in ``--decode-mode``) and runs the seed's whole chain (retrieve top-k, build the prompt,
-stream the tokens) under open-loop Poisson load: ``--requests`` requests at R/s (``inf``: all at once),
+stream the tokens) under open-loop Poisson load, the LLM on ``--device``: ``--requests`` requests at R/s (``inf``: all at once),
 latency from each request's scheduled send, printing TTFT, TPOT, ITL, e2e percentiles, errors, goodput under
 ``--slo`` and each stage's share of e2e as JSON. Shutdown stops every process it started.
 """
@@ -55,6 +55,9 @@ def register(subparsers) -> None:
     chain.add_argument("--decoder", default=None, metavar=metavar(DECODER),
                        help=option_help(DECODER, DEFAULT[DECODER]))
     chain.add_argument("--decode-mode", default=None, help="decode mode served (default compile-prefill-decode)")
+    chain.add_argument("--device", type=argtypes.device, default=None, metavar="cpu|cuda",
+                       help="where the LLM runs (default cpu; the retriever stays on cpu), e.g. cuda with "
+                            "--decode-mode static-cudagraphs")
     chain.add_argument("--max-tokens", type=argtypes.Count(1, MAX_TOKENS, "tokens"), default=None,
                        help=f"tokens generated per request (default 32, at most {MAX_TOKENS})")
     parser.add_argument("--backend", default="inductor", help=argparse.SUPPRESS)
@@ -63,7 +66,7 @@ def register(subparsers) -> None:
 
 MAX_REQUESTS = 10_000
 MAX_TOKENS = 256
-CHAIN_ONLY = ("requests", "slo", "decoder", "decode_mode", "max_tokens")
+CHAIN_ONLY = ("requests", "slo", "decoder", "decode_mode", "device", "max_tokens")
 
 
 def request_rate(text: str) -> float:
@@ -145,6 +148,7 @@ def _check_chain(args) -> None:
     args.decode_mode = args.decode_mode or "compile-prefill-decode"
     args.requests = args.requests or 50
     args.max_tokens = args.max_tokens or 32
+    args.device = args.device or "cpu"
     resolve_decoder(args.decoder)
     check_mode(args.decode_mode)
 
@@ -158,9 +162,9 @@ def _run_chain(args, index, rag) -> int:
     from ragperf.serve.open_loop import run_open_loop, summarize
 
     config = GenerateConfig(args.decoder, args.decode_mode, args.workers, args.threads, args.backend,
-                            args.max_tokens)
+                            args.max_tokens, device=args.device)
     with serving(config) as llm:
-        print(f"[ragperf] serving {args.decoder} {args.decode_mode} at {llm.url}: POST /generate (server-sent "
+        print(f"[ragperf] serving {args.decoder} {args.decode_mode} on {args.device} at {llm.url}: POST /generate (server-sent "
               f"events); {args.requests} chain requests at {args.request_rate}/s", file=sys.stderr, flush=True)
         questions = [q.question for q in load_known_answers().questions]
         request = chain_request(rag.url, llm.url, questions, 3, args.max_tokens, llm_limits(llm.url)["context"])

@@ -12,6 +12,11 @@ Guarantees:
   JSON object (400), ``prompt`` not a non-empty string (422) or holding a lone surrogate (400),
   ``max_tokens`` (default 16, or the bound when lower) not an integer in ``1..bound`` (422), prompt plus ``max_tokens`` past the
   decoder's context (400).
+- A static-family mode (``static-cudagraphs``: decode captured as CUDA graphs on ``device`` cuda) sizes its
+  KV cache to the smallest length bucket (:func:`ragperf.models.generation.length_buckets` of the served
+  context) holding prompt + ``max_tokens``: one decode graph per bucket, every bucket compiled, captured and
+  warmed before the first request, so prompts of any length are served with no recompile and no CUDA-graph
+  re-recording (``/stats`` counts both; either under load is an error).
 - One generation at a time per worker, on one thread of its own (the seed's batch-1 worker; compiled and
   warmed on that thread): requests queue in arrival order, so waiting shows in their time to first token.
 - A client that disconnects stops its generation at the next token (or before it starts, if still queued);
@@ -36,14 +41,15 @@ from ragperf.serve.retriever import WorkerConfig
 
 EXAMPLE = '{"prompt": "...", "max_tokens": 16}'
 MAX_PROMPT_CHARS = 65536  # the body limit binds first; the context check decides
-SERVED_FAMILIES = ("paper",)  # static-cache modes size their cache per (prompt + new tokens): one graph per length
+SERVED_FAMILIES = ("paper", "static")  # a reference mode keeps its own cache per length: one graph per length
+CONTEXT = 2048  # the longest prompt + max_tokens served (at most the decoder's context)
 BOS = 0
 
 
 @dataclass(frozen=True)
 class GenerateConfig(WorkerConfig):
-    """What one LLM server serves: ``decoder`` in decode ``mode``, ``workers`` x ``threads``, at most
-    ``max_tokens`` new tokens a request."""
+    """What one LLM server serves: ``decoder`` in decode ``mode`` on ``device``, ``workers`` x ``threads``, at
+    most ``max_tokens`` new tokens a request and ``context`` tokens in all (the decoder's context when lower)."""
 
     decoder: str
     mode: str
@@ -52,6 +58,8 @@ class GenerateConfig(WorkerConfig):
     backend: str = "inductor"
     max_tokens: int = 64
     header_timeout_s: float = 10.0  # a connection's request head must arrive within this
+    device: str = "cpu"
+    context: int = CONTEXT
     FACTORY: ClassVar[str] = "ragperf.serve.worker:create_generate_app"
 
 
@@ -64,6 +72,13 @@ def check_mode(name: str) -> None:
     if chosen.family not in SERVED_FAMILIES:
         raise RagperfError(f"decode mode {name!r} sizes its KV cache per prompt length and would compile per "
                            f"request; serve one of {', '.join(decode_modes.names(*SERVED_FAMILIES))}")
+
+
+def static_family(name: str) -> bool:
+    """Decode mode ``name`` keeps a static KV cache: served with length buckets."""
+    from ragperf.models import decode_modes
+
+    return decode_modes.mode(name).static_cache
 
 
 def prompt_tokens(prompt: str) -> list[int]:
@@ -94,35 +109,52 @@ class Engine:
         self.config = config
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragperf-generate")
         self.ready_graphs = 0
+        self.cudagraph_recordings = self.ready_recordings = 0
         self.executor.submit(self._load).result()
 
     def _load(self) -> None:
         import torch
 
+        from torch._dynamo.callback import CallbackTrigger, callback_handler
+
         from ragperf.models.decoders import load_decoder
-        from ragperf.models.generation import build_generator
+        from ragperf.models.generation import build_generator, length_buckets
 
         check_mode(self.config.mode)
         torch.set_num_threads(self.config.threads)
-        self.decoder = load_decoder(self.config.decoder)
+        dtype = torch.bfloat16 if self.config.device == "cuda" else torch.float32  # as the GPU bench decodes
+        self.decoder = load_decoder(self.config.decoder, device=self.config.device, dtype=dtype)
         if self.decoder.vocab_size < 258:
             raise RagperfError(f"{self.config.decoder} has {self.decoder.vocab_size} token ids; byte prompts need 258")
-        self.context = int(self.decoder.config.max_position_embeddings)
+        self.context = min(int(self.decoder.config.max_position_embeddings), self.config.context)
         if self.context < 8 + self.config.max_tokens:
             raise RagperfError(f"max_tokens bound {self.config.max_tokens} leaves no prompt room in "
                                f"{self.config.decoder}'s context of {self.context}")
         self.generator = build_generator(self.decoder, self.config.mode, backend=self.config.backend)
+        if static_family(self.config.mode):
+            self.generator.cache_lengths = length_buckets(self.context)
+
+        def on_compile_start(args) -> None:
+            if args.callback_trigger == CallbackTrigger.CUDAGRAPH_RECORDING:
+                self.cudagraph_recordings += 1
+
+        callback_handler.register_start_callback(on_compile_start)
         self._warm()
         torch.compiler.set_stance("fail_on_recompile")  # from here on a recompile is an error, not a stall
 
     def _warm(self) -> None:
-        """Every prompt length class and token count the endpoint takes, until warm-up compiles nothing."""
+        """Every prompt length class (a static cache: every length bucket) and token count the endpoint takes,
+        until warm-up compiles nothing."""
         from ragperf.perf.timing import compile_count, warm_up
 
-        longest = self.context - self.config.max_tokens
-        shapes = {(n, t) for n in (2, 3, 17, longest) for t in (1, 2, self.config.max_tokens)}
+        counts = (1, 2, self.config.max_tokens)
+        if self.generator.cache_lengths:  # the longest prompt of each bucket, so each bucket is compiled
+            shapes = {(b - t, t) for b in self.generator.cache_lengths for t in counts if b - t >= 2}
+        else:
+            shapes = {(n, t) for n in (2, 3, 17, self.context - self.config.max_tokens) for t in counts}
         warm_up({f"{n}x{t}": (lambda n=n, t=t: self._generate([BOS] + [66] * (n - 1), t)) for n, t in shapes})
         self.ready_graphs = compile_count()
+        self.ready_recordings = self.cudagraph_recordings
 
     def _generate(self, ids: list[int], new_tokens: int, on_token=None):
         import torch
@@ -134,6 +166,10 @@ class Engine:
         from ragperf.perf.timing import compile_count
 
         return compile_count() - self.ready_graphs
+
+    def cudagraphs_since_ready(self) -> int:
+        """CUDA graphs recorded after warm-up: every one is a re-recording (0 where no graph runs)."""
+        return self.cudagraph_recordings - self.ready_recordings
 
     def run(self, ids: list[int], new_tokens: int, emit, cancelled: threading.Event) -> str:
         """Generate on the engine's thread, ``emit(token id)`` per token; ``"stopped"`` when ``cancelled`` was
@@ -161,10 +197,12 @@ def build_generate_app(engine: Engine, on_change=None):
     from starlette.responses import JSONResponse, StreamingResponse
     from starlette.routing import Route
 
-    stats = {"served": 0, "errors": 0, "recompiles": 0, "active": 0, "stopped": 0, "last_error": None}
+    stats = {"served": 0, "errors": 0, "recompiles": 0, "cudagraph_rerecords": 0, "active": 0, "stopped": 0,
+             "last_error": None}
 
     def changed() -> None:
         stats["recompiles"] = max(stats["recompiles"], engine.graphs_since_ready())
+        stats["cudagraph_rerecords"] = engine.cudagraphs_since_ready()
         if on_change is not None:
             on_change(dict(stats))
 
@@ -217,7 +255,8 @@ def build_generate_app(engine: Engine, on_change=None):
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ready", "context": engine.context, "max_tokens": engine.config.max_tokens})
+        return JSONResponse({"status": "ready", "context": engine.context, "max_tokens": engine.config.max_tokens,
+                             "cache_lengths": list(engine.generator.cache_lengths)})
 
     async def show_stats(request: Request) -> JSONResponse:
         return JSONResponse(stats)
