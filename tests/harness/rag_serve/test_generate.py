@@ -123,6 +123,32 @@ def test_a_client_that_disconnects_mid_stream_leaves_no_worker_busy(servers):
     assert _stream(llm.url, "still there?", 3)[-1]["done"]
 
 
+@pytest.fixture(scope="module")
+def static_llm(survivors):
+    config = GenerateConfig("tiny-llama", "static-cudagraphs", backend="aot_eager", max_tokens=4, context=128)
+    with serving_all([config]) as (started,):
+        yield started
+    assert not survivors(started.pids), "a server process survived shutdown"
+
+
+def test_a_static_cache_mode_serves_every_prompt_length_from_its_warmed_buckets_without_a_recompile(static_llm):
+    health = json.loads(httpx_get(f"{static_llm.url}/health"))
+    assert health["cache_lengths"] == [64, 128] and health["context"] == 128
+    # byte prompts of n chars are n + 1 tokens: both sides of each bucket's edge, and the longest prompt served
+    for chars, new_tokens in [(3, 4), (59, 4), (60, 4), (100, 1), (110, 2), (123, 4)]:
+        events = _stream(static_llm.url, "y" * chars, new_tokens)
+        assert events[-1] == {"done": True, "tokens": new_tokens, "prompt_tokens": chars + 1}, events[-1]
+        assert [e["token"] for e in events[:-1]] == _greedy("y" * chars, new_tokens), chars
+    (worker,) = static_llm.live_workers()
+    assert worker["recompiles"] == 0 and worker["cudagraph_rerecords"] == 0 and worker["errors"] == 0, worker
+
+
+def httpx_get(url: str) -> str:
+    import httpx
+
+    return httpx.get(url, trust_env=False, timeout=60).text
+
+
 def _stream(url: str, prompt: str, max_tokens: int) -> list[dict]:
     """The events of one ``/generate`` stream, in order."""
     import httpx
