@@ -12,6 +12,7 @@ started by :func:`ragperf.subproc.run_job`, arguments shared through :mod:`ragpe
 - :mod:`ragperf.jobs.serve`         the served endpoint's req/s, eager vs compiled, per workers x threads
 - :mod:`ragperf.jobs.chain`         the RAG -> LLM chain under open-loop load: its table and rate sweep
 - :mod:`ragperf.jobs.gpu_bench`     job ``gpu-bench``: decode as deployed on a GPU, with its own report
+- :mod:`ragperf.jobs.serve_bench`   job ``serve-bench``: the LLM endpoint under open-loop load, one mode, one device
 - :mod:`ragperf.jobs.release`       the timed half of ``ragperf release``: OLD and NEW against each other
 - :mod:`ragperf.jobs.release_side`  job ``release-side``: one environment's untimed answers for ``ragperf release``
 - :mod:`ragperf.jobs.release_report`  ``ragperf release``'s verdict: OLD against NEW row by row

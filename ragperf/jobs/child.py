@@ -37,6 +37,7 @@ JOBS: dict[str, tuple[str, str]] = {
     "memory": ("ragperf.perf.memory", "one arm's peak memory (eager or compiled)"),
     "release-side": ("ragperf.jobs.release_side", "one environment's untimed side of ragperf release"),
     "gpu-bench": ("ragperf.jobs.gpu_bench", "decode throughput per mode on a GPU (prints its own report)"),
+    "serve-bench": ("ragperf.jobs.serve_bench", "the LLM endpoint under open-loop load (prints its own report)"),
 }
 
 
