@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--context", type=CONTEXT, default=512,
                         help=f"longest prompt + max_tokens served; one cache bucket per power of two up to it "
                              f"({CONTEXT.bounds}; default 512)")
-    parser.add_argument("--seconds", type=SECONDS, default=300.0, help="bound on the load's wall time (default 300)")
+    parser.add_argument("--seconds", type=SECONDS, default=300.0, help=f"bound on the load's wall time ({SECONDS.bounds}; default 300)")
     parser.add_argument("--json", type=argtypes.output_file, default=None)
     parser.add_argument("--markdown", type=argtypes.output_file, default=None)
     parser.add_argument("--bench-json", type=Path, default=None,
