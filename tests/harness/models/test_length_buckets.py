@@ -28,6 +28,7 @@ def test_buckets_are_doubling_lengths_ending_at_the_context():
         bucket_for((64, 128), 129)
     with pytest.raises(RagperfError, match="recompile limit"):
         length_buckets(64 * 2 ** MAX_BUCKETS)
+    assert MAX_BUCKETS < torch._dynamo.config.recompile_limit  # each bucket is one more compile of forward
 
 
 @pytest.mark.parametrize("prompt_len", [1, 9, 58, 59, 70, 200, 500])
