@@ -314,8 +314,8 @@ def lane_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SITE), env.get("PYTHONPATH", "")) if p)
     env["PATH"] = os.pathsep.join((str(SITE / "bin"), env.get("PATH", "")))  # tlparse's executable
-    env.update({"HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", "RAGPERF_MINILM_DIR": str(MINILM)})
-    return env
+    env.update({"HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
+    return env | ({"RAGPERF_MINILM_DIR": str(MINILM)} if MINILM.is_dir() else {})  # `serve` travels without it
 
 
 def install() -> None:
