@@ -341,6 +341,7 @@ def _merge(args: argparse.Namespace) -> int:
     from ragperf.files import write_atomic
     from ragperf.jobs import release_report
 
+    argtypes.refuse_repeats([Path(side) for side in args.sides], "report")  # a shard merged twice counts twice
     reports = [release_report.load_report(path) for path in args.sides]
     text, merged = release_report.merge(reports)
     print(text)
