@@ -118,6 +118,13 @@ def resolve_decoder(spec: str) -> NamedModel | Path:
     return entry if entry is not None else _folder(spec, DECODER)
 
 
+def check_kind(spec: str, kind: str) -> None:
+    """RagperfError when ``spec`` names a model of the other kind, or is a local folder of the other (or of
+    neither) kind; nothing is located, fetched or loaded."""
+    if _named(spec, kind) is None and Path(spec).expanduser().is_dir():
+        _checked_folder(Path(spec).expanduser(), kind)
+
+
 def kind_of(spec: str) -> str:
     """:data:`EMBEDDER` or :data:`DECODER`: a name's kind, a local folder's detected kind, else an embedder."""
     entry = named(spec)

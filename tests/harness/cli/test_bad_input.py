@@ -49,6 +49,13 @@ def _machine_key() -> str:
     return fingerprint()["key"]
 
 
+@functools.cache
+def _rowless_report() -> str:
+    """A committed release report with its rows taken out (its counts still tally them)."""
+    report = json.loads((Path(cli.__file__).resolve().parents[1] / "docs/results/release/aa1.json").read_text())
+    return json.dumps({**report, "rows": []})
+
+
 @pytest.fixture
 def places(tmp_path: Path) -> dict[str, str]:
     """The paths the rows name: ``{missing}``, ``{file}``, ``{dir}`` (empty folder), bad reports, the source tree,
@@ -56,7 +63,7 @@ def places(tmp_path: Path) -> dict[str, str]:
     ``{bare_python}`` (an interpreter without ragperf), ``{causal}`` / ``{encoder}`` (model folders of each kind,
     config only: the kind is refused before any weight is read), ``{vision}`` / ``{badconfig}`` (folders of neither
     kind), ``{empty_baselines}`` (this machine's baseline file with no figure), ``{rowless_report}`` (a release
-    report whose counts its rows do not give), ``{nodecisions}`` (a gate report of a runner that measured nothing)."""
+    report whose counts its rows do not give), ``{nodecisions}`` (a gate report of a runner that measured nothing), ``{side}`` (a saved release side)."""
     (tmp_path / "a-file.txt").write_text("not what was asked for\n")
     for name, architecture in (("causal", "Qwen2ForCausalLM"), ("encoder", "DistilBertModel"),
                                ("vision", "ResNetForImageClassification")):
@@ -83,12 +90,12 @@ def places(tmp_path: Path) -> dict[str, str]:
     empty.mkdir()
     (empty / f"{_machine_key()}.json").write_text(json.dumps({"schema": "ragperf-perf-baseline", "schema_version": 1,
                                                               "source": "measured", "match": {}, "metrics": {}}))
-    rowless = json.loads((Path(cli.__file__).resolve().parents[1] / "docs/results/release/aa1.json").read_text())
-    (tmp_path / "rowless-report.json").write_text(json.dumps({**rowless, "rows": []}))
+    (tmp_path / "rowless-report.json").write_text(_rowless_report())
+    (tmp_path / "side.json").write_text(json.dumps(json.loads(_rowless_report())["sides"]["new"]))
     return {"bare_python": str(bare), "missing": str(tmp_path / "no-such"), "file": str(tmp_path / "a-file.txt"),
             "corrupt_baselines": str(corrupt), "empty_baselines": str(empty),
             "rowless_report": str(tmp_path / "rowless-report.json"),
-            "nodecisions": str(tmp_path / "no-decisions.json"),
+            "nodecisions": str(tmp_path / "no-decisions.json"), "side": str(tmp_path / "side.json"),
             "dir": str(tmp_path / "empty"),
             "nojson": str(tmp_path / "not.json"), "noverdict": str(tmp_path / "no-verdict.json"),
             "list": str(tmp_path / "list.json"), "nanreport": str(tmp_path / "nan-report.json"),
