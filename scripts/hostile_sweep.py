@@ -261,7 +261,9 @@ def run_sigterm(row: dict, places: dict) -> tuple[str, int, str, float]:
     check: exit 143, no process of its tree left, nothing left in its private temporary folder."""
     tmp = Path(places["work"]) / f"{row['id']}.tmp"  # a private TMPDIR: what is left in it is this command's
     tmp.mkdir()
-    env = {**BASE_ENV, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TMPDIR": str(tmp)}
+    env = {**BASE_ENV, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TMPDIR": str(tmp),
+           # Inductor's cache outlives every run by design (its default is under TMPDIR): kept out of the check
+           "TORCHINDUCTOR_CACHE_DIR": str(Path(places["work"]) / "inductor-cache")}
     words = [w.format(**places) for w in shlex.split(row["argv"])]
     started = time.monotonic()
     log = Path(places["work"]) / f"{row['id']}.err"

@@ -102,7 +102,7 @@ def _subject(args: argparse.Namespace) -> tuple[str, str, list[str] | tuple[str,
     from ragperf.errors import RagperfError
 
     if args.decoder is None:
-        args.model = args.model or DEFAULT[EMBEDDER]
+        args.model = DEFAULT[EMBEDDER] if args.model is None else args.model
         if args.mode:
             raise RagperfError(f"--mode picks decode modes of a --decoder: add --decoder {DEFAULT[DECODER]} (or another), "
                                "or use --variant for the embedder's ladder rungs")
