@@ -494,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
                          + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + " |")
         lines += ["", "| case | class | outcome | exit | s | last line |", "|---|---|---|---|---|---|"]
         for row, _kind, verdict, code, last, seconds in results:
-            cell = last.replace("|", "\\|")[:140]
+            cell = last.replace(str(base), "TMP").replace("|", "\\|")[:140]
             lines.append(f"| {row['id']} | {row['class']} | {verdict} | {code} | {seconds:.1f} | {cell} |")
         args.markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0 if math.isclose(well, len(results)) else 1
