@@ -21,7 +21,6 @@ import argparse
 import hashlib
 import importlib
 import json
-import math
 import os
 import shlex
 import signal
@@ -32,6 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +63,7 @@ def _set(data, dotted: str, value) -> None:
         data[last] = value
 
 
-_DROP = object()
+_DROP = object()  # _set's "drop this field"
 
 
 def _machine_key() -> str:
@@ -235,8 +235,6 @@ def run_cli(row: dict, places: dict, kind: str) -> tuple[str, int, str, float]:
 
 
 def _descendants(pid: int) -> set[int]:
-    import psutil
-
     try:
         return {p.pid for p in psutil.Process(pid).children(recursive=True)}
     except psutil.NoSuchProcess:
@@ -244,8 +242,6 @@ def _descendants(pid: int) -> set[int]:
 
 
 def _alive(pids: set[int]) -> set[int]:
-    import psutil
-
     alive = set()
     for pid in pids:
         try:
@@ -483,9 +479,8 @@ def main(argv: list[str] | None = None) -> int:
         tally.setdefault(row["class"], {}).setdefault(verdict, 0)
         tally[row["class"]][verdict] += 1
     well = sum(1 for r in results if r[2] == "well")
-    print(f"{well} of {len(results)} handled well ({100 * well / max(len(results), 1):.1f}%)")
-    for cls, counts in sorted(tally.items()):
-        print(f"  {cls}: {counts}")
+    print(f"{well} of {len(results)} handled well ({100 * well / max(len(results), 1):.1f}%)", *(
+        f"  {cls}: {counts}" for cls, counts in sorted(tally.items())), sep="\n")
     if args.markdown:
         lines = ["| class | handled well | not | outcomes |", "|---|---|---|---|"]
         for cls, counts in sorted(tally.items()):
@@ -497,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
             cell = last.replace(str(base), "TMP").replace("|", "\\|")[:140]
             lines.append(f"| {row['id']} | {row['class']} | {verdict} | {code} | {seconds:.1f} | {cell} |")
         args.markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return 0 if math.isclose(well, len(results)) else 1
+    return 0 if well == len(results) else 1
 
 
 if __name__ == "__main__":
