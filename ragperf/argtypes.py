@@ -139,6 +139,14 @@ def _path(text: str) -> Path:
     return Path(text).expanduser()
 
 
+def nonblank(text: str) -> str:
+    """A name or path that must be given when the option is: an empty one (a variable that expanded to nothing)
+    is refused, never read as the option's absence."""
+    if not text.strip():
+        raise Bad("empty value; give one, or leave the option out")
+    return text
+
+
 def existing_file(text: str) -> Path:
     """A file that exists and can be read."""
     path = _path(text)

@@ -86,7 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for option in SIZE_OPTIONS:
         sizes_option(config, option)
     variants = config.getoption("--ragperf-variants", default=None)
-    if variants:
+    if variants is not None:  # an empty list is refused, not read as every variant
         from ragperf.models.ladder import variant
 
         try:

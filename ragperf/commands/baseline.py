@@ -53,11 +53,11 @@ def register(subparsers) -> None:
     compare.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     compare.add_argument("--plant-slowdown", type=argtypes.slowdown, default=0.0, help="make the compiled path this much slower")
     compare.add_argument("--tolerance", type=fraction, default=None, help=TOLERANCE_HELP)
-    compare.add_argument("--reference", default=None, metavar="PYTHON",
+    compare.add_argument("--reference", default=None, metavar="PYTHON", type=argtypes.nonblank,
                          help="gate against this interpreter's (or venv folder's) environment - e.g. the previous "
                               "torch's, ragperf installed there - measured now, interleaved with the candidate, instead of the "
                               "stored baseline")
-    compare.add_argument("--candidate", default=None, metavar="PYTHON",
+    compare.add_argument("--candidate", default=None, metavar="PYTHON", type=argtypes.nonblank,
                          help="with --reference: the candidate's interpreter (default: the one running ragperf)")
     compare.add_argument("--pairs", type=jobargs.PAIRS, default=None, metavar="N",
                          help=f"with --reference: lockstep pairs of processes (a reference and a candidate process each) "
@@ -253,6 +253,10 @@ def run_merge(args) -> int:
 
     argtypes.refuse_repeats(args.reports, "report")
     reports = [fleet.load_report(path) for path in args.reports]
+    empty = next((r for r in reports if not r.decisions), None)
+    if empty is not None:  # a runner that measured nothing must not pass the fleet's gate
+        raise RagperfError(f"{empty.path} holds no decisions: its runner measured nothing; rerun it with "
+                           "pytest -m perf, or leave its report out")
     print(fleet.merge(reports))
     return 1 if fleet.overall(reports) == gate.FAIL else 0
 

@@ -26,7 +26,7 @@ def register(subparsers) -> None:
 
     parser = subparsers.add_parser("coldstart", help="first-call seconds of a fresh process, by start path",
                                    description=__doc__)
-    parser.add_argument("--model", default=DEFAULT[EMBEDDER], metavar=metavar(EMBEDDER),
+    parser.add_argument("--model", default=None, metavar=metavar(EMBEDDER),
                         help=option_help(EMBEDDER, DEFAULT[EMBEDDER]))
     parser.add_argument("--variant", action="append", choices=COMPILED_RUNGS, default=None,
                         help="ladder rung (repeatable; default: all compiled rungs)")
@@ -58,6 +58,12 @@ def run(args: argparse.Namespace) -> int:
     from ragperf.perf import machine_state
 
     kind, model, variants = _subject(args)
+    table = BypassTable.load(args.dir) if args.check_expected or args.update_expected else None  # read first
+    if args.check_expected and not any(key[0] == model and key[-1] == args.backend for key in table.rows):
+        from ragperf.errors import RagperfError
+
+        raise RagperfError(f"{table.path} holds no expected row for {model} ({args.backend}): nothing to check "
+                           "against; record them first with --update-expected")
     with machine_state.watch_section() as watch:
         data = matrix(model, variants or COMPILED_RUNGS, args.path or PATHS, rounds=args.rounds, device=args.device,
                       backend=args.backend, kind=kind, progress=lambda line: _say(line))
@@ -69,9 +75,8 @@ def run(args: argparse.Namespace) -> int:
         from ragperf.files import write_atomic
 
         write_atomic(args.json, lambda f: f.write(json.dumps(data, indent=1, default=str) + "\n"))
-    if not (args.check_expected or args.update_expected):
+    if table is None:
         return 0
-    table = BypassTable.load(args.dir)
     failures = 0
     for variant, steps in data["results"].items():
         for path in PATHS:
@@ -97,6 +102,7 @@ def _subject(args: argparse.Namespace) -> tuple[str, str, list[str] | tuple[str,
     from ragperf.errors import RagperfError
 
     if args.decoder is None:
+        args.model = DEFAULT[EMBEDDER] if args.model is None else args.model
         if args.mode:
             raise RagperfError(f"--mode picks decode modes of a --decoder: add --decoder {DEFAULT[DECODER]} (or another), "
                                "or use --variant for the embedder's ladder rungs")
@@ -106,6 +112,9 @@ def _subject(args: argparse.Namespace) -> tuple[str, str, list[str] | tuple[str,
         return "embedder", args.model, args.variant
     if args.variant:
         raise RagperfError("--variant picks embedder ladder rungs; with --decoder pick decode modes with --mode")
+    if args.model is not None:
+        raise RagperfError("--model picks the embedder a cold start measures; with --decoder it would be unused: "
+                           "give one of --model and --decoder")
     from ragperf.coldstart.decode import DEFAULT_MODES
     from ragperf.models.registry import resolve_decoder
 

@@ -211,6 +211,11 @@ def run(args: argparse.Namespace) -> int:
 
         resolve_embedder(args.embedder)
         resolve_decoder(args.decoder)
+    else:  # saved sides only: nothing is loaded, but a model of the wrong kind is refused all the same
+        from ragperf.models.registry import DECODER, EMBEDDER, check_kind
+
+        check_kind(args.embedder, EMBEDDER)
+        check_kind(args.decoder, DECODER)
     speed_cases = release.cases(args.embedder, args.decoder, args.quick, args.backend, args.device)
     plants = dict(args.plant_slowdown)
     unknown = sorted(set(plants) - {c.prefix for c in speed_cases})
@@ -341,6 +346,7 @@ def _merge(args: argparse.Namespace) -> int:
     from ragperf.files import write_atomic
     from ragperf.jobs import release_report
 
+    argtypes.refuse_repeats([Path(side) for side in args.sides], "report")  # a shard merged twice counts twice
     reports = [release_report.load_report(path) for path in args.sides]
     text, merged = release_report.merge(reports)
     print(text)

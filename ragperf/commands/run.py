@@ -217,7 +217,7 @@ SECTION_JOBS = {"embed": _embed, "compile_cost": _compile_cost, "rag": _rag, "de
 
 
 def _batch_sizes(args, decoder: str, size: str, default: tuple[int, ...]) -> tuple[int, ...]:
-    if args.batch_sizes:
+    if args.batch_sizes is not None:  # an empty list is refused, not read as the default
         from ragperf.coldstart.sizes import parse_sizes
 
         return parse_sizes(args.batch_sizes, "batch sizes")
@@ -241,7 +241,7 @@ def _check_decoders(args) -> None:
     argtypes.refuse_repeats(args.decoder or [], "--decoder")
     for decoder in args.decoder or ():
         resolve_decoder(decoder)
-    if args.batch_sizes:
+    if args.batch_sizes is not None:
         parse_sizes(args.batch_sizes, "batch sizes")
 
 

@@ -144,8 +144,8 @@ def _check_chain(args) -> None:
     from ragperf.models.registry import resolve_decoder
     from ragperf.serve.generate import check_mode
 
-    args.decoder = args.decoder or DEFAULT[DECODER]
-    args.decode_mode = args.decode_mode or "compile-prefill-decode"
+    args.decoder = DEFAULT[DECODER] if args.decoder is None else args.decoder
+    args.decode_mode = "compile-prefill-decode" if args.decode_mode is None else args.decode_mode
     args.requests = args.requests or 50
     args.max_tokens = args.max_tokens or 32
     args.device = args.device or "cpu"

@@ -118,6 +118,13 @@ def resolve_decoder(spec: str) -> NamedModel | Path:
     return entry if entry is not None else _folder(spec, DECODER)
 
 
+def check_kind(spec: str, kind: str) -> None:
+    """RagperfError when ``spec`` names a model of the other kind, or is a local folder of the other (or of
+    neither) kind; nothing is located, fetched or loaded."""
+    if _named(spec, kind) is None and Path(spec).expanduser().is_dir():
+        _checked_folder(Path(spec).expanduser(), kind)
+
+
 def kind_of(spec: str) -> str:
     """:data:`EMBEDDER` or :data:`DECODER`: a name's kind, a local folder's detected kind, else an embedder."""
     entry = named(spec)
@@ -129,7 +136,9 @@ def kind_of(spec: str) -> str:
 
 # Architecture suffixes: a causal-LM head makes a decoder; encoder-decoder models are neither kind.
 _CAUSAL = ("ForCausalLM", "LMHeadModel")
-_NEITHER = ("ForConditionalGeneration",)
+_NEITHER = ("ForConditionalGeneration", "ForImageClassification", "ForObjectDetection", "ForSemanticSegmentation",
+            "ForAudioClassification", "ForCTC", "ForSpeechSeq2Seq", "ForDepthEstimation", "ForVideoClassification")
+_UNREADABLE = ("no readable config.json", "config.json is not an object")
 
 
 def folder_kind(folder: Path) -> tuple[str | None, str]:
@@ -205,6 +214,8 @@ def _checked_folder(path: Path, kind: str) -> Path:
     if not (path / "config.json").exists() and not (path / "modules.json").exists():
         raise RagperfError(f"{path} is not a model folder: it has neither config.json nor modules.json")
     found, why = folder_kind(path)
+    if found is None and (why in _UNREADABLE or why.endswith(_NEITHER)):
+        raise RagperfError(f"{path} is neither an embedder nor a decoder ({why}); give {_FOLDER[kind]}")
     if found is not None and found != kind:
         raise RagperfError(f"{path} is {_a(found)} ({why}), not {_a(kind)}; give it as {_a(found)}, "
                            f"or give {_FOLDER[kind]}")

@@ -33,7 +33,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ragperf")
     group.addoption("--ragperf-update-baselines", action="store_true",
                     help="perf: record the measured figures as this machine's baseline instead of gating")
-    group.addoption("--ragperf-baselines", default=None, metavar="DIR",
+    group.addoption("--ragperf-baselines", default=None, metavar="DIR", type=argtypes.nonblank,
                     help="perf: baseline folder (default: <rootdir>/baselines/perf)")
     group.addoption("--ragperf-plant-slowdown", type=argtypes.slowdown, default=0.0, metavar="FRACTION",
                     help="perf: make every compiled candidate FRACTION slower (e.g. 0.1) to prove the gate fails")
@@ -50,7 +50,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     metavar="N", help=f"perf: time the compile-time case's cold and warm first calls in N "
                                       f"({jobargs.PROCESSES.bounds}) pairs of fresh "
                                       f"processes and gate their medians (default {processes.COMPILE_DEFAULT})")
-    group.addoption("--ragperf-reference", default=None, metavar="PYTHON|VENV",
+    group.addoption("--ragperf-reference", default=None, metavar="PYTHON|VENV", type=argtypes.nonblank,
                     help="perf: gate the ladder's and decode's speedups and latencies against this interpreter's "
                          "environment (the previous torch's, say; ragperf installed there), measured now in lockstep "
                          "pairs of processes with this one, instead of the stored baseline")

@@ -44,7 +44,7 @@ class Baseline(Saved):
     key: str | None = None
     source: Literal["measured", "published"]
     match: dict[str, Any]
-    metrics: dict[str, Figure]
+    metrics: dict[str, Figure] = Field(min_length=1)  # a file with no figure gates nothing
     fingerprint: dict[str, Any] = Field(default_factory=dict)
     recorded: str = ""
     note: str = ""

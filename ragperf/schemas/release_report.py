@@ -8,6 +8,7 @@ shard are whole numbers. The two sides a report embeds are not read back, so not
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -85,4 +86,7 @@ class ReleaseReport(Saved):
         verdict = next((v for v in ("regression", "improvement") if v in statuses), "same")
         if self.verdict != verdict:
             raise ValueError(f"verdict {self.verdict!r}, but its rows give {verdict!r}")
+        tally = dict(Counter(row.status for row in self.rows))
+        if self.counts and self.counts != tally:
+            raise ValueError(f"counts {self.counts}, but its rows give {tally}")
         return self

@@ -95,7 +95,7 @@ def json_errors(on_error=None) -> dict:
 
 
 class BoundedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, closing a connection whose request head is not complete in time."""
+    """uvicorn's h11 protocol, closing a connection whose request (head, then body) is not complete in time."""
 
     header_timeout_s = 10.0
 
@@ -122,5 +122,6 @@ class BoundedH11Protocol(H11Protocol):
 
     def _header_timeout(self) -> None:
         waiting_for_head = self.conn.their_state is h11.IDLE and (self.cycle is None or self.cycle.response_complete)
-        if waiting_for_head and not self.transport.is_closing():
+        waiting_for_body = self.conn.their_state is h11.SEND_BODY  # a body that stops short holds a worker too
+        if (waiting_for_head or waiting_for_body) and not self.transport.is_closing():
             self.transport.close()

@@ -49,20 +49,34 @@ def _machine_key() -> str:
     return fingerprint()["key"]
 
 
+@functools.cache
+def _rowless_report() -> str:
+    """A committed release report with its rows taken out (its counts still tally them)."""
+    report = json.loads((Path(cli.__file__).resolve().parents[1] / "docs/results/release/aa1.json").read_text())
+    return json.dumps({**report, "rows": []})
+
+
 @pytest.fixture
 def places(tmp_path: Path) -> dict[str, str]:
     """The paths the rows name: ``{missing}``, ``{file}``, ``{dir}`` (empty folder), bad reports, the source tree,
     ``{corrupt_baselines}`` (a baseline folder whose file for this machine is cut off),
     ``{bare_python}`` (an interpreter without ragperf), ``{causal}`` / ``{encoder}`` (model folders of each kind,
-    config only: the kind is refused before any weight is read)."""
+    config only: the kind is refused before any weight is read), ``{vision}`` / ``{badconfig}`` (folders of neither
+    kind), ``{empty_baselines}`` (this machine's baseline file with no figure), ``{rowless_report}`` (a release
+    report whose counts its rows do not give), ``{nodecisions}`` (a gate report of a runner that measured nothing), ``{side}`` (a saved release side)."""
     (tmp_path / "a-file.txt").write_text("not what was asked for\n")
-    for name, architecture in (("causal", "Qwen2ForCausalLM"), ("encoder", "DistilBertModel")):
+    for name, architecture in (("causal", "Qwen2ForCausalLM"), ("encoder", "DistilBertModel"),
+                               ("vision", "ResNetForImageClassification")):
         (tmp_path / name).mkdir()
         (tmp_path / name / "config.json").write_text(json.dumps({"architectures": [architecture]}))
+    (tmp_path / "badconfig").mkdir()
+    (tmp_path / "badconfig" / "config.json").write_text("{ cut")
     (tmp_path / "empty").mkdir()
     (tmp_path / "not.json").write_text("{ truncated")
     (tmp_path / "no-verdict.json").write_text(json.dumps({"fingerprint": {"key": "x"}, "baseline": None}))
     (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "no-decisions.json").write_text(json.dumps({"fingerprint": {"key": "x"}, "baseline": None,
+                                                            "decisions": []}))
     (tmp_path / "nan-report.json").write_text(json.dumps({"fingerprint": {"key": "x"}, "baseline": None, "decisions": [
         {"metric": "e/m/v/speedup", "status": "PASS", "kind": "speedup", "measured": float("nan"), "se": 0.01}]}))
     (tmp_path / "newer-side.json").write_text(json.dumps({"schema": "ragperf-release-side/9", "versions": {}}))
@@ -72,13 +86,22 @@ def places(tmp_path: Path) -> dict[str, str]:
     corrupt = tmp_path / "corrupt-baselines"  # this machine's baseline file, cut off: what `record` merges into
     corrupt.mkdir()
     (corrupt / f"{_machine_key()}.json").write_text('{"schema": "ragperf-perf-baseline')
+    empty = tmp_path / "empty-baselines"  # this machine's baseline file, holding no figure
+    empty.mkdir()
+    (empty / f"{_machine_key()}.json").write_text(json.dumps({"schema": "ragperf-perf-baseline", "schema_version": 1,
+                                                              "source": "measured", "match": {}, "metrics": {}}))
+    (tmp_path / "rowless-report.json").write_text(_rowless_report())
+    (tmp_path / "side.json").write_text(json.dumps(json.loads(_rowless_report())["sides"]["new"]))
     return {"bare_python": str(bare), "missing": str(tmp_path / "no-such"), "file": str(tmp_path / "a-file.txt"),
-            "corrupt_baselines": str(corrupt),
+            "corrupt_baselines": str(corrupt), "empty_baselines": str(empty),
+            "rowless_report": str(tmp_path / "rowless-report.json"),
+            "nodecisions": str(tmp_path / "no-decisions.json"), "side": str(tmp_path / "side.json"),
             "dir": str(tmp_path / "empty"),
             "nojson": str(tmp_path / "not.json"), "noverdict": str(tmp_path / "no-verdict.json"),
             "list": str(tmp_path / "list.json"), "nanreport": str(tmp_path / "nan-report.json"),
             "newerside": str(tmp_path / "newer-side.json"), "source": str(Path(cli.__file__).resolve().parents[1]),
-            "causal": str(tmp_path / "causal"), "encoder": str(tmp_path / "encoder")}
+            "causal": str(tmp_path / "causal"), "encoder": str(tmp_path / "encoder"),
+            "vision": str(tmp_path / "vision"), "badconfig": str(tmp_path / "badconfig")}
 
 
 @pytest.fixture

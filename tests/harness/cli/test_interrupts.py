@@ -105,9 +105,11 @@ def _cmdline(proc: psutil.Process) -> str:
 EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
-@pytest.mark.parametrize(("signum", "sigint"), [(signal.SIGINT, signal.SIG_DFL), (signal.SIGINT, signal.SIG_IGN),
-                                                (signal.SIGTERM, signal.SIG_DFL)],
-                         ids=["sigint", "sigint-inherited-ignored", "sigterm"])
+@pytest.mark.parametrize(("signum", "sigint"), [
+    # plain Ctrl-C: honour_interrupts installs the same handler as for the inherited-ignored case below (default
+    # suite); this one runs in `slow`
+    pytest.param(signal.SIGINT, signal.SIG_DFL, marks=pytest.mark.slow),
+    (signal.SIGINT, signal.SIG_IGN), (signal.SIGTERM, signal.SIG_DFL)], ids=["sigint", "sigint-inherited-ignored", "sigterm"])
 def test_ragperf_run_stopped_mid_job_leaves_no_process_and_no_temporary_folder(tmp_path, signum, sigint):
     """Once ``ragperf run`` says a decode job started (an interrupt now is sure to reach it).
 

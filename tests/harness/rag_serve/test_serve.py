@@ -104,6 +104,17 @@ def test_connections_that_never_finish_their_headers_are_closed_and_the_server_k
     assert post(server.url, b'{"query": "What is JSON?", "k": 5}')[0] == 200
 
 
+def test_a_request_whose_body_stops_short_is_closed_and_the_server_keeps_serving(server, post):
+    """The head is complete and promises 100 bytes of body; 9 come. The worker's bound closes it (a read waits
+    for that close, bounded by its own timeout)."""
+    port = int(server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(b"POST /retrieve HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"query\"")
+        assert sock.recv(1024) == b"", "a request whose body never completes was answered, not closed"
+    assert post(server.url, b'{"query": "What is JSON?", "k": 5}')[0] == 200
+
+
 def test_ctrl_c_leaves_no_process_behind(index_dir, survivors):
     config = ServeConfig("tiny-bert", "eager", str(index_dir), workers=2, threads=1)
     with pytest.raises(KeyboardInterrupt), serving(config) as served:
