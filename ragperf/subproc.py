@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 from ragperf import knobs
@@ -27,21 +28,31 @@ DEFAULT_TIMEOUT_S = 7200.0  # a child job running longer than this is hung, not 
 
 def run_job(name: str, args: list[str], env: dict[str, str] | None = None, timeout: float | None = None,
             progress: Callable[[str], None] | None = None, python: str | None = None,
-            cores: set[int] | None = None) -> dict:
+            cores: set[int] | None = None, cancel: threading.Event | None = None) -> dict:
     """Child job ``name`` (``python -m ragperf.jobs NAME *args``, :mod:`ragperf.jobs.child`) through :func:`run_json`."""
-    return run_json(JOBS, [name, *args], env=env, timeout=timeout, progress=progress, python=python, cores=cores)
+    return run_json(JOBS, [name, *args], env=env, timeout=timeout, progress=progress, python=python, cores=cores,
+                    cancel=cancel)
+
+
+class Cancelled(Exception):
+    """A child job stopped because its caller set the ``cancel`` event (:func:`run_json`)."""
+
+
+CANCEL_POLL_S = 0.2  # how often a job waited on from another thread looks at its cancel event
 
 
 def run_json(module: str, args: list[str], env: dict[str, str] | None = None, timeout: float | None = None,
              progress: Callable[[str], None] | None = None, python: str | None = None,
-             cores: set[int] | None = None) -> dict:
+             cores: set[int] | None = None, cancel: threading.Event | None = None) -> dict:
     """``python -m module *args`` with ``env`` overrides; returns the JSON object on its last stdout line.
 
     With ``progress``, the parent first reports ``[ragperf]   started MODULE (pid N)`` (a job:
     ``ragperf.jobs NAME``) - once the child is running and a Ctrl-C is sure to stop it - then gets the
     child's stderr lines that start with ``[ragperf]`` as they arrive (the child says what it is compiling or
     timing). ``timeout`` defaults to :func:`job_timeout`; ``python`` runs the child on another interpreter
-    (default: this one's); ``cores`` pins the child (and what it starts) to those cores.
+    (default: this one's); ``cores`` pins the child (and what it starts) to those cores. ``cancel``: a job
+    waited on in another thread than the main one (which alone gets Ctrl-C) is stopped within
+    :data:`CANCEL_POLL_S` of the event being set, raising :class:`Cancelled`.
     """
     cmd = [python or sys.executable, "-m", module, *args]
     timeout = job_timeout() if timeout is None else timeout
@@ -62,7 +73,7 @@ def run_json(module: str, args: list[str], env: dict[str, str] | None = None, ti
         if progress is not None:
             what = f"{module} {args[0]}" if module == JOBS else module
             progress(f"[ragperf]   started {what} (pid {proc.pid})")
-        proc.wait(timeout=timeout)
+        _wait(proc, timeout, cancel)
         for reader in readers:
             reader.join()
     except subprocess.TimeoutExpired:
@@ -77,6 +88,22 @@ def run_json(module: str, args: list[str], env: dict[str, str] | None = None, ti
     if proc.returncode != 0 or not lines:
         raise RagperfError(f"{module} {' '.join(args)} failed (exit {proc.returncode}): {last_line(''.join(err))}")
     return json.loads(lines[-1])
+
+
+def _wait(proc: subprocess.Popen, timeout: float, cancel: threading.Event | None) -> None:
+    """``proc.wait(timeout)``, and :class:`Cancelled` once ``cancel`` is set."""
+    if cancel is None:
+        proc.wait(timeout=timeout)
+        return
+    deadline = time.monotonic() + timeout
+    while not cancel.is_set():
+        try:
+            proc.wait(timeout=max(0.0, min(CANCEL_POLL_S, deadline - time.monotonic())))
+            return
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                raise
+    raise Cancelled(f"stopped: {' '.join(proc.args[1:3])}")
 
 
 def last_line(output: str) -> str:

@@ -243,7 +243,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"[ragperf] OLD and NEW are the same interpreter ({old}): an A/A run - every difference is noise",
               file=sys.stderr, flush=True)
     sides: dict[str, dict] = {}
-    threads = [_side_thread(name, kind, target, child_args, sides)
+    cancel = threading.Event()
+    threads = [_side_thread(name, kind, target, child_args, sides, cancel)
                for name, (kind, target) in (("old", resolved[0]), ("new", resolved[1]))]
     timed_note = _timed_note(resolved, parts)
     decisions, warm = [], {}
@@ -263,6 +264,9 @@ def run(args: argparse.Namespace) -> int:
                         args.plant_compile_slowdown, progress=_say)
                 decisions += _watched(made, watch.state)
                 warm = figures["warm"]
+    except BaseException:
+        cancel.set()  # a Ctrl-C (which only this thread gets) or an error stops the untimed sides' jobs now
+        raise
     finally:
         for thread in threads:
             thread.join()
@@ -304,14 +308,16 @@ def _timed_note(resolved: list[tuple[str, str]], parts: tuple[str, ...]) -> str 
     return None
 
 
-def _side_thread(name: str, kind: str, target: str, child_args: list[str], sides: dict) -> threading.Thread:
-    """The untimed side ``name`` measured (or loaded) in a thread, its result or error in ``sides[name]``."""
+def _side_thread(name: str, kind: str, target: str, child_args: list[str], sides: dict,
+                 cancel: threading.Event) -> threading.Thread:
+    """The untimed side ``name`` measured (or loaded) in a thread, its result or error in ``sides[name]``; its job
+    stops when ``cancel`` is set."""
     from ragperf.jobs import release, release_report
 
     def work():
         try:
             sides[name] = (release_report.load_side(target) if kind == "file"
-                           else _measure(target, child_args, release.other_cores()))
+                           else _measure(target, child_args, release.other_cores(), cancel))
         except BaseException as exc:  # re-raised in the caller's thread
             sides[name] = exc
 
@@ -320,11 +326,12 @@ def _side_thread(name: str, kind: str, target: str, child_args: list[str], sides
     return thread
 
 
-def _measure(python: str, child_args: list[str], cores: set[int] | None) -> dict:
+def _measure(python: str, child_args: list[str], cores: set[int] | None,
+             cancel: threading.Event | None = None) -> dict:
     from ragperf.subproc import run_job
 
     _say(f"measuring {python} (untimed parts) ...")
-    return run_job("release-side", child_args, python=python, cores=cores,
+    return run_job("release-side", child_args, python=python, cores=cores, cancel=cancel,
                    progress=lambda line: print(line, file=sys.stderr, flush=True))
 
 

@@ -365,3 +365,23 @@ def test_a_warning_and_an_improvement_are_re_measured_a_pass_and_a_report_are_no
     assert not release.suspect(clear)
     reported = _decision("x/median_s", "latency", 0.3, 0.01, status=gate.REPORT)
     assert not release.suspect(reported)
+
+
+def test_a_ctrl_c_during_the_timed_parts_stops_the_untimed_sides_instead_of_waiting_for_them(monkeypatch):
+    """Only the main thread gets Ctrl-C; the untimed sides' jobs are waited on in threads and must be told to stop."""
+    from ragperf.subproc import Cancelled
+
+    told = []
+
+    def measure(python, child_args, cores, cancel=None):
+        told.append(cancel.wait(timeout=60))  # a side's job nobody stops runs on for minutes
+        raise Cancelled("stopped")
+
+    def speed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(release_command, "_side", lambda spec: ("python", sys.executable))
+    monkeypatch.setattr(release_command, "_measure", measure)
+    monkeypatch.setattr(release, "speed", speed)
+    assert cli.main(["release", "old", "new", "--embedder", "tiny-bert", "--quick"]) == 130
+    assert told == [True, True]

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from argparse import Namespace
 
 import pytest
@@ -159,3 +160,17 @@ def test_sigint_while_a_child_is_being_started_still_stops_it(monkeypatch, signu
             if child.poll() is None:
                 child.kill()
                 child.wait()
+
+
+def test_a_job_waited_on_in_another_thread_stops_when_its_cancel_is_set():
+    cancel, pids = threading.Event(), []
+
+    def progress(line: str) -> None:
+        if " started " in line:  # the child runs: a Ctrl-C in the main thread would set the event now
+            pids.append(int(line.rsplit("pid ", 1)[1].rstrip(")")))
+            cancel.set()
+
+    with pytest.raises(subproc.Cancelled):
+        subproc.run_json("timeit", ["-n", "1", "import time; time.sleep(120)"], progress=progress, cancel=cancel)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pids[0], 0)  # stopped and reaped, not left running
