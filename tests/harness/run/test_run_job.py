@@ -171,6 +171,7 @@ def test_a_job_waited_on_in_another_thread_stops_when_its_cancel_is_set():
             cancel.set()
 
     with pytest.raises(subproc.Cancelled):
-        subproc.run_json("timeit", ["-n", "1", "import time; time.sleep(120)"], progress=progress, cancel=cancel)
+        subproc.run_json("timeit", ["-n", "1", "-r", "1", "import time; time.sleep(120)"], timeout=30,
+                         progress=progress, cancel=cancel)  # unstopped: killed as hung after 30 s, not Cancelled
     with pytest.raises(ProcessLookupError):
         os.kill(pids[0], 0)  # stopped and reaped, not left running
