@@ -1,10 +1,10 @@
 """The hostile-input sweep: run every case of ``hostile_sweep_cases.toml`` as a user would, and say how each was met.
 
-Usage: ``python scripts/hostile_sweep.py [--only ID_PREFIX] [--markdown FILE]`` (run it pinned to one core:
-``taskset -c 0 nice -n 19``). Each ``[[cli]]`` row runs ``ragperf ARGV`` in a fresh process, each ``[[plugin]]``
-row an inner ``pytest ARGS`` over three tests that take the model fixtures, each ``[[sigterm]]`` row starts a
-command, waits for its first child process, sends SIGTERM and checks what is left, and each ``[[http]]`` row
-sends one body to a served retriever and LLM endpoint (tiny models, aot_eager).
+Usage: ``python scripts/hostile_sweep.py [--cases FILE] [--only ID_PREFIX] [--markdown FILE]`` (pinned to one core:
+``taskset -c 0 nice -n 19``; ``--cases``: a later batch in the same tables). Each ``[[cli]]`` row runs ``ragperf
+ARGV`` in a fresh process, each ``[[plugin]]`` row an inner ``pytest ARGS`` over three tests that take the model
+fixtures, each ``[[sigterm]]`` row starts a command, waits for its first child process, sends SIGTERM and checks
+what is left, and each ``[[http]]`` row sends one body to a served retriever and LLM endpoint (tiny models, aot_eager).
 
 A row that ``expect = "refuse"`` (the default) is handled well when it exits 2 with one ``ragperf ... error:``
 line on stderr, before anything is compiled or measured: the measuring entry points are tripwires in the
@@ -417,6 +417,7 @@ PLUGIN_TESTS = ("def test_a(decoder, embedder): pass\n"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=Path, default=CASES, help=f"the cases file (default {CASES.name})")
     parser.add_argument("--only", default="", help="run only the rows whose id starts with this")
     parser.add_argument("--ids", type=Path, help="run only the rows whose ids this file lists, one a line")
     parser.add_argument("--markdown", type=Path, help="write the results table here")
@@ -426,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.inner:
         return inner(args.inner, args.tripwired, args.words)
-    table = tomllib.loads(CASES.read_text(encoding="utf-8"))
+    table = tomllib.loads(args.cases.read_text(encoding="utf-8"))
     if args.ids:
         wanted = set(args.ids.read_text(encoding="utf-8").split())
         table = {kind: [r for r in rows if kind == "file" or r["id"] in wanted] for kind, rows in table.items()}
