@@ -271,6 +271,7 @@ def run_prove(args) -> int:
     from ragperf.perf.cases import check_case, parse_case
     from ragperf.perf.machine import fingerprint
 
+    argtypes.refuse_inside(args.save, args.dir, "--save", "the perf baselines")
     saved = proof.load_many(args.load, args.metric) if args.load else None
     loaded = ", ".join(map(str, args.load or []))
     if saved:  # judge what was measured, unless narrowed
