@@ -74,6 +74,31 @@ class _Lines(logging.Handler):
             logging.getLogger(record.name.rsplit(".", 1)[0]).handle(record)
 
 
+class RecordingCount:
+    """Graphs CUDA graph trees record while registered (Dynamo's ``CUDAGRAPH_RECORDING`` callback), in ``.count``;
+    stays 0 where no graph runs. Cheap enough to stay registered for a server's lifetime."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def _on_start(self, args) -> None:
+        from torch._dynamo.callback import CallbackTrigger
+
+        if args.callback_trigger == CallbackTrigger.CUDAGRAPH_RECORDING:
+            self.count += 1
+
+    def register(self) -> RecordingCount:
+        from torch._dynamo.callback import callback_handler
+
+        callback_handler.register_start_callback(self._on_start)
+        return self
+
+    def remove(self) -> None:
+        from torch._dynamo.callback import callback_handler
+
+        callback_handler.remove_start_callback(self._on_start)
+
+
 class CudaGraphWatch:
     """Context manager recording a :class:`CudaGraphReport` (in ``.report``); harmless where no graph runs."""
 
@@ -81,21 +106,14 @@ class CudaGraphWatch:
         self.report = CudaGraphReport()
         self._handler = _Lines()
         self._levels: dict[str, tuple[int, bool]] = {}
-        self._recordings = 0
+        self._recordings = RecordingCount()
         self._skips_before = 0
 
-    def _on_start(self, args) -> None:
-        from torch._dynamo.callback import CallbackTrigger
-
-        if args.callback_trigger == CallbackTrigger.CUDAGRAPH_RECORDING:
-            self._recordings += 1
-
     def __enter__(self) -> CudaGraphWatch:
-        from torch._dynamo.callback import callback_handler
         from torch._dynamo.utils import counters
 
         self._skips_before = counters["inductor"]["cudagraph_skips"]
-        callback_handler.register_start_callback(self._on_start)
+        self._recordings.register()
         for name in LOGGERS:
             logger = logging.getLogger(name)
             self._levels[name] = (logger.level, logger.propagate)
@@ -107,10 +125,9 @@ class CudaGraphWatch:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        from torch._dynamo.callback import callback_handler
         from torch._dynamo.utils import counters
 
-        callback_handler.remove_start_callback(self._on_start)
+        self._recordings.remove()
         for name, (level, propagate) in self._levels.items():
             logger = logging.getLogger(name)
             logger.removeHandler(self._handler)
@@ -119,7 +136,7 @@ class CudaGraphWatch:
         messages = self._handler.messages
         recorded = [m.split("] ", 1)[-1] for m in messages if "] Recording function=" in m]
         self.report = CudaGraphReport(
-            recordings=max(self._recordings, len(recorded)),
+            recordings=max(self._recordings.count, len(recorded)),
             recorded=recorded,
             rerecord_reasons=[m.split("] ", 1)[-1] for m in messages if "Re-recording function=" in m],
             warmups=[m.split("] ", 1)[-1] for m in messages if "] Running warmup function=" in m],

@@ -74,13 +74,6 @@ def check_mode(name: str) -> None:
                            f"request; serve one of {', '.join(decode_modes.names(*SERVED_FAMILIES))}")
 
 
-def static_family(name: str) -> bool:
-    """Decode mode ``name`` keeps a static KV cache: served with length buckets."""
-    from ragperf.models import decode_modes
-
-    return decode_modes.mode(name).static_cache
-
-
 def prompt_tokens(prompt: str) -> list[int]:
     """Byte tokens of ``prompt``: BOS, then each UTF-8 byte + 1."""
     return [BOS, *(b + 1 for b in prompt.encode("utf-8"))]
@@ -108,14 +101,13 @@ class Engine:
     def __init__(self, config: GenerateConfig) -> None:
         self.config = config
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragperf-generate")
-        self.ready_graphs = 0
-        self.cudagraph_recordings = self.ready_recordings = 0
+        self.ready_graphs = self.ready_recordings = 0
         self.executor.submit(self._load).result()
 
     def _load(self) -> None:
         import torch
-        from torch._dynamo.callback import CallbackTrigger, callback_handler
 
+        from ragperf.compile.cudagraphs import RecordingCount
         from ragperf.models.decoders import load_decoder
         from ragperf.models.generation import build_generator, length_buckets
 
@@ -130,14 +122,9 @@ class Engine:
             raise RagperfError(f"max_tokens bound {self.config.max_tokens} leaves no prompt room in "
                                f"{self.config.decoder}'s context of {self.context}")
         self.generator = build_generator(self.decoder, self.config.mode, backend=self.config.backend)
-        if static_family(self.config.mode):
+        if self.generator.reuse_cache:  # a static KV cache (reference modes are refused by check_mode)
             self.generator.cache_lengths = length_buckets(self.context)
-
-        def on_compile_start(args) -> None:
-            if args.callback_trigger == CallbackTrigger.CUDAGRAPH_RECORDING:
-                self.cudagraph_recordings += 1
-
-        callback_handler.register_start_callback(on_compile_start)
+        self.cudagraph_recordings = RecordingCount().register()
         self._warm()
         torch.compiler.set_stance("fail_on_recompile")  # from here on a recompile is an error, not a stall
 
@@ -153,7 +140,7 @@ class Engine:
             shapes = {(n, t) for n in (2, 3, 17, self.context - self.config.max_tokens) for t in counts}
         warm_up({f"{n}x{t}": (lambda n=n, t=t: self._generate([BOS] + [66] * (n - 1), t)) for n, t in shapes})
         self.ready_graphs = compile_count()
-        self.ready_recordings = self.cudagraph_recordings
+        self.ready_recordings = self.cudagraph_recordings.count
 
     def _generate(self, ids: list[int], new_tokens: int, on_token=None):
         import torch
@@ -168,7 +155,7 @@ class Engine:
 
     def cudagraphs_since_ready(self) -> int:
         """CUDA graphs recorded after warm-up: every one is a re-recording (0 where no graph runs)."""
-        return self.cudagraph_recordings - self.ready_recordings
+        return self.cudagraph_recordings.count - self.ready_recordings
 
     def run(self, ids: list[int], new_tokens: int, emit, cancelled: threading.Event) -> str:
         """Generate on the engine's thread, ``emit(token id)`` per token; ``"stopped"`` when ``cancelled`` was
